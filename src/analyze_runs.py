@@ -1,0 +1,141 @@
+"""analyze_runs.py: list, compare and report on run folders.
+
+    python src/analyze_runs.py list [--runs-dir DIR] [--json]
+    python src/analyze_runs.py compare RUN RUN [RUN...] [--out disagreements.csv] [--json]
+    python src/analyze_runs.py report RUN [RUN...] -o report.html
+
+RUN is a run folder path or a run id under --runs-dir (default runs/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from labnb.errors import LabError, UsageError
+
+LIST_COLUMNS = ("run_id", "model", "status", "products", "failures", "accuracy", "cost_usd", "duration_s",
+                "total_tokens")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN to None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _records(df: Any) -> list[dict[str, Any]]:
+    return [{str(k): _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def _fmt(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _text_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str]) -> str:
+    cells = [[str(c) for c in columns]] + [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _dump(data: Any) -> None:
+    print(json.dumps(data, sort_keys=True, indent=2))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from assign_cat.analysis.runs import run_records
+
+    records = run_records(args.runs_dir)
+    if args.json:
+        _dump(records)
+    elif not records:
+        print(f"no runs under {args.runs_dir}/")
+    else:
+        print(_text_table(records, LIST_COLUMNS))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.runs) < 2:
+        raise UsageError("compare: give at least two runs")
+    from assign_cat.analysis.runs import load_run
+
+    runs = [load_run(ref, args.runs_dir) for ref in args.runs]  # bad RUNs fail before the slow imports below
+    from assign_cat.analysis.compare import compare_runs
+
+    result = compare_runs(runs)
+    if args.out:
+        result.disagreements.to_csv(args.out, index=False)
+    if args.json:
+        _dump({"runs": _records(result.runs), "pairs": _records(result.pairs),
+               "disagreements": _records(result.disagreements)})
+        return 0
+    side = _records(result.runs)
+    metrics = [c for c in result.runs.columns if c != "run_id"]
+    print(_text_table([{"": m, **{r["run_id"]: r[m] for r in side}} for m in metrics],
+                      ["", *[r["run_id"] for r in side]]))
+    print()
+    for pair in _records(result.pairs):
+        print(f"{pair['run_a']} vs {pair['run_b']}: agreement {_fmt(pair['agreement'])} "
+              f"({pair['n_agree']}/{pair['n_compared']} products both answered), kappa {_fmt(pair['kappa'])}")
+    n = len(result.disagreements)
+    where = f"; written to {args.out}" if args.out else " (--out FILE.csv saves them)"
+    print(f"{n} product{'s' if n != 1 else ''} with differing answers{where}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from assign_cat.analysis.report import write_report
+
+    print(f"wrote {write_report(args.runs, args.output, args.runs_dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run ids are looked up (default: runs)")
+    parser = argparse.ArgumentParser(prog="analyze_runs.py", description="List, compare and report on run folders.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", parents=[common], help="one line per run under --runs-dir")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("compare", parents=[common], help="side by side, agreement, kappa, disagreements")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder or run id (two or more)")
+    p.add_argument("--out", metavar="CSV", help="write the disagreements table to this CSV file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("report", parents=[common], help="one self-contained HTML report")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder or run id")
+    p.add_argument("-o", "--output", required=True, metavar="HTML", help="the report file to write")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # writing --out / -o: a bad path is the user's to fix, not a traceback
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""assign-cat: assign catalog products to a (category, subcategory) of a taxonomy."""
+
+USE_CASE = "assign-cat"

@@ -1,0 +1,106 @@
+"""The report's matplotlib figures, rendered to base64 PNG without pyplot (no global backend change)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 100
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # Agg canvas attached to this figure only
+    return fig
+
+
+def to_png_base64(fig: Figure) -> str:
+    """The figure as a base64 PNG, ready for ``<img src="data:image/png;base64,...">``."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def cost_vs_accuracy(side: pd.DataFrame) -> Figure | None:
+    """One point per run with both a cost and an accuracy; ``None`` when no run has both."""
+    data = side.dropna(subset=["cost_usd", "accuracy"])
+    if data.empty:
+        return None
+    fig = _figure(6.5, 4)
+    ax = fig.add_subplot()
+    ax.scatter(data["cost_usd"], data["accuracy"], s=50, color="tab:blue")
+    for _, row in data.iterrows():
+        ax.annotate(f"{row['run_id']}\n({row['model']})", (row["cost_usd"], row["accuracy"]),
+                    textcoords="offset points", xytext=(6, 4), fontsize=7)
+    ax.set_xlabel("cost (USD)")
+    ax.set_ylabel("accuracy (category + subcategory)")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def per_category_accuracy(table: pd.DataFrame) -> Figure | None:
+    """Grouped horizontal bars: rows of ``table`` are categories, columns are runs, values in [0, 1]."""
+    if table.empty:
+        return None
+    n_cat, n_run = table.shape
+    fig = _figure(7, max(2.5, 0.45 * n_cat * max(1, n_run / 2) + 1))
+    ax = fig.add_subplot()
+    height = 0.8 / n_run
+    y = np.arange(n_cat)
+    for k, run in enumerate(table.columns):
+        ax.barh(y + k * height, table[run].fillna(0).values, height=height, label=str(run))
+    ax.set_yticks(y + height * (n_run - 1) / 2, [str(c) for c in table.index], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("category accuracy (recall)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def confusion_heatmap(matrix: pd.DataFrame, title: str) -> Figure | None:
+    """Counts as a heat map: gold categories down, predicted across, each cell annotated."""
+    if matrix.empty:
+        return None
+    n_rows, n_cols = matrix.shape
+    fig = _figure(max(4, 0.6 * n_cols + 2.5), max(3, 0.45 * n_rows + 2))
+    ax = fig.add_subplot()
+    values = matrix.to_numpy()
+    image = ax.imshow(values, cmap="Blues", aspect="auto")
+    ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n_rows), [str(r) for r in matrix.index], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title, fontsize=9)
+    top = values.max() if values.size else 0
+    for i in range(n_rows):
+        for j in range(n_cols):
+            ax.text(j, i, str(values[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if top and values[i, j] > top / 2 else "black")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+def latency_distribution(latencies: dict[str, list[float]]) -> Figure | None:
+    """Overlaid step histograms of call latencies (ms), one per run; ``None`` when no run has any."""
+    data = {name: values for name, values in latencies.items() if len(values)}
+    if not data:
+        return None
+    fig = _figure(6.5, 3.5)
+    ax = fig.add_subplot()
+    every = np.concatenate([np.asarray(v, dtype=float) for v in data.values()])
+    bins = np.linspace(every.min(), every.max(), 30) if every.max() > every.min() else 10
+    for name, values in data.items():
+        ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=f"{name} (n={len(values)})")
+    ax.set_xlabel("latency per call (ms)")
+    ax.set_ylabel("calls")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return fig

@@ -1,0 +1,145 @@
+"""One self-contained HTML report of one or more runs: tables and embedded PNG figures, no external resources."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from assign_cat.analysis import figures
+from assign_cat.analysis.compare import compare_runs, run_names
+from assign_cat.analysis.runs import load_run
+from assign_cat.metrics import confusion_matrix
+from labnb.errors import InputError
+
+MAX_DISAGREEMENTS = 500  # keep the page light; the CSV from `compare --out` has them all
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+p.note { color: #666; font-style: italic; }
+img { max-width: 100%; }
+"""
+
+
+def _cell(value: object) -> tuple[str, bool]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "", False
+    if isinstance(value, bool):
+        return str(value), False
+    if isinstance(value, float):
+        return f"{value:.6g}", True
+    if isinstance(value, int):
+        return str(value), True
+    return str(value), False
+
+
+def html_table(df: pd.DataFrame, index: bool = False) -> str:
+    """``df`` as an escaped HTML table; numbers right-aligned, missing values blank."""
+    frame = df.reset_index() if index else df
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for value in row:
+            text, numeric = _cell(value.item() if hasattr(value, "item") else value)
+            cells.append(f"<td class=\"num\">{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _img(fig: object, alt: str) -> str:
+    if fig is None:
+        return ""
+    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{figures.to_png_base64(fig)}">'
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def _call_latencies(df: pd.DataFrame) -> list[float]:
+    """One latency per call: rows of a batch share their call's latency, so keep one row per call_id."""
+    if "latency_ms" not in df.columns or df.empty:
+        return []
+    rows = df.loc[df["latency_ms"].notna() & (df["latency_ms"] > 0)]
+    if "call_id" in rows.columns:
+        keyed = rows.loc[rows["call_id"].fillna("") != ""].drop_duplicates("call_id")
+        rows = pd.concat([keyed, rows.loc[rows["call_id"].fillna("") == ""]])
+    return [float(v) for v in rows["latency_ms"]]
+
+
+def _category_table(runs: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
+    """Categories x runs: per-category recall (the share of a category's gold products put in it)."""
+    columns = {}
+    for df, name in zip(runs, names):
+        per = df.attrs.get("metrics", {}).get("per_category", {})
+        columns[name] = pd.Series({cat: m.get("recall") for cat, m in per.items() if m.get("support")}, dtype=float)
+    table = pd.DataFrame(columns)
+    return table.astype(float) if not table.empty else table
+
+
+def _section(title: str, *parts: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>{''.join(p for p in parts if p)}</section>"
+
+
+def render_report(runs: Sequence[pd.DataFrame]) -> str:
+    """The report's HTML for loaded runs (``load_run``)."""
+    runs = list(runs)
+    names = run_names(runs)
+    comparison = compare_runs(runs)
+    side = comparison.runs
+    sections = [_section("Runs", html_table(side))]
+    if len(runs) > 1:
+        sections.append(_section(
+            "Agreement between runs", html_table(comparison.pairs),
+            _note("Agreement and Cohen's kappa on (category, subcategory) over products both runs answered."),
+        ))
+    fig = figures.cost_vs_accuracy(side)
+    sections.append(_section("Cost vs accuracy", _img(fig, "cost vs accuracy")
+                              or _note("No run has both a cost and an accuracy (gold labels needed).")))
+    cats = _category_table(runs, names)
+    sections.append(_section(
+        "Per-category accuracy", _img(figures.per_category_accuracy(cats), "per-category accuracy"),
+        html_table(cats.rename_axis("category"), index=True) if not cats.empty
+        else _note("No gold labels: no per-category accuracy."),
+    ))
+    matrices = []
+    for df, name in zip(runs, names):
+        matrix = confusion_matrix(df) if "expected_category" in df.columns else pd.DataFrame()
+        matrices.append(_img(figures.confusion_heatmap(matrix, name), f"confusion matrix of {name}")
+                        or _note(f"{name}: no gold labels."))
+    sections.append(_section("Confusion matrices (category level; (none) = failed answer)", *matrices))
+    latencies = {name: _call_latencies(df) for df, name in zip(runs, names)}
+    sections.append(_section("Latency distribution", _img(figures.latency_distribution(latencies), "latency")
+                             or _note("No latencies recorded.")))
+    if len(runs) > 1:
+        dis = comparison.disagreements
+        shown = dis.head(MAX_DISAGREEMENTS)
+        more = _note(f"First {MAX_DISAGREEMENTS} of {len(dis)} shown.") if len(dis) > len(shown) else ""
+        sections.append(_section(f"Disagreements ({len(dis)} products)",
+                                 html_table(shown) if len(dis) else _note("The runs agree on every product."), more))
+    title = "Run report: " + ", ".join(names)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{_note('Generated ' + stamp)}{''.join(sections)}</body></html>\n"
+    )
+
+
+def write_report(run_dirs: Sequence[str | Path], out_path: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """Load ``run_dirs`` (paths or run ids) and write the HTML report to ``out_path``."""
+    if not run_dirs:
+        raise InputError("report: no runs given")
+    runs = [load_run(ref, runs_dir) for ref in run_dirs]
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(runs), encoding="utf-8")
+    return out

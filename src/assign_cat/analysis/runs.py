@@ -1,0 +1,199 @@
+"""Run folders as pandas objects: one run's classifications, or one summary row per run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labnb.errors import InputError
+
+SUMMARY_FILE = Path("metadata") / "run_summary.json"
+STALE_AFTER = timedelta(minutes=2)
+CLASSIFICATION_COLUMNS = (
+    "product_id", "title", "category", "subcategory", "raw_response", "model_used", "status",
+    "error_type", "error", "latency_ms", "confidence", "call_id",
+)
+GOLD_COLUMNS = ("expected_category", "expected_subcategory", "correct")
+FLOAT_COLUMNS = ("latency_ms", "confidence")
+# Keys of a run's one-line summary, in display order (``load_runs`` columns, ``list --json`` fields).
+RUN_FIELDS = (
+    "run_id", "use_case", "model", "model_used", "status", "started_at", "products", "ok", "failures",
+    "not_run", "accuracy", "category_accuracy", "cost_usd", "duration_s", "total_tokens", "prompt_tokens",
+    "completion_tokens", "calls", "retries", "latency_p50_ms", "latency_p95_ms", "path",
+)
+
+
+class RunNotFound(InputError):
+    """A path or run id that does not name a run folder."""
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / SUMMARY_FILE).is_file()
+
+
+def resolve_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """The run folder ``ref`` names: a path to one, or a run id under ``runs_dir``."""
+    path = Path(ref)
+    if is_run_dir(path):
+        return path
+    by_id = Path(runs_dir) / str(ref)
+    if path.name == str(ref) and is_run_dir(by_id):
+        return by_id
+    if path.is_dir():
+        raise RunNotFound(f"{ref}: not a run folder (no {SUMMARY_FILE.as_posix()} inside)")
+    raise RunNotFound(f"{ref}: no such run folder, nor a run id under {runs_dir}/ (see: analyze_runs.py list)")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """``path`` parsed, ``default`` when absent; malformed JSON is a one-line InputError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+
+
+def read_classifications(run_dir: Path) -> pd.DataFrame:
+    """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed."""
+    path = run_dir / "outputs" / "classifications.csv"
+    if not path.is_file():
+        return pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in CLASSIFICATION_COLUMNS})
+    try:
+        # dtype=str + no NA guessing: product ids like "007" or "NA" stay as written.
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable CSV: {' '.join(str(exc).split())}") from None
+    for col in FLOAT_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)  # "" -> NaN
+    if "correct" in df.columns:
+        df["correct"] = df["correct"].str.strip().str.lower().isin(("true", "1", "yes"))
+    return df
+
+
+def load_run(path: str | Path, runs_dir: str | Path = "runs") -> pd.DataFrame:
+    """The run's classifications; ``df.attrs`` holds run_id, summary, token_usage, timing, metrics, run_config, path."""
+    run_dir = resolve_run(path, runs_dir)
+    summary = read_json(run_dir / SUMMARY_FILE, {})
+    if not isinstance(summary, dict):
+        raise InputError(f"{run_dir / SUMMARY_FILE}: expected a JSON object")
+    df = read_classifications(run_dir)
+    metrics = read_json(run_dir / "outputs" / "metrics.json")
+    if metrics is None and "expected_category" in df.columns:
+        from assign_cat.metrics import compute_metrics  # sklearn is slow to import; only when needed
+
+        metrics = compute_metrics(df)
+    df.attrs = {
+        "run_id": summary.get("run_id") or run_dir.name,
+        "summary": summary,
+        "token_usage": read_json(run_dir / "outputs" / "token_usage.json", {}),
+        "timing": read_json(run_dir / "outputs" / "timing.json", {}),
+        "metrics": metrics or {},
+        "run_config": read_json(run_dir / "config" / "run_config.json", {}),
+        "path": str(run_dir),
+    }
+    return df
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def display_status(summary: dict, now: datetime | None = None) -> str:
+    """The summary's status, but ``crashed?`` for a ``running`` run whose heartbeat is over 2 minutes old."""
+    status = str(summary.get("status") or "unknown")
+    if status != "running":
+        return status
+    beat = _parse_time(summary.get("updated_at") or summary.get("started_at"))
+    if beat is None:
+        return status
+    # A naive timestamp is local time, as datetime.now().isoformat() writes it.
+    current = now or (datetime.now(UTC) if beat.tzinfo else datetime.now())
+    if current.tzinfo and not beat.tzinfo:
+        beat = beat.astimezone()
+    elif beat.tzinfo and not current.tzinfo:
+        current = current.astimezone()
+    return "crashed?" if current - beat > STALE_AFTER else status
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):  # an accuracy block rather than a bare number
+        value = value.get("accuracy")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _duration(summary: dict, timing: dict) -> float | None:
+    if _number(timing.get("total_duration_seconds")) is not None:
+        return _number(timing["total_duration_seconds"])
+    start, end = _parse_time(summary.get("started_at")), _parse_time(summary.get("ended_at"))
+    if start and end and bool(start.tzinfo) == bool(end.tzinfo):
+        return round((end - start).total_seconds(), 3)
+    return None
+
+
+def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
+    """One loaded run (``load_run``) as a flat dict of ``RUN_FIELDS``."""
+    a = df.attrs
+    summary, usage, timing, metrics = a["summary"], a["token_usage"], a["timing"], a["metrics"]
+    counts = summary.get("counts") or {}
+    status = df["status"].value_counts() if "status" in df.columns else pd.Series(dtype=int)
+
+    def count(key: str) -> int:
+        return int(counts[key]) if isinstance(counts.get(key), int) else int(status.get(key, 0))
+
+    return {
+        "run_id": a["run_id"],
+        "use_case": summary.get("use_case", ""),
+        "model": summary.get("model_alias") or a["run_config"].get("model") or summary.get("model_used", ""),
+        "model_used": summary.get("model_used") or usage.get("model_used", ""),
+        "status": display_status(summary, now),
+        "started_at": summary.get("started_at", ""),
+        "products": int(counts["total"]) if isinstance(counts.get("total"), int) else len(df),
+        "ok": count("ok"),
+        "failures": count("invalid") + count("error"),
+        "not_run": count("not_run"),
+        "accuracy": _number(summary.get("accuracy")) if _number(summary.get("accuracy")) is not None
+        else _number(metrics.get("accuracy")),
+        "category_accuracy": _number(metrics.get("category_accuracy")),
+        "cost_usd": _number(usage.get("cost_usd")),
+        "duration_s": _duration(summary, timing),
+        "total_tokens": usage.get("total_tokens"),
+        "prompt_tokens": usage.get("total_prompt_tokens"),
+        "completion_tokens": usage.get("total_completion_tokens"),
+        "calls": usage.get("calls_made"),
+        "retries": usage.get("retries"),
+        "latency_p50_ms": _number(timing.get("latency_p50_ms")),
+        "latency_p95_ms": _number(timing.get("latency_p95_ms")),
+        "path": a["path"],
+    }
+
+
+def run_records(runs_dir: str | Path = "runs", now: datetime | None = None) -> list[dict[str, Any]]:
+    """A ``run_record`` per run folder under ``runs_dir``, oldest first; unreadable runs say so in ``status``."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        raise InputError(f"{runs_dir}: no such runs directory")
+    records = []
+    for child in sorted(p for p in root.iterdir() if is_run_dir(p)):
+        try:
+            records.append(run_record(load_run(child), now))
+        except InputError as exc:  # one broken run must not hide the others
+            records.append({**dict.fromkeys(RUN_FIELDS), "run_id": child.name, "status": "unreadable",
+                            "path": str(child), "error": str(exc)})
+    return sorted(records, key=lambda r: (str(r.get("started_at") or ""), r["run_id"]))
+
+
+def load_runs(runs_dir: str | Path = "runs", now: datetime | None = None) -> pd.DataFrame:
+    """One row per run under ``runs_dir`` (columns ``RUN_FIELDS``)."""
+    records = run_records(runs_dir, now)
+    return pd.DataFrame(records, columns=[*RUN_FIELDS, *(["error"] if any("error" in r for r in records) else [])])

@@ -1,0 +1,57 @@
+"""The interface between the run loop and whatever assigns labels (an LLM or the local model)."""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from assign_cat.products import Product
+from assign_cat.records import BatchOutcome
+from labnb.config import ModelEntry
+
+
+class Classifier(ABC):
+    """Classifies a batch of products; never raises for one product's failure.
+
+    It returns a ``ProductResult`` for every product it was given (status ``error`` when a
+    call failed) and raises only ``RunAborted`` (bad key, no quota) to stop the whole run.
+    """
+
+    def __init__(self, entry: ModelEntry) -> None:
+        self.entry = entry
+        self._numbers = itertools.count(1)
+
+    def start_call_ids(self, first: int) -> None:
+        """Number calls from ``first`` on, so a resumed run never reuses a call id."""
+        self._numbers = itertools.count(first)
+
+    def new_call_id(self) -> str:
+        return f"c{next(self._numbers):06d}"
+
+    def batch_size(self, requested: int) -> int:
+        """Products per call; the local model overrides this to encode in large batches."""
+        return requested
+
+    def estimate_tokens(self, products: Sequence[Product]) -> int:
+        """Input tokens a call for ``products`` will use (for rate limits and budgets)."""
+        return 0
+
+    def estimate_output_tokens(self, products: Sequence[Product]) -> int:
+        return 0
+
+    @abstractmethod
+    async def classify(self, products: Sequence[Product]) -> BatchOutcome:
+        """Classify ``products`` (one request for LLMs)."""
+
+    def prompt_templates(self) -> dict[str, Any]:
+        """What goes to ``inputs/prompt_templates.json``."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Extra facts for ``system_info.json`` (e.g. a local model's weights hash)."""
+        return {}
+
+    async def aclose(self) -> None:
+        """Release clients and models."""

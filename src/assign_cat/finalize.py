@@ -1,0 +1,70 @@
+"""The end of a run session: the table in input order, totals, metrics, summary and one summary line."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from assign_cat.outputs import finalize_table
+from assign_cat.plan import Plan
+from labnb.calls import CallRecord
+from labnb.jsonio import read_jsonl
+from labnb.lifecycle import RunRecorder
+from labnb.runfolder import RunFolder
+from labnb.timeutil import utc_now
+from labnb.totals import timing, token_usage
+
+if TYPE_CHECKING:
+    from assign_cat.runner import RunResult
+
+EXIT_CODES = {"completed": 0, "completed_with_errors": 1, "budget_exhausted": 1, "interrupted": 130, "failed": 3}
+
+
+def final_status(status: str, counts: Counter[str]) -> str:
+    if status in ("interrupted", "budget_exhausted", "failed"):
+        return status
+    return "completed" if counts["ok"] == sum(counts.values()) else "completed_with_errors"
+
+
+def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status: str) -> RunResult:
+    """Write every end-of-run file from what the logs hold, and the run's final status."""
+    from assign_cat.runner import RunResult
+
+    outputs = folder.file("outputs")
+    rows = finalize_table(outputs, plan.products, plan.entry.model_used)
+    counts = Counter(row["status"] for row in rows)
+    calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
+    batch = bool(recorder.summary.get("batch_api"))
+    usage = token_usage(calls, plan.entry, batch=batch)
+    folder.write_json("outputs/token_usage.json", usage)
+    duration = sum(s.get("duration_seconds", 0.0) for s in recorder.summary.get("sessions", []))
+    processed = sum(counts[s] for s in ("ok", "invalid", "error"))
+    folder.write_json("outputs/timing.json", timing(calls, duration, processed, counts["invalid"] + counts["error"]))
+    accuracy = None
+    if plan.with_gold:
+        from assign_cat.metrics import write_metrics
+
+        metrics = write_metrics(folder.path)
+        accuracy = metrics.get("subcategory_accuracy")
+    final = final_status(status, counts)
+    recorder.update(
+        status=final, ended_at=utc_now(),
+        counts={s: counts[s] for s in ("ok", "invalid", "error", "not_run")} | {"total": len(rows)},
+        accuracy=accuracy, cost_usd=usage["cost_usd"], total_tokens=usage["total_tokens"],
+        duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
+    )
+    line = summary_line(folder, final, counts, usage, duration, accuracy)
+    return RunResult(folder, final, EXIT_CODES[final], line)
+
+
+def summary_line(folder: RunFolder, status: str, counts: Counter[str], usage: dict, duration: float,
+                 accuracy: float | None) -> str:
+    failed = counts["invalid"] + counts["error"]
+    parts = [
+        f"{status}: {counts['ok']} classified, {failed} failed",
+        *([f"{counts['not_run']} not run"] if counts["not_run"] else []),
+        *([f"accuracy {accuracy:.1%}"] if accuracy is not None else []),
+        f"{usage['total_tokens']:,} tokens", f"${usage['cost_usd']:.6f}", f"{duration:.1f}s",
+        str(folder.path),
+    ]
+    return " | ".join(parts)

@@ -1,0 +1,109 @@
+"""Prompts and the answer schema for LLM classification.
+
+The system prompt (instructions + taxonomy) is byte-identical for every call of a run so
+providers can cache it; only the numbered product lines change. Answers use short keys and
+the product's number in the request, which the parser maps back to product ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from assign_cat.products import Product
+from assign_cat.taxonomy import Taxonomy
+
+FIELD_CHARS = 300
+
+SYSTEM_TEMPLATE = """You classify the products of an online shop into a two-level taxonomy.
+For each product choose exactly one category id and one subcategory id that belongs to that category. Use only ids listed below.
+
+Taxonomy "{name}" (version {version}). Each category line is `category-id: Name - description`; its subcategories follow, indented, as `subcategory-id: Name - description`.
+{taxonomy}
+
+Answer with JSON only, one entry per product, in the form {answer_shape}, where n is the product's number as given, c the category id and s the subcategory id."""
+
+USER_TEMPLATE = "Classify these {count} products:\n{lines}"
+PRODUCT_LINE = "{n}. {title}{fields}"
+ANSWER_SHAPE = '{"r":[{"n":1,"c":"category-id","s":"subcategory-id"}]}'
+ANSWER_SHAPE_EXPLAIN = '{"r":[{"n":1,"c":"category-id","s":"subcategory-id","why":"one short reason"}]}'
+
+
+def _one_line(text: str, limit: int = FIELD_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_taxonomy(taxonomy: Taxonomy) -> str:
+    lines = []
+    for cat in taxonomy.categories:
+        lines.append(f"{cat.id}: {cat.name}" + (f" - {cat.description}" if cat.description else ""))
+        for sub in cat.subcategories:
+            lines.append(f"  {sub.id}: {sub.name}" + (f" - {sub.description}" if sub.description else ""))
+    return "\n".join(lines)
+
+
+def render_system(taxonomy: Taxonomy, *, explain: bool = False) -> str:
+    """The stable prefix of every request of a run."""
+    return SYSTEM_TEMPLATE.format(
+        name=taxonomy.name, version=taxonomy.version, taxonomy=render_taxonomy(taxonomy),
+        answer_shape=ANSWER_SHAPE_EXPLAIN if explain else ANSWER_SHAPE,
+    )
+
+
+def render_product(n: int, product: Product) -> str:
+    fields = []
+    if product.description:
+        fields.append(f"description: {_one_line(product.description)}")
+    fields.extend(f"{key}: {_one_line(value)}" for key, value in product.extra.items())
+    return PRODUCT_LINE.format(n=n, title=_one_line(product.title), fields="".join(f" | {f}" for f in fields))
+
+
+def render_user(products: Sequence[Product]) -> str:
+    """The per-request part: products numbered from 1."""
+    lines = "\n".join(render_product(n, p) for n, p in enumerate(products, start=1))
+    return USER_TEMPLATE.format(count=len(products), lines=lines)
+
+
+def answer_schema(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
+    """A strict JSON schema whose enums are the taxonomy's ids, so labels cannot be invented."""
+    item: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer"},
+            "c": {"type": "string", "enum": taxonomy.category_ids},
+            "s": {"type": "string", "enum": taxonomy.subcategory_ids},
+        },
+        "required": ["n", "c", "s"],
+        "additionalProperties": False,
+    }
+    if explain:
+        item["properties"]["why"] = {"type": "string"}
+        item["required"].append("why")
+    return {
+        "type": "object",
+        "properties": {"r": {"type": "array", "items": item}},
+        "required": ["r"],
+        "additionalProperties": False,
+    }
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def templates(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
+    """Everything needed to see (and re-render) the prompts of a run."""
+    system = render_system(taxonomy, explain=explain)
+    return {
+        "system_template": SYSTEM_TEMPLATE,
+        "user_template": USER_TEMPLATE,
+        "product_line_template": PRODUCT_LINE,
+        "answer_shape": ANSWER_SHAPE_EXPLAIN if explain else ANSWER_SHAPE,
+        "field_chars": FIELD_CHARS,
+        "rendered_system_prompt": system,
+        "rendered_system_prompt_sha256": sha256_text(system),
+        "answer_schema": answer_schema(taxonomy, explain=explain),
+        "explain": explain,
+    }

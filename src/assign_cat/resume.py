@@ -1,0 +1,48 @@
+"""Continue a run in its own folder (``--resume``, ``--retry-failed``) or start one from it (``--replay``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assign_cat.classifiers import create_classifier
+from assign_cat.plan import from_run
+from assign_cat.runner import RunResult, execute, pending_products, run_new
+from labnb.errors import InputError
+from labnb.lifecycle import RunRecorder
+from labnb.runfolder import RunFolder
+from labnb.timeutil import utc_now
+
+
+def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:
+    """Refuse to continue a run whose recorded inputs or config were edited since it started."""
+    recorded: dict[str, str] = recorder.summary.get("file_sha256") or {}
+    now = folder.hashes()
+    for name, digest in recorded.items():
+        if now.get(name) != digest and not name.startswith("outputs/"):
+            raise InputError(f"{folder.file(name)}: changed since the run started; cannot resume a modified snapshot")
+
+
+def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool = False) -> RunResult:
+    """Finish an interrupted or crashed run, or re-run its failed products, in the same folder."""
+    folder = RunFolder.open(Path(run_dir))
+    recorder = RunRecorder.load(folder)
+    _check_snapshot(folder, recorder)
+    plan = from_run(folder)
+    redo = ("error", "invalid") if retry_failed else ()
+    todo = pending_products(plan, folder, redo)
+    mode = "retry-failed" if retry_failed else "resume"
+    recorder.summary.setdefault("resumes", []).append({
+        "at": utc_now(), "mode": mode, "previous_status": recorder.summary.get("status"),
+        "products": len(todo), "command": command,
+    })
+    classifier = create_classifier(plan)
+    return execute(plan, folder, recorder, classifier, todo, mode=mode)
+
+
+def replay(run_dir: str | Path, command: list[str], **overrides: Any) -> RunResult:
+    """A new run from ``run_dir``'s snapshot alone; today's config files are ignored."""
+    folder = RunFolder.open(Path(run_dir))
+    plan = from_run(folder, **{k: v for k, v in overrides.items() if v is not None})
+    plan.replay_of = folder.run_id
+    return run_new(plan, command)

@@ -1,0 +1,187 @@
+"""Run an assign-cat plan in a run folder: snapshot, classify concurrently, write as it goes, finalize."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from assign_cat import USE_CASE
+from assign_cat.classifier import Classifier
+from assign_cat.classifiers import create_classifier
+from assign_cat.finalize import finalize_run
+from assign_cat.outputs import DONE_STATUSES, OutputWriter, latest_rows
+from assign_cat.plan import PROJECT_ROOT, Plan
+from assign_cat.products import Product
+from assign_cat.records import BatchOutcome
+from labnb.budget import Budget
+from labnb.calls import CallRecord
+from labnb.errors import RunAborted
+from labnb.executor import Executor, StopSignal
+from labnb.jsonio import read_jsonl
+from labnb.lifecycle import RunRecorder
+from labnb.progress import Progress
+from labnb.provenance import git_info, system_info
+from labnb.ratelimit import RateLimiter
+from labnb.runfolder import RunFolder
+from labnb.timeutil import utc_now
+
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class RunResult:
+    folder: RunFolder
+    status: str
+    exit_code: int
+    summary_line: str
+
+
+def start(plan: Plan, classifier: Classifier, command: list[str]) -> tuple[RunFolder, RunRecorder]:
+    """Create the run folder and snapshot every input and setting of the run."""
+    folder = RunFolder.create(plan.options.runs_dir, USE_CASE)
+    folder.write_json("inputs/products.json", [p.to_dict() for p in plan.products])
+    folder.copy_in(plan.taxonomy_path, "inputs/taxonomy.xml")
+    folder.write_json("inputs/prompt_templates.json", classifier.prompt_templates())
+    folder.copy_in(plan.models_config_path, "config/models.yaml")
+    folder.write_json("config/run_config.json", {
+        "options": plan.options.to_dict(), "model_entry": plan.entry.to_dict(),
+        "input_path": str(plan.input_path) if plan.input_path else None,
+        "taxonomy_path": str(plan.taxonomy_path), "models_config_path": str(plan.models_config_path),
+        "replay_of": plan.replay_of, "use_case": USE_CASE,
+    })
+    folder.write_json("config/system_info.json", {**system_info(), "model": classifier.provenance()})
+    recorder = RunRecorder(folder, {
+        "run_id": folder.run_id, "use_case": USE_CASE, "status": "running",
+        "started_at": utc_now(), "ended_at": None, "model_alias": plan.entry.alias,
+        "model_id": plan.entry.model, "model_used": plan.entry.model_used,
+        "products_total": len(plan.products), "command": command, "git": git_info(PROJECT_ROOT),
+        "replay_of": plan.replay_of, "resumes": [], "sessions": [],
+        "file_sha256": folder.hashes(),
+    })
+    recorder.save()
+    return folder, recorder
+
+
+def run_new(plan: Plan, command: list[str]) -> RunResult:
+    classifier = create_classifier(plan)
+    folder, recorder = start(plan, classifier, command)
+    return execute(plan, folder, recorder, classifier, plan.products, mode="new")
+
+
+def pending_products(plan: Plan, folder: RunFolder, redo: tuple[str, ...] = ()) -> list[Product]:
+    """Products without a finished row, plus those whose latest status is in ``redo``."""
+    latest = latest_rows(folder.file("outputs"))
+    return [
+        p for p in plan.products
+        if p.product_id not in latest or latest[p.product_id]["status"] not in DONE_STATUSES
+        or latest[p.product_id]["status"] in redo
+    ]
+
+
+def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Classifier,
+            todo: list[Product], *, mode: str) -> RunResult:
+    """Classify ``todo`` into ``folder``; status RUNNING → final status in one try/except/finally."""
+    session = {"mode": mode, "started_at": utc_now(), "products": len(todo)}
+    recorder.summary.setdefault("sessions", []).append(session)
+    recorder.update(status="running", ended_at=None)
+    previous_calls = read_jsonl(folder.file("outputs/calls.jsonl"))
+    classifier.start_call_ids(len(previous_calls) + 1)
+    writer = OutputWriter(folder.file("outputs"), plan.products, plan.entry.model_used)
+    clock = time.perf_counter()
+    status, abort = "failed", None
+    stop = StopSignal()
+    try:
+        asyncio.run(_process(plan, classifier, todo, writer, recorder, stop))
+        status = stop.reason or "done"
+    except RunAborted as exc:
+        abort = exc
+        writer.note(f"run aborted: {exc}")
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except BaseException as exc:
+        writer.note("internal error: " + " | ".join(traceback.format_exception_only(type(exc), exc)).strip())
+        recorder.summary["failure"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        writer.close()
+        session["ended_at"] = utc_now()
+        session["duration_seconds"] = round(time.perf_counter() - clock, 3)
+        if status == "failed" and abort is None:
+            recorder.update(status="failed", ended_at=utc_now())
+    if abort is not None:
+        recorder.summary["failure"] = str(abort)
+    result = finalize_run(plan, folder, recorder, status="failed" if abort else status)
+    if abort is not None:
+        raise abort
+    return result
+
+
+async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writer: OutputWriter,
+                   recorder: RunRecorder, stop: StopSignal) -> None:
+    entry, options = plan.entry, plan.options
+    size = classifier.batch_size(options.batch_size)
+    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+    budget = Budget(options.max_cost, entry.pricing)
+    estimates: dict[int, float] = {}
+    counts: Counter[str] = Counter()
+    spent_tokens = 0
+    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias)
+
+    def tokens_of(batch: list[Product]) -> int:
+        return classifier.estimate_tokens(batch)
+
+    def admit(batch: list[Product]) -> bool:
+        estimates[id(batch)] = budget.estimate(tokens_of(batch), classifier.estimate_output_tokens(batch))
+        return budget.admit(estimates[id(batch)])
+
+    def on_result(batch: list[Product], outcome: BatchOutcome) -> None:
+        nonlocal spent_tokens
+        writer.write(outcome)
+        usage = _usage(outcome.calls)
+        budget.settle(estimates.pop(id(batch), 0.0), usage)
+        spent_tokens += usage.total_tokens
+        counts.update(r.status for r in outcome.results)
+        progress.advance(len(outcome.results), failed=counts["error"] + counts["invalid"],
+                         tokens=spent_tokens, cost=budget.spent)
+
+    async def work(batch: list[Product]) -> BatchOutcome:
+        return await classifier.classify(batch)
+
+    executor = Executor(work=work, on_result=on_result, concurrency=options.concurrency,
+                        limiter=RateLimiter(entry.rpm, entry.tpm), tokens_of=tokens_of, admit=admit)
+    loop = asyncio.get_running_loop()
+    handled = _install_signals(loop, stop)
+    heartbeat = asyncio.create_task(recorder.heartbeat())
+    try:
+        await executor.run(batches, stop)
+    finally:
+        heartbeat.cancel()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        progress.close()
+        with contextlib.suppress(Exception):
+            await classifier.aclose()
+
+
+def _usage(calls: list[CallRecord]) -> Any:
+    from labnb.usage import Usage
+
+    return sum((c.usage for c in calls), Usage())
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: StopSignal) -> list[int]:
+    """Ctrl-C and SIGTERM stop new calls; in-flight ones get a few seconds to finish."""
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set, "interrupted")
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    return handled

@@ -1,0 +1,1 @@
+"""labnb: the generic lab-notebook run framework (run folders, config, model clients, usage)."""

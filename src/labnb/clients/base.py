@@ -1,0 +1,56 @@
+"""The one interface every chat-model provider implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from labnb.config import ModelEntry
+from labnb.usage import Usage
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One structured-output request: a stable system prefix, a user turn, a JSON schema."""
+
+    system: str
+    user: str
+    schema: dict[str, Any]
+    schema_name: str = "answer"
+    cache_key: str | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """What a call returned: the parsed answer (``data``), the raw text and the usage.
+
+    ``finish`` is ``stop``, ``length`` (truncated at max tokens) or ``refusal``.
+    """
+
+    text: str
+    data: dict[str, Any] | None
+    usage: Usage
+    finish: str = "stop"
+    refusal: str | None = None
+    retries: int = 0
+    request_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelClient(ABC):
+    """A chat model behind an official SDK; subclasses implement ``generate`` only."""
+
+    supports_schema: bool = True
+    supports_prompt_cache: bool = False
+
+    def __init__(self, entry: ModelEntry) -> None:
+        self.entry = entry
+
+    @abstractmethod
+    async def generate(self, request: ChatRequest) -> ChatResponse:
+        """Send ``request``; raise ``CallError`` for a failed call, ``RunAborted`` to stop the run."""
+
+    async def aclose(self) -> None:
+        """Release connections; the default has nothing to release."""

@@ -1,0 +1,91 @@
+"""OpenAI Chat Completions (and any OpenAI-compatible server) through the official SDK."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
+from labnb.clients.http import http_client
+from labnb.clients.sdk_errors import map_sdk_error
+from labnb.config import ModelEntry
+from labnb.errors import CallError
+from labnb.scrub import register_secret
+from labnb.usage import Usage
+
+
+class OpenAIClient(ModelClient):
+    supports_prompt_cache = True  # automatic prefix caching; prompt_cache_key improves hit rates
+
+    def __init__(self, entry: ModelEntry) -> None:
+        super().__init__(entry)
+        import openai  # imported here so other providers never pay for it
+
+        self._sdk = openai
+        key = entry.api_key()
+        register_secret(key)
+        kwargs: dict[str, Any] = {}
+        if entry.base_url:
+            kwargs["base_url"] = entry.base_url
+        self._client = openai.AsyncOpenAI(
+            api_key=key, max_retries=entry.max_retries, timeout=entry.timeout,
+            http_client=http_client(openai, entry.max_retry_wait), **kwargs,
+        )
+
+    def request_params(self, request: ChatRequest) -> dict[str, Any]:
+        """The exact body sent for ``request`` (also what a batch file line carries)."""
+        params: dict[str, Any] = {
+            "model": self.entry.model,
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": request.user},
+            ],
+            "temperature": self.entry.temperature,
+            "max_tokens": request.max_tokens or self.entry.max_tokens,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "strict": True, "schema": request.schema},
+            },
+        }
+        # Compatible servers (vLLM, Ollama) may reject unknown fields; the cache key is OpenAI's own.
+        if request.cache_key and not self.entry.base_url:
+            params["prompt_cache_key"] = request.cache_key
+        return params
+
+    async def generate(self, request: ChatRequest) -> ChatResponse:
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(**self.request_params(request))
+        except self._sdk.APIError as exc:
+            raise map_sdk_error(exc, self._sdk, self.entry) from None
+        body = raw.http_response.text
+        try:
+            completion = raw.parse()
+            choice = completion.choices[0]
+            message = choice.message
+            usage = completion.usage
+        except Exception as exc:  # a 200 whose body is not a chat completion
+            raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
+                            retries=raw.retries_taken) from None
+        if usage is None or not hasattr(completion, "choices"):
+            raise CallError("bad_response", "response has no usage or choices", raw=body[:2000],
+                            retries=raw.retries_taken)
+        cached = getattr(usage.prompt_tokens_details, "cached_tokens", 0) or 0
+        text = message.content or ""
+        finish = "length" if choice.finish_reason == "length" else ("refusal" if message.refusal else "stop")
+        return ChatResponse(
+            text=text, data=_json_object(text) if finish == "stop" else None,
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens, cached, 0),
+            finish=finish, refusal=message.refusal, retries=raw.retries_taken,
+            request_id=raw.request_id, raw={"body": body},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,62 @@
+"""Turn an exception of the ``openai`` or ``anthropic`` SDK into our error types.
+
+Both SDKs share one exception tree (Stainless-generated), so one mapping serves both.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from labnb.config import ModelEntry
+from labnb.errors import AuthenticationFailed, CallError, QuotaExhausted
+from labnb.scrub import scrub
+
+QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_error", "credit_balance_too_low"}
+
+
+def retries_of(exc: Exception) -> int:
+    """How many retries the SDK made before giving up, read from the header it sends."""
+    request = getattr(exc, "request", None)
+    response = getattr(exc, "response", None)
+    if request is None and response is not None:
+        request = getattr(response, "request", None)
+    try:
+        return int(request.headers.get("x-stainless-retry-count", 0)) if request is not None else 0
+    except (TypeError, ValueError, RuntimeError):
+        return 0
+
+
+def _code(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("code") or inner.get("type") or "")
+    return str(getattr(exc, "code", "") or "")
+
+
+def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Exception:
+    """The error to raise for ``exc``: ``RunAborted`` subclasses stop the run, ``CallError`` fails products."""
+    status = getattr(exc, "status_code", None)
+    code = _code(exc)
+    message = scrub(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")[:2000]
+    retries = retries_of(exc)
+    if code in QUOTA_CODES or status == 402:
+        return QuotaExhausted(
+            f"{entry.provider} says the account has no quota left ({status} {code}); add credit or use another model"
+        )
+    if isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError)):
+        return AuthenticationFailed(
+            f"{entry.provider} rejected the API key ({status}): check {entry.key_env or 'the API key'}"
+            f"{' and base_url ' + entry.base_url if entry.base_url else ''}"
+        )
+    if isinstance(exc, sdk.RateLimitError):
+        return CallError("rate_limit", message, retries=retries)
+    if isinstance(exc, sdk.APITimeoutError):
+        return CallError("timeout", message, retries=retries)
+    if isinstance(exc, sdk.APIConnectionError):
+        return CallError("connection", message, retries=retries)
+    if isinstance(exc, sdk.APIStatusError):
+        kind = "server_error" if (status or 0) >= 500 else "bad_request"
+        return CallError(kind, message, retries=retries)
+    return CallError("bad_response", message, retries=retries)

