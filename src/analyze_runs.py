@@ -39,7 +39,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}"
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"  # small costs keep their digits
     return str(value)
 
 
@@ -96,6 +96,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from assign_cat.analysis.runs import resolve_run
+
+    for ref in args.runs:  # bad RUNs fail before the slow imports below
+        resolve_run(ref, args.runs_dir)
     from assign_cat.analysis.report import write_report
 
     print(f"wrote {write_report(args.runs, args.output, args.runs_dir)}")

@@ -11,6 +11,7 @@ Answers come from fakeapi_answer.py, wire formats from fakeapi_wire.py, batches 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import signal
@@ -28,9 +29,9 @@ from urllib.parse import parse_qsl, urlsplit
 if str(Path(__file__).parent) not in sys.path:  # the sibling modules, also when imported from benchmarks/
     sys.path.insert(0, str(Path(__file__).parent))
 
-from fakeapi_answer import answer, parse_anthropic, parse_openai  # noqa: E402
-from fakeapi_batches import Batches  # noqa: E402
-from fakeapi_wire import Meter, Reply, anthropic_error, anthropic_message, openai_completion, openai_error  # noqa: E402
+from fakeapi_answer import answer, parse_anthropic, parse_openai
+from fakeapi_batches import Batches
+from fakeapi_wire import Meter, Reply, anthropic_error, anthropic_message, openai_completion, openai_error
 
 FAULT_KINDS = ("status", "hang", "not_json", "invalid_label", "schema_violation", "missing_product", "refusal",
                "truncated", "drop")
@@ -104,7 +105,7 @@ class FakeAPIServer:
             raise RuntimeError("FakeAPIServer already started")
         self._httpd = _HTTPServer((self.host, self.port), _Handler)
         self._httpd.app = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fakeapi", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fakeapi", daemon=True)
         self._thread.start()
         return self
 
@@ -157,7 +158,8 @@ class FakeAPIServer:
         if key != self.api_key:
             if provider == "anthropic":
                 return Reply.of(401, anthropic_error(401, rid, message="invalid x-api-key"))
-            message = f"Incorrect API key provided: {_mask(key)}. You can find your API key at https://platform.openai.com/account/api-keys."
+            message = (f"Incorrect API key provided: {_mask(key)}. "
+                       "You can find your API key at https://platform.openai.com/account/api-keys.")
             return Reply.of(401, openai_error(401, message=message))
         if method == "POST" and path in ("/v1/chat/completions", "/v1/messages"):
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -261,10 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
     server: _HTTPServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _serve(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -297,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return self.rfile.read(int(headers.get("content-length") or 0))
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request stderr lines
+    def log_message(self, format: str, *args: Any) -> None:  # silence per-request stderr lines
         pass
 
 
@@ -317,10 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
         print(server.url, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -23,7 +23,7 @@ ITEM_ERRORS = {"expired": ("batch_expired", "This request could not be executed 
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _page(items: list[dict[str, Any]], limit: int, after: str | None, before: str | None = None) -> dict[str, Any]:

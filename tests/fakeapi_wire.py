@@ -24,10 +24,14 @@ OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }
 QUOTA_MESSAGE = "You exceeded your current quota, please check your plan and billing details."
-ANTHROPIC_ERRORS: dict[int, str] = {
-    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
-    404: "not_found_error", 409: "conflict_error", 413: "request_too_large", 429: "rate_limit_error",
-    500: "api_error", 504: "timeout_error", 529: "overloaded_error",
+ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."), 401: ("authentication_error", "invalid x-api-key"),
+    402: ("billing_error", "Your credit balance is too low."), 403: ("permission_error", "Permission denied."),
+    404: ("not_found_error", "Not found."), 409: ("conflict_error", "Conflict."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of requests has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"), 504: ("timeout_error", "Request timeout."),
+    529: ("overloaded_error", "Overloaded"),
 }
 
 
@@ -59,8 +63,8 @@ def openai_error(status: int, *, message: str | None = None, type_: str | None =
 
 def anthropic_error(status: int, request_id: str, *, message: str | None = None, type_: str | None = None,
                     code: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": type_ or ANTHROPIC_ERRORS.get(status, "api_error"),
-                             "message": message or f"Fake error {status}."}
+    default_type, default_message = ANTHROPIC_ERRORS.get(status, ("api_error", "Internal server error"))
+    error: dict[str, Any] = {"type": type_ or default_type, "message": message or default_message}
     if code:
         error["details"] = {"error_code": code}
     return {"type": "error", "error": error, "request_id": request_id}

@@ -177,5 +177,5 @@ def test_write_metrics_reads_the_run_folder_and_writes_both_files(tmp_path):
 
 
 def test_write_metrics_without_classifications_names_the_file(tmp_path):
-    with pytest.raises(InputError, match="classifications.csv: not found"):
+    with pytest.raises(InputError, match=r"classifications\.csv: not found"):
         write_metrics(tmp_path)

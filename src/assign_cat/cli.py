@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = _dispatch(args, ["run_assign_cat.py", *argv])
     except LabError as exc:
+        partial = getattr(exc, "result", None)
+        if partial is not None:
+            print(partial.summary_line)
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from assign_cat.taxonomy import Taxonomy
 from labnb.calls import CallRecord
 from labnb.clients import ChatRequest, ChatResponse, ModelClient, create_client
 from labnb.config import ModelEntry
-from labnb.errors import CallError
+from labnb.errors import CallError, RunAborted
 from labnb.timeutil import utc_now
 
 TOKENS_PER_ANSWER = 40
@@ -116,6 +116,11 @@ class LLMClassifier(Classifier):
         outcome.calls.append(record)
         try:
             response = await self.client.generate(request)
+        except RunAborted as exc:  # keep the fatal call in calls.jsonl before the run stops
+            record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
+            record.status, record.error_type, record.error = "error", type(exc).__name__, str(exc)
+            exc.calls = list(outcome.calls)  # type: ignore[attr-defined]
+            raise
         except CallError as exc:
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
             record.status, record.error_type, record.error = "error", exc.error_type, exc.message

@@ -148,7 +148,7 @@ def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], taxonomy: Ta
     sc = _scored(_frame(rows))
     order = taxonomy.category_ids if taxonomy else None
     gold_labels = _labels(sc["gold_category"], pd.Series([], dtype=str), order)
-    columns = _labels(sc["gold_category"], sc["pred_category"], order) + [NONE_LABEL]
+    columns = [*_labels(sc["gold_category"], sc["pred_category"], order), NONE_LABEL]
     if len(sc):
         counts = sk_confusion_matrix(sc["gold_category"], sc["pred_category"], labels=columns)
     else:

@@ -102,6 +102,8 @@ def _read_text(path: Path) -> str:
 
 
 def _delimited_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
+    # The csv default (128 KB a field) would hide an over-long title behind a parser error.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)

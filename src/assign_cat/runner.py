@@ -118,6 +118,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
         recorder.summary["failure"] = str(abort)
     result = finalize_run(plan, folder, recorder, status="failed" if abort else status)
     if abort is not None:
+        abort.result = result  # type: ignore[attr-defined]  # lets the CLI still print the summary line
         raise abort
     return result
 
@@ -151,7 +152,11 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
                          tokens=spent_tokens, cost=budget.spent)
 
     async def work(batch: list[Product]) -> BatchOutcome:
-        return await classifier.classify(batch)
+        try:
+            return await classifier.classify(batch)
+        except RunAborted as exc:
+            writer.write(BatchOutcome(calls=getattr(exc, "calls", [])))
+            raise
 
     executor = Executor(work=work, on_result=on_result, concurrency=options.concurrency,
                         limiter=RateLimiter(entry.rpm, entry.tpm), tokens_of=tokens_of, admit=admit)

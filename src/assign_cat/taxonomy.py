@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -72,6 +73,11 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     """Parse and validate ``path``; every problem is a one-line InputError naming file and line."""
     path = Path(path)
     data = _read(path)
+    # Refuse any DTD before parsing: XXE, billion laughs and external DTDs never reach the parser.
+    doctype = re.search(rb"<!(DOCTYPE|ENTITY)", data)
+    if doctype:
+        line = data[: doctype.start()].count(b"\n") + 1
+        raise InputError(f"{path}: line {line}: DOCTYPE declarations and entities are not allowed")
     try:
         root = etree.fromstring(data, _parser(), base_url=None)
     except etree.XMLSyntaxError as exc:

@@ -42,6 +42,12 @@ class Embedder:
         return _model_name(self.model_dir) or self.package
 
     @property
+    def dimension(self) -> int:
+        # sentence-transformers 5+ renamed the method; support both names.
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
     def max_seq_length(self) -> int:
         return int(self.model.max_seq_length)
 
@@ -51,7 +57,7 @@ class Embedder:
         import numpy as np
 
         if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
             list(texts), batch_size=ENCODE_BATCH, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
@@ -92,7 +98,7 @@ class Embedder:
             "model_name": self.name,
             "weights_file": WEIGHTS_FILE,
             "weights_sha256": self.weights_sha256(),
-            "embedding_dim": int(self.model.get_sentence_embedding_dimension()),
+            "embedding_dim": self.dimension,
             "max_seq_length": self.max_seq_length,
             "sentence_transformers_version": sentence_transformers.__version__,
             "torch_version": torch.__version__,
@@ -129,9 +135,11 @@ def _load(package: str) -> Embedder:
     started = time.perf_counter()
     try:
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ConfigError(f"the local model needs sentence-transformers and torch: {exc}") from None
+    transformers.utils.logging.disable_progress_bar()  # its "Loading weights" bar would garble the CLI's
     # One intra-op thread per core; more only adds contention on small machines.
     torch.set_num_threads(max(1, min(MAX_THREADS, os.cpu_count() or 1)))
     model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)

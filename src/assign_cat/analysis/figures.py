@@ -60,7 +60,8 @@ def per_category_accuracy(table: pd.DataFrame) -> Figure | None:
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("category accuracy (recall)")
-    ax.legend(fontsize=7, loc="lower right")
+    # below the axes: inside, it would hide the bars of the last category
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(n_run, 2), frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 

@@ -61,12 +61,13 @@ class AnthropicClient(ModelClient):
             raw = await self._client.messages.with_raw_response.create(**self.request_params(request))
         except self._sdk.APIError as exc:
             raise map_sdk_error(exc, self._sdk, self.entry) from None
-        body = raw.http_response.text
         try:
-            message = raw.parse()
+            message = await raw.parse()  # the async raw response parses (and reads the body) asynchronously
+            body = raw.http_response.text
             usage = message.usage
             blocks = list(message.content)
         except Exception as exc:  # a 200 whose body is not a message
+            body = raw.http_response.text if raw.http_response.is_closed else ""
             raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
                             retries=raw.retries_taken) from None
         return ChatResponse(

@@ -1,0 +1,98 @@
+"""Shared fixtures: the fake API server, a test models.yaml, and the real CLI run in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fakeapi import FakeAPIServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+TEST_KEY = "test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def fake_api():
+    with FakeAPIServer(api_key=TEST_KEY) as server:
+        yield server
+
+
+def write_models_yaml(path: Path, **overrides) -> Path:
+    """The shipped models.yaml with fast-failing retry settings for tests (and ``overrides`` per alias)."""
+    data = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+    for entry in data["models"].values():
+        if entry["provider"] != "local":
+            entry.update(max_retries=2, timeout=5, max_retry_wait=0.2)
+            entry.pop("rpm", None)
+            entry.pop("tpm", None)
+    for alias, fields in overrides.items():
+        data["models"][alias].update(fields)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+    runs_dir: Path
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return sorted(p for p in self.runs_dir.iterdir() if p.is_dir()) if self.runs_dir.exists() else []
+
+    @property
+    def run_dir(self) -> Path:
+        assert len(self.run_dirs) >= 1, f"no run folder; stderr: {self.err}"
+        return self.run_dirs[-1]
+
+    def json(self, relative: str):
+        return json.loads((self.run_dir / relative).read_text())
+
+
+@pytest.fixture
+def api_env(fake_api, monkeypatch):
+    """Point both SDKs at the fake server through their own environment variables."""
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{fake_api.url}/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
+    return fake_api
+
+
+@pytest.fixture
+def cli(api_env, tmp_path, capsys):
+    """Run ``run_assign_cat.main`` in-process with a test models.yaml and a temporary runs dir."""
+    from assign_cat.cli import main
+
+    models = write_models_yaml(tmp_path / "models.yaml")
+    runs = tmp_path / "runs"
+
+    def run(*args: str, models_config: Path | None = None) -> CliResult:
+        argv = [*args]
+        if not any(a in argv for a in ("--resume", "--retry-failed")):
+            argv += ["--models-config", str(models_config or models)]
+        if "--runs-dir" not in argv and not any(a in argv for a in ("--resume", "--retry-failed")):
+            argv += ["--runs-dir", str(runs)]
+        capsys.readouterr()
+        code = main(argv)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err, runs)
+
+    run.runs_dir = runs
+    run.models = models
+    return run
+
+
+def subprocess_env(server: FakeAPIServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(OPENAI_API_KEY=TEST_KEY, ANTHROPIC_API_KEY=TEST_KEY, OPENAI_BASE_URL=f"{server.url}/v1",
+               ANTHROPIC_BASE_URL=server.url, PYTHONPATH=str(ROOT / "src"))
+    return env
