@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -38,6 +39,8 @@ def _fmt(value: Any) -> str:
     value = _plain(value)
     if value is None:
         return "-"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # token counts in a column pandas made float by a missing value
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"  # small costs keep their digits
     return str(value)
@@ -133,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `| head` stopped reading: not an error (recipe from the signal module docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # writing --out / -o: a bad path is the user's to fix, not a traceback
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 1

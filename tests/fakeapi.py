@@ -261,6 +261,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms a reply
     server: _HTTPServer
 
     def do_GET(self) -> None:

@@ -110,6 +110,8 @@ def test_load_run_types_and_attrs(pair):
     assert df.attrs["run_config"]["batch_size"] == 2
     # No metrics.json in the folder: computed on load. 6 of 8 pairs right (p2, p6 wrong).
     assert (df.attrs["metrics"]["accuracy"], df.attrs["metrics"]["n_scored"]) == (0.75, 8)
+    (pair[0] / "outputs" / "metrics.json").write_text('{"accuracy": 0.1}', encoding="utf-8")
+    assert load_run(pair[0]).attrs["metrics"] == {"accuracy": 0.1}  # the run's own metrics.json wins
 
 
 def test_load_run_by_id_and_errors(pair, tmp_path):

@@ -12,12 +12,12 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from fakeapi import FakeAPIServer, Fault
-from fakeapi_wire import REFUSAL
 
 from assign_cat.products import Product
 from assign_cat.prompts import answer_schema, render_system, render_user
 from assign_cat.taxonomy import Category, Subcategory, Taxonomy
+from fakeapi import FakeAPIServer, Fault
+from fakeapi_wire import REFUSAL
 
 # 2000 chars -> 500 system tokens; the user turn has 83 chars -> 520 prompt tokens in all.
 SYSTEM_HEAD = ('Taxonomy "shop":\nvitamins: Vitamins\n  vitamin-c: Vitamin C\n  vitamin-d: Vitamin D\n'

@@ -64,7 +64,7 @@ EXPECTED = {
     "subcategory_f1_macro": 0.391667,
     "subcategory_f1_weighted": 0.441667,
     "n_rows": 10, "n_gold": 9, "n_scored": 8, "n_ok": 6, "n_correct": 3, "n_category_correct": 4,
-    "n_failed": 2, "n_invalid": 1, "n_error": 1, "n_not_run": 1,
+    "n_failed": 2, "n_invalid": 1, "n_error": 1, "n_not_run": 1, "n_gold_outside_taxonomy": None,
     "status_counts": {"ok": 7, "invalid": 1, "error": 1, "not_run": 1},
     "error_type_counts": {"invalid_label": 1, "not_run": 1, "rate_limit": 1},
     "per_category": {
@@ -119,11 +119,17 @@ def test_taxonomy_gives_order_and_names():
     metrics = compute_metrics(ROWS, TAXONOMY)
     assert list(metrics["per_category"]) == ["c", "b", "a"]
     assert [m["name"] for m in metrics["per_category"].values()] == ["Cees", "Bees", "Aces"]
-    assert metrics["accuracy"] == 0.375
+    assert (metrics["accuracy"], metrics["n_gold_outside_taxonomy"]) == (0.375, 0)
     matrix = confusion_matrix(ROWS, TAXONOMY)
     assert matrix.index.tolist() == ["c", "b", "a"]
     assert matrix.columns.tolist() == ["c", "b", "a", "(none)"]
     assert matrix.values.tolist() == [[1, 0, 0, 1], [0, 1, 1, 1], [0, 1, 2, 0]]
+
+
+def test_gold_labels_outside_the_taxonomy_are_counted():
+    # gold written as names, not ids: p1 and p2 can never be right; p3 is a valid pair
+    rows = [row("p1", "Protein/Whey Protein", "a/a1"), row("p2", "a/zz", "a/a1"), row("p3", "a/a1", "a/a1")]
+    assert compute_metrics(rows, TAXONOMY)["n_gold_outside_taxonomy"] == 2
 
 
 def test_no_gold_labels_gives_counts_and_no_scores():

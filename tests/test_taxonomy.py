@@ -72,14 +72,16 @@ EXTERNAL_DTD = """<?xml version="1.0"?>
     ("<taxonomy name='t' version='1'><category id='a' name='A'>", "line 1: malformed XML"),
     ("<taxonomy name='t' version='1'>\n<category id='a' name='A'>\n<subcategory name='B'/>\n</category>\n</taxonomy>",
      "line 3: does not match taxonomy.xsd"),
-    ("<taxonomy name='t' version='1'>\n<category id='a' name='A'/>\n</taxonomy>", "line 2: does not match taxonomy.xsd"),
+    ("<taxonomy name='t' version='1'>\n<category id='a' name='A'/>\n</taxonomy>",
+     "line 2: does not match taxonomy.xsd"),
     ("<taxonomy name='t' version='1'>\n<category id='Bad Id' name='A'><subcategory id='b' name='B'/></category>"
      "\n</taxonomy>", "line 2: does not match taxonomy.xsd"),
     ("<taxonomy name='t' version='1'>\n<category id='a' name='A'><subcategory id='b' name='B'/></category>\n"
      "<category id='a' name='A2'><subcategory id='c' name='C'/></category>\n</taxonomy>",
      "line 3: duplicate category id 'a'"),
     ("<taxonomy name='t' version='1'>\n<category id='a' name='A'>\n<subcategory id='b' name='B'/>\n"
-     "<subcategory id='b' name='B2'/>\n</category>\n</taxonomy>", "line 4: duplicate subcategory id 'b' in category 'a'"),
+     "<subcategory id='b' name='B2'/>\n</category>\n</taxonomy>",
+     "line 4: duplicate subcategory id 'b' in category 'a'"),
 ])
 def test_bad_taxonomies_fail_with_file_line_and_reason(tmp_path, text, message):
     path = write(tmp_path, text)

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
     how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
     how.add_argument("--explain", action="store_true", help="ask for a short reason per product (costs tokens)")
+    how.add_argument("--dry-run", action="store_true", help="count tokens and project the cost; send nothing")
+    how.add_argument("--compare-models", action="store_true", help="with --dry-run: a row for every model")
     where = p.add_argument_group("files")
     where.add_argument("--taxonomy", metavar="FILE", help=f"taxonomy XML (default {defaults.taxonomy})")
     where.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
@@ -64,6 +66,11 @@ def _dispatch(args: argparse.Namespace, command: list[str]):
         return resume.continue_run(args.resume or args.retry_failed, command, retry_failed=bool(args.retry_failed))
     if args.replay:
         return resume.replay(args.replay, command, model=args.model, runs_dir=args.runs_dir)
+    if args.dry_run or args.compare_models:
+        from assign_cat.dryrun import dry_run
+
+        print(dry_run(prepare(_options(args), require_key=False), compare_models=args.compare_models))
+        return None
     return run_new(prepare(_options(args)), command)
 
 
@@ -90,5 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the run folder's errors.log has the detail
         print(f"error: internal error: {type(exc).__name__}: {scrub(str(exc))}", file=sys.stderr)
         return 1
+    if result is None:  # a dry run printed its report
+        return 0
     print(result.summary_line)
     return result.exit_code

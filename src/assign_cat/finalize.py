@@ -45,7 +45,7 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         from assign_cat.metrics import write_metrics
 
         metrics = write_metrics(folder.path)
-        accuracy = metrics.get("subcategory_accuracy")
+        accuracy = metrics.get("accuracy")
     final = final_status(status, counts)
     recorder.update(
         status=final, ended_at=utc_now(),

@@ -11,6 +11,7 @@ from assign_cat.classifier import Classifier
 from assign_cat.parsing import parse_answer
 from assign_cat.products import Product
 from assign_cat.records import BatchOutcome, ProductResult
+from assign_cat.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
 from assign_cat.taxonomy import Taxonomy
 from labnb.calls import CallRecord
 from labnb.clients import ChatRequest, ChatResponse, ModelClient, create_client
@@ -18,43 +19,25 @@ from labnb.config import ModelEntry
 from labnb.errors import CallError, RunAborted
 from labnb.timeutil import utc_now
 
-TOKENS_PER_ANSWER = 40
-TOKENS_PER_EXPLAINED_ANSWER = 100
-REPAIR_NOTE = (
-    "\n\nYour previous answer was not valid: {problem}.\nPrevious answer: {previous}\n"
-    "Answer again with JSON only, in exactly the required form."
-)
-
 
 class LLMClassifier(Classifier):
     def __init__(self, entry: ModelEntry, taxonomy: Taxonomy, *, explain: bool = False,
                  client: ModelClient | None = None) -> None:
         super().__init__(entry)
         self.taxonomy = taxonomy
-        self.explain = explain
-        self.system = prompts.render_system(taxonomy, explain=explain)
-        self.schema = prompts.answer_schema(taxonomy, explain=explain)
-        self.system_sha256 = prompts.sha256_text(self.system)
+        self.requests = RequestBuilder(entry, taxonomy, explain=explain)
         self.client = client or create_client(entry)
 
     def prompt_templates(self) -> dict[str, Any]:
-        return prompts.templates(self.taxonomy, explain=self.explain)
+        return self.requests.templates()
 
     def estimate_tokens(self, products: Sequence[Product]) -> int:
-        # About four characters a token; --dry-run counts exactly with the model's tokenizer.
-        return (len(self.system) + len(prompts.render_user(products))) // 4 + 8
+        # About four characters a token: cheap enough for every rate-limit check; --dry-run counts exactly.
+        return (len(self.requests.system) + len(prompts.render_user(products))) // 4 + 8
 
     def estimate_output_tokens(self, products: Sequence[Product]) -> int:
-        return (TOKENS_PER_EXPLAINED_ANSWER if self.explain else TOKENS_PER_ANSWER // 2) * len(products) + 8
-
-    def build_request(self, products: Sequence[Product], note: str = "") -> ChatRequest:
-        """The request for ``products``; the system prefix never changes within a run."""
-        per = TOKENS_PER_EXPLAINED_ANSWER if self.explain else TOKENS_PER_ANSWER
-        return ChatRequest(
-            system=self.system, user=prompts.render_user(products) + note, schema=self.schema,
-            schema_name="classify_products", cache_key=f"assign-cat-{self.system_sha256[:16]}",
-            max_tokens=max(self.entry.max_tokens, per * len(products) + 64),
-        )
+        per = TOKENS_PER_EXPLAINED_ANSWER if self.requests.explain else TOKENS_PER_ANSWER // 2
+        return per * len(products) + 8
 
     async def classify(self, products: Sequence[Product]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -76,7 +59,7 @@ class LLMClassifier(Classifier):
 
     async def _attempt(self, products: list[Product], outcome: BatchOutcome, attempt: str) -> dict[str, ProductResult]:
         """One request (and at most one repair); returns results for the products it settled."""
-        request = self.build_request(products)
+        request = self.requests.build(products)
         response, call = await self._call(request, products, outcome, attempt)
         if response is None:
             return {p.product_id: _failed(p, call) for p in products}
@@ -89,8 +72,8 @@ class LLMClassifier(Classifier):
             return {p.product_id: _failed(p, call, response.text) for p in products}
         parsed = parse_answer(response.data, products, self.taxonomy)
         if parsed.problem:
-            note = REPAIR_NOTE.format(problem=parsed.problem, previous=response.text[:2000])
-            repair, repair_call = await self._call(self.build_request(products, note), products, outcome, "repair")
+            repair_request = self.requests.repair(products, parsed.problem, response.text)
+            repair, repair_call = await self._call(repair_request, products, outcome, "repair")
             if repair is not None and repair.finish == "stop":
                 fixed = parse_answer(repair.data, products, self.taxonomy)
                 if not fixed.problem:
@@ -111,7 +94,8 @@ class LLMClassifier(Classifier):
         record = CallRecord(
             call_id=self.new_call_id(), item_ids=[p.product_id for p in products], started_at=started,
             latency_ms=0.0, status="ok", attempt=attempt,
-            request={"system_sha256": self.system_sha256, "user": request.user, "max_tokens": request.max_tokens},
+            request={"system_sha256": self.requests.system_sha256, "user": request.user,
+                     "max_tokens": request.max_tokens},
         )
         outcome.calls.append(record)
         try:

@@ -131,6 +131,9 @@ def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], taxonomy: Tax
         "n_invalid": int((sc["status"] == "invalid").sum()),
         "n_error": int((sc["status"] == "error").sum()),
         "n_not_run": int((gold & (df["status"] == "not_run")).sum()),
+        # gold pairs the taxonomy does not have (names instead of ids?): no answer can match them
+        "n_gold_outside_taxonomy": None if taxonomy is None else int(
+            (~sc["gold_pair"].isin({f"{c}/{s}" for c, s in taxonomy.pairs})).sum()),
         "status_counts": {s: int(statuses.get(s, 0)) for s in STATUSES},
         "error_type_counts": {k: int(v) for k, v in df.loc[df["error_type"] != "", "error_type"]
                               .value_counts().sort_index().items()},

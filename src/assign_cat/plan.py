@@ -77,19 +77,20 @@ class Plan:
         return any(p.has_gold for p in self.products)
 
 
-def _entry(models_config: Path, alias: str | None, timeout: float | None) -> ModelEntry:
+def _entry(models_config: Path, alias: str | None, timeout: float | None, *, require_key: bool = True) -> ModelEntry:
     entry = load_models_config(models_config).get(alias)
     if timeout is not None:
         entry = replace(entry, timeout=timeout)
-    entry.api_key()  # a missing key is reported now, before any run folder exists
+    if require_key:
+        entry.api_key()  # a missing key is reported now, before any run folder exists
     return entry
 
 
-def prepare(options: RunOptions) -> Plan:
+def prepare(options: RunOptions, *, require_key: bool = True) -> Plan:
     """Validate options and load config, taxonomy and products for a new run."""
     options.check()
     models_path = Path(options.models_config)
-    entry = _entry(models_path, options.model, options.timeout)
+    entry = _entry(models_path, options.model, options.timeout, require_key=require_key)
     taxonomy_path = Path(options.taxonomy)
     taxonomy = load_taxonomy(taxonomy_path)
     if options.input is not None:

@@ -33,6 +33,8 @@ def _cell(value: object) -> tuple[str, bool]:
         return "", False
     if isinstance(value, bool):
         return str(value), False
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)), True  # token counts in a column pandas made float by a missing value
     if isinstance(value, float):
         return f"{value:.6g}", True
     if isinstance(value, int):

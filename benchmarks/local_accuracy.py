@@ -1,0 +1,129 @@
+"""Accuracy of the local embedding model: naive nearest-name matching vs the shipped design.
+
+Data sets: data/sample_products.csv with config/taxonomy.xml, and ../shared/data/products/
+sports-supplements.tsv with a taxonomy built from its label names alone (in a temp dir).
+Writes benchmarks/local_accuracy_results.md.  Run: python benchmarks/local_accuracy.py
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from assign_cat.embedding_classifier import NAIVE, Design, score_products, taxonomy_index  # noqa: E402
+from assign_cat.products import Product, load_products  # noqa: E402
+from assign_cat.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
+from labnb.embedder import load_embedder  # noqa: E402
+
+SPORTS = ROOT.parent / "shared" / "data" / "products" / "sports-supplements.tsv"
+RESULTS = ROOT / "benchmarks" / "local_accuracy_results.md"
+
+SHIPPED = Design()
+# Each row changes one thing; "naive" is names only, titles only, nearest subcategory.
+DESIGNS: list[tuple[str, Design]] = [
+    ("naive: title vs subcategory name", NAIVE),
+    ("naive + full product text", replace(NAIVE, product_views=("title", "full"))),
+    ("shipped minus centering", replace(SHIPPED, center=False)),
+    ("shipped minus category score", replace(SHIPPED, category_weight=0.0)),
+    ("shipped with category weight 1", replace(SHIPPED, category_weight=1.0)),
+    ("shipped minus description view", replace(SHIPPED, sub_views=SHIPPED.sub_views[:1],
+                                               cat_views=SHIPPED.cat_views[:1])),
+    ("shipped, title view only", replace(SHIPPED, product_views=("title",))),
+    ("shipped (the local model)", SHIPPED),
+]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64]
+
+
+def sports_dataset(folder: Path) -> tuple[Taxonomy, list[Product]]:
+    """The TSV as products (title + brand, labels as gold) and a taxonomy of its label names only."""
+    with SPORTS.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    tree: dict[str, list[str]] = {}
+    for row in rows:
+        subs = tree.setdefault(row["category"], [])
+        if row["subcategory"] not in subs:
+            subs.append(row["subcategory"])
+    lines = ['<taxonomy name="sports-supplements" version="labels-only">']
+    for cat, subs in tree.items():
+        lines.append(f"  <category id={quoteattr(slug(cat))} name={quoteattr(cat)}>")
+        lines.extend(f"    <subcategory id={quoteattr(slug(s))} name={quoteattr(s)}/>" for s in subs)
+        lines.append("  </category>")
+    lines.append("</taxonomy>")
+    (folder / "taxonomy.xml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Only title and brand go in: the label columns (source_category too) would leak the answer.
+    with (folder / "products.tsv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t")
+        writer.writerow(["title", "brand", "expected_category", "expected_subcategory"])
+        for row in rows:
+            writer.writerow([row["title"], row["brand"], slug(row["category"]), slug(row["subcategory"])])
+    return load_taxonomy(folder / "taxonomy.xml"), load_products(folder / "products.tsv")
+
+
+def accuracy(taxonomy: Taxonomy, products: list[Product], design: Design) -> tuple[float, float]:
+    """(category accuracy, pair accuracy) of ``design`` on ``products``."""
+    embedder = load_embedder()
+    index = taxonomy_index(embedder, taxonomy, design)
+    probs, _ = score_products(embedder, index, design, products)
+    picks = [index.pairs[int(i)] for i in probs.argmax(axis=1)]
+    cat = sum(c == p.expected_category for (c, _), p in zip(picks, products)) / len(products)
+    pair = sum((c, s) == (p.expected_category, p.expected_subcategory) for (c, s), p in zip(picks, products))
+    return cat, pair / len(products)
+
+
+def main() -> None:
+    sets: list[tuple[str, Taxonomy, list[Product]]] = []
+    sample_tax, sample = ROOT / "config" / "taxonomy.xml", ROOT / "data" / "sample_products.csv"
+    products = [p for p in load_products(sample) if p.has_gold]
+    sets.append((f"sample_products.csv ({len(products)}, taxonomy.xml with descriptions)",
+                 load_taxonomy(sample_tax), products))
+    with tempfile.TemporaryDirectory() as tmp:
+        if SPORTS.is_file():
+            taxonomy, products = sports_dataset(Path(tmp))
+            sets.append((f"sports-supplements.tsv ({len(products)}, label names only)", taxonomy, products))
+        else:
+            print(f"skipping the sports set: {SPORTS} not found", file=sys.stderr)
+    started = time.perf_counter()
+    table = ["| design | " + " | ".join(f"{name}: category / pair" for name, _, _ in sets) + " |",
+             "|---|" + "---|" * len(sets)]
+    for label, design in DESIGNS:
+        cells = []
+        for _, taxonomy, products in sets:
+            cat, pair = accuracy(taxonomy, products, design)
+            cells.append(f"{cat:.1%} / {pair:.1%}")
+        table.append(f"| {label} | " + " | ".join(cells) + " |")
+        print(table[-1], flush=True)
+    provenance = load_embedder().provenance()
+    text = "\n".join([
+        "# Local model accuracy",
+        "",
+        "Generated by `python benchmarks/local_accuracy.py`. Model: "
+        f"{provenance['model_name']} from {provenance['model_package']} {provenance['model_package_version']} "
+        f"(weights sha256 {provenance['weights_sha256'][:12]}…). Accuracy = share of products whose predicted "
+        "category (resp. category + subcategory pair) equals the gold label. The sports taxonomy is built from "
+        "the file's label names alone (no descriptions); its products carry title and brand only.",
+        "",
+        *table,
+        "",
+        f"Shipped design: `{SHIPPED.to_dict()}`",
+        "",
+        f"Scoring time for all rows: {time.perf_counter() - started:.1f} s.",
+        "",
+    ])
+    RESULTS.write_text(text, encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""``--dry-run``: render every request of a run, count its tokens offline, project the cost.
+
+Input tokens are counted on the exact rendered text (system prompt, product lines, answer
+schema) plus the chat framing; output tokens are projected from the answer format, one
+average item per product. Nothing is sent and no run folder is created.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from statistics import mean
+
+from assign_cat.plan import Plan
+from assign_cat.requests import RequestBuilder, batches
+from labnb import tokens
+from labnb.config import ModelEntry, load_models_config
+from labnb.usage import Usage, price
+
+CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
+OPENAI_MIN_CACHE_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class Projection:
+    alias: str
+    model_used: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    prefix_tokens: int
+    cost_uncached: float
+    cost_cached: float
+    cost_batch_api: float
+    exact: bool
+
+
+def project(entry: ModelEntry, plan: Plan) -> Projection:
+    """Token counts and costs of running ``plan`` on ``entry``."""
+    size = plan.options.batch_size
+    groups = batches(plan.products, size)
+    if entry.provider == "local":
+        return Projection(entry.alias, entry.model_used, len(groups), 0, 0, 0, 0.0, 0.0, 0.0, False)
+    builder = RequestBuilder(entry, plan.taxonomy, explain=plan.options.explain)
+
+    def n(text: str) -> int:
+        return tokens.count(entry, text)
+
+    prefix = n(builder.system) + n(json.dumps(builder.schema, separators=(",", ":")))
+    inputs = sum(prefix + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
+    per_item = mean(n(json.dumps({"n": 10, "c": c, "s": s}, separators=(",", ":"))) for c, s in plan.taxonomy.pairs)
+    if plan.options.explain:
+        per_item += 15
+    outputs = round(sum(3 + per_item * len(group) for group in groups))
+    # With caching, every request after the first wave (one per concurrent slot) reads the prefix from cache.
+    first_wave = min(plan.options.concurrency, len(groups))
+    cacheable = entry.provider == "anthropic" or prefix >= OPENAI_MIN_CACHE_TOKENS
+    cached = prefix * (len(groups) - first_wave) if cacheable else 0
+    written = prefix * first_wave if entry.provider == "anthropic" else 0
+    plain = Usage(inputs, outputs)
+    return Projection(
+        alias=entry.alias, model_used=entry.model_used, requests=len(groups), input_tokens=inputs,
+        output_tokens=outputs, prefix_tokens=prefix, cost_uncached=price(plain, entry.pricing).total,
+        cost_cached=price(Usage(inputs, outputs, cached, written), entry.pricing).total,
+        cost_batch_api=price(plain, entry.pricing, batch=True).total, exact=tokens.exact_for(entry),
+    )
+
+
+def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
+    """The report printed by ``--dry-run`` (a table, one row per model)."""
+    entries = list(load_models_config(plan.models_config_path).models.values()) if compare_models else [plan.entry]
+    rows = [project(entry, plan) for entry in entries]
+    head = (f"dry run: {len(plan.products)} products, batch size {plan.options.batch_size}, "
+            f"taxonomy '{plan.taxonomy.name}' ({len(plan.taxonomy.pairs)} pairs); nothing was sent")
+    header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",
+              "tokens")
+    body = [(r.alias, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.output_tokens:,}", f"{r.prefix_tokens:,}",
+             f"{r.cost_uncached:.6f}", f"{r.cost_cached:.6f}", f"{r.cost_batch_api:.6f}",
+             "exact" if r.exact else ("n/a" if r.model_used.startswith("local/") else "estimate"))
+            for r in rows]
+    widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in
+                       enumerate(zip(row, widths))) for row in [header, *body]]
+    notes = ("'with cache' assumes the taxonomy prefix is read from the provider's cache after the first wave of "
+             f"{plan.options.concurrency} concurrent requests; 'estimate' = o200k count x {tokens.ESTIMATE_FACTOR}.")
+    return "\n".join([head, *lines, notes])
