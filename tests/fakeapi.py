@@ -20,7 +20,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,37 +28,13 @@ from urllib.parse import parse_qsl, urlsplit
 if str(Path(__file__).parent) not in sys.path:  # the sibling modules, also when imported from benchmarks/
     sys.path.insert(0, str(Path(__file__).parent))
 
+import fakeapi_wire as wire
 from fakeapi_answer import answer, parse_anthropic, parse_openai
 from fakeapi_batches import Batches
-from fakeapi_wire import Meter, Reply, anthropic_error, anthropic_message, openai_completion, openai_error
+from fakeapi_wire import Fault, Meter, Reply, anthropic_error, openai_error
 
-FAULT_KINDS = ("status", "hang", "not_json", "invalid_label", "schema_violation", "missing_product", "refusal",
-               "truncated", "drop")
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
 BROKEN_JSON = b'{"id": "chatcmpl-broken", "choices": ['
-
-
-@dataclass
-class Fault:
-    """One scripted misbehaviour of a model call; see FAULT_KINDS and the field comments."""
-
-    kind: str
-    status: int = 429  # status: HTTP code
-    retry_after: float | None = None  # status: `retry-after` header, seconds
-    retry_after_ms: int | None = None  # status: `retry-after-ms` header
-    body: dict[str, Any] | str | None = None  # status: whole body override (str is sent as text/html)
-    error_type: str | None = None  # status: error.type, e.g. "insufficient_quota", "overloaded_error"
-    error_code: str | None = None  # status: error.code (OpenAI) / error.details.error_code (Anthropic)
-    message: str | None = None  # status: error.message
-    echo_key: bool = False  # status: put the received API key into error.message
-    seconds: float = 0.0  # hang: sleep before answering normally
-    variant: str = ""  # not_json: "html"|"json"; schema_violation: "missing_r"|"wrong_types";
-    # invalid_label: "unknown" (c=s="made-up") | "mismatch" (valid c, s of another category)
-    headers: dict[str, str] = field(default_factory=dict)  # status: extra headers, e.g. x-should-retry
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
 
 
 class FakeAPIServer:
@@ -158,7 +133,7 @@ class FakeAPIServer:
         if key != self.api_key:
             if provider == "anthropic":
                 return Reply.of(401, anthropic_error(401, rid, message="invalid x-api-key"))
-            message = (f"Incorrect API key provided: {_mask(key)}. "
+            message = (f"Incorrect API key provided: {wire.mask(key)}. "
                        "You can find your API key at https://platform.openai.com/account/api-keys.")
             return Reply.of(401, openai_error(401, message=message))
         if method == "POST" and path in ("/v1/chat/completions", "/v1/messages"):
@@ -194,7 +169,7 @@ class FakeAPIServer:
             if fault.variant == "json":
                 return Reply(200, BROKEN_JSON)
             return Reply(200, b"<html>oops</html>", content_type="text/html")
-        return _status_reply(provider, fault, key, rid)
+        return wire.status_reply(provider, fault, key, rid)
 
     def _answer(self, provider: str, path: str, body: dict[str, Any], kind: str | None, variant: str = "",
                 batch: bool = False) -> dict[str, Any]:
@@ -202,36 +177,16 @@ class FakeAPIServer:
         obj = answer(parsed, self.labels, self.default_label, kind, variant)
         n = next(self._ids)
         if provider == "openai":
-            out, entry = openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}")
+            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}")
         else:
-            out, entry = anthropic_message(parsed, obj, kind, self.meter, f"msg_fake{n:06d}")
+            out, entry = wire.anthropic_message(parsed, obj, kind, self.meter, f"msg_fake{n:06d}")
         with self._lock:
-            self.usage_log.append({**entry, "path": path, "batch": batch})
+            self.usage_log.append({**entry, "path": path, "batch": batch, "id": out["id"]})
         return out
 
     def _answer_batch_item(self, provider: str, body: dict[str, Any]) -> dict[str, Any]:
         path = "/v1/chat/completions" if provider == "openai" else "/v1/messages"
         return self._answer(provider, path, body, None, batch=True)
-
-
-def _status_reply(provider: str, fault: Fault, key: str, rid: str) -> Reply:
-    message = fault.message
-    if fault.echo_key:
-        message = f"{message or 'Request rejected'} (api key: {key})"
-    headers = dict(fault.headers)
-    if fault.retry_after is not None:
-        headers["retry-after"] = f"{fault.retry_after:g}"
-    if fault.retry_after_ms is not None:
-        headers["retry-after-ms"] = str(fault.retry_after_ms)
-    if isinstance(fault.body, str):
-        return Reply(fault.status, fault.body.encode(), content_type="text/html", headers=headers)
-    if fault.body is not None:
-        payload = fault.body
-    elif provider == "openai":
-        payload = openai_error(fault.status, message=message, type_=fault.error_type, code=fault.error_code)
-    else:
-        payload = anthropic_error(fault.status, rid, message=message, type_=fault.error_type, code=fault.error_code)
-    return Reply.of(fault.status, payload, headers=headers)
 
 
 def _received_key(provider: str, headers: dict[str, str]) -> str:
@@ -240,10 +195,6 @@ def _received_key(provider: str, headers: dict[str, str]) -> str:
         return headers["x-api-key"]
     auth = headers.get("authorization", "")
     return auth[7:] if auth.lower().startswith("bearer ") else ""
-
-
-def _mask(key: str) -> str:
-    return key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "****"
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -1,4 +1,4 @@
-"""Wire formats of the fake API: chat completions, Anthropic messages, usage with caching, error bodies."""
+"""Wire formats of the fake API: faults, chat completions, Anthropic messages, usage with caching, errors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 from fakeapi_answer import Parsed, dumps, tokens
 
+FAULT_KINDS = ("status", "hang", "not_json", "invalid_label", "schema_violation", "missing_product", "refusal",
+               "truncated", "drop")
 REFUSAL = "I'm sorry, but I can't help with that request."
 OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Invalid request."),
@@ -36,6 +38,29 @@ ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
 
 
 @dataclass
+class Fault:
+    """One scripted misbehaviour of a model call; see FAULT_KINDS and the field comments."""
+
+    kind: str
+    status: int = 429  # status: HTTP code
+    retry_after: float | None = None  # status: `retry-after` header, seconds
+    retry_after_ms: int | None = None  # status: `retry-after-ms` header
+    body: dict[str, Any] | str | None = None  # status: whole body override (str is sent as text/html)
+    error_type: str | None = None  # status: error.type, e.g. "insufficient_quota", "overloaded_error"
+    error_code: str | None = None  # status: error.code (OpenAI) / error.details.error_code (Anthropic)
+    message: str | None = None  # status: error.message
+    echo_key: bool = False  # status: put the received API key into error.message
+    seconds: float = 0.0  # hang: sleep before answering normally
+    variant: str = ""  # not_json: "html"|"json"; schema_violation: "missing_r"|"wrong_types";
+    # invalid_label: "unknown" (c=s="made-up") | "mismatch" (valid c, s of another category)
+    headers: dict[str, str] = field(default_factory=dict)  # status: extra headers, e.g. x-should-retry
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
+
+
+@dataclass
 class Reply:
     """One HTTP answer; ``drop`` closes the socket instead, ``delay`` sleeps before answering."""
 
@@ -54,7 +79,9 @@ class Reply:
 
 def openai_error(status: int, *, message: str | None = None, type_: str | None = None,
                  code: str | None = None, param: str | None = None) -> dict[str, Any]:
-    default_type, default_code, default_message = OPENAI_ERRORS.get(status, ("server_error", None, "Error."))
+    fallback = ("server_error", None, OPENAI_ERRORS[500][2]) if status >= 500 else ("invalid_request_error", None,
+                                                                                     "Request failed.")
+    default_type, default_code, default_message = OPENAI_ERRORS.get(status, fallback)
     code = code or default_code
     if message is None:
         message = QUOTA_MESSAGE if code == "insufficient_quota" else default_message
@@ -168,3 +195,29 @@ def anthropic_message(parsed: Parsed, obj: dict[str, Any], kind: str | None, met
         "stop_reason": stop, "stop_sequence": None, "stop_details": stop_details, "usage": usage,
     }
     return body, entry
+
+
+def status_reply(provider: str, fault: Fault, key: str, rid: str) -> Reply:
+    """The error reply of a ``Fault("status", ...)``; ``key`` is the API key the request carried."""
+    message = fault.message
+    if fault.echo_key:
+        message = f"{message or 'Request rejected'} (api key: {key})"
+    headers = dict(fault.headers)
+    if fault.retry_after is not None:
+        headers["retry-after"] = f"{fault.retry_after:g}"
+    if fault.retry_after_ms is not None:
+        headers["retry-after-ms"] = str(fault.retry_after_ms)
+    if isinstance(fault.body, str):
+        return Reply(fault.status, fault.body.encode(), content_type="text/html", headers=headers)
+    if fault.body is not None:
+        payload = fault.body
+    elif provider == "openai":
+        payload = openai_error(fault.status, message=message, type_=fault.error_type, code=fault.error_code)
+    else:
+        payload = anthropic_error(fault.status, rid, message=message, type_=fault.error_type, code=fault.error_code)
+    return Reply.of(fault.status, payload, headers=headers)
+
+
+def mask(key: str) -> str:
+    """An API key as OpenAI echoes it in 401 messages: first 3 and last 4 characters."""
+    return key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "****"

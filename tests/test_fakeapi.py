@@ -71,7 +71,9 @@ def test_openai_structured_answer_and_usage(server):
     assert (out.usage.prompt_tokens, out.usage.completion_tokens, out.usage.total_tokens) == (520, 24, 544)
     assert out.usage.prompt_tokens_details.cached_tokens == 0
     assert server.usage_log == [{"provider": "openai", "input_tokens": 520, "output_tokens": 24, "cached_tokens": 0,
-                                 "cache_write_tokens": 0, "path": "/v1/chat/completions", "batch": False}]
+                                 "cache_write_tokens": 0, "path": "/v1/chat/completions", "batch": False,
+                                 "id": out.id}]
+    assert out.id == "chatcmpl-fake000002"
     request = server.requests[0]
     assert request["headers"]["authorization"] == "<redacted>"
     assert "test-key" not in json.dumps(server.requests)
@@ -135,7 +137,8 @@ def test_real_prompts_get_valid_labels_from_oracle_labels_and_default(server):
     assert out.usage.prompt_tokens == len(system + user) // 4
     server.default_label = ("vitamins", "vitamin-c")
     out = chat(oai(server))
-    assert [(r["c"], r["s"]) for r in json.loads(out.choices[0].message.content)["r"]] == [("vitamins", "vitamin-c")] * 2
+    rows = json.loads(out.choices[0].message.content)["r"]
+    assert [(r["c"], r["s"]) for r in rows] == [("vitamins", "vitamin-c")] * 2
 
 
 def test_wrong_key_is_401_in_each_provider_format(server):
@@ -147,8 +150,8 @@ def test_wrong_key_is_401_in_each_provider_format(server):
     assert oerr.value.request_id == "req_fake000001"
     with pytest.raises(anthropic.AuthenticationError) as aerr:
         message(anthropic.Anthropic(api_key="nope", base_url=server.url, max_retries=0))
-    assert aerr.value.body == {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"},
-                               "request_id": "req_fake000002"}
+    assert aerr.value.body == {"type": "error", "request_id": "req_fake000002",
+                               "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
     assert aerr.value.request_id == "req_fake000002"
     assert server.usage_log == [] and server.model_calls == 0
 
@@ -165,7 +168,8 @@ def test_429_with_retry_after_is_retried_by_both_sdks(server):
     raw = oai(server, max_retries=2).chat.completions.with_raw_response.create(
         model="m", messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}])
     assert (raw.retries_taken, raw.parse().choices[0].message.content) == (2, ANSWER)
-    assert [r["headers"]["x-stainless-retry-count"] for r in server.requests_to("/v1/chat/completions")] == ["0", "1", "2"]
+    attempts = server.requests_to("/v1/chat/completions")
+    assert [r["headers"]["x-stainless-retry-count"] for r in attempts] == ["0", "1", "2"]
     server.faults = [Fault("status", status=529, error_type="overloaded_error", retry_after_ms=20)]
     assert message(ant(server, max_retries=1)).stop_reason == "tool_use"
     assert len(server.requests_to("/v1/messages")) == 2
@@ -257,21 +261,23 @@ def test_drop_is_a_connection_error_and_retried(server):
 def test_hang_times_out_the_async_clients(server):
     async def run():
         server.faults = [Fault("hang", seconds=1.0)] * 2
-        client = openai.AsyncOpenAI(api_key="test-key", base_url=f"{server.url}/v1", max_retries=0, timeout=0.2)
-        with pytest.raises(openai.APITimeoutError):
-            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": USER}])
-        aclient = anthropic.AsyncAnthropic(api_key="test-key", base_url=server.url, max_retries=0, timeout=0.2)
-        with pytest.raises(anthropic.APITimeoutError):
-            await aclient.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": USER}])
+        async with openai.AsyncOpenAI(api_key="test-key", base_url=f"{server.url}/v1", max_retries=0,
+                                      timeout=0.2) as client:
+            with pytest.raises(openai.APITimeoutError):
+                await client.chat.completions.create(model="m", messages=[{"role": "user", "content": USER}])
+        async with anthropic.AsyncAnthropic(api_key="test-key", base_url=server.url, max_retries=0,
+                                            timeout=0.2) as aclient:
+            with pytest.raises(anthropic.APITimeoutError):
+                await aclient.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": USER}])
     asyncio.run(run())
 
 
 def test_64_concurrent_requests_overlap():
     async def run(server):
-        client = openai.AsyncOpenAI(api_key="test-key", base_url=f"{server.url}/v1", max_retries=0)
-        calls = [client.chat.completions.create(model="m", messages=[{"role": "user", "content": USER}])
-                 for _ in range(64)]
-        return await asyncio.gather(*calls)
+        async with openai.AsyncOpenAI(api_key="test-key", base_url=f"{server.url}/v1", max_retries=0) as client:
+            calls = [client.chat.completions.create(model="m", messages=[{"role": "user", "content": USER}])
+                     for _ in range(64)]
+            return await asyncio.gather(*calls)
 
     with FakeAPIServer(latency=0.5) as server:
         start = time.monotonic()
@@ -340,14 +346,13 @@ def test_anthropic_batch_round_trip(server):
 
 def test_standalone_main_prints_the_url_and_serves():
     script = Path(__file__).with_name("fakeapi.py")
-    proc = subprocess.Popen([sys.executable, str(script), "--port", "0", "--latency", "0"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        client = openai.OpenAI(api_key="test-key", base_url=f"{url}/v1", max_retries=0)
-        assert client.chat.completions.create(model="m", messages=[
-            {"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]).choices[0].message.content == ANSWER
-    finally:
-        proc.terminate()
+    with subprocess.Popen([sys.executable, str(script), "--port", "0", "--latency", "0"],
+                          stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            url = proc.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:")
+            with openai.OpenAI(api_key="test-key", base_url=f"{url}/v1", max_retries=0) as client:
+                assert chat(client).choices[0].message.content == ANSWER
+        finally:
+            proc.terminate()
         assert proc.wait(timeout=5) == 0

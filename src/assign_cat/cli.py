@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--explain", action="store_true", help="ask for a short reason per product (costs tokens)")
     how.add_argument("--dry-run", action="store_true", help="count tokens and project the cost; send nothing")
     how.add_argument("--compare-models", action="store_true", help="with --dry-run: a row for every model")
+    how.add_argument("--batch-api", action="store_true",
+                     help="submit to the provider's batch API (half price, within 24 h); collect with --resume")
+    how.add_argument("--wait", action="store_true", help="with --batch-api: wait for the batches and collect them")
     where = p.add_argument_group("files")
     where.add_argument("--taxonomy", metavar="FILE", help=f"taxonomy XML (default {defaults.taxonomy})")
     where.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
@@ -63,7 +66,8 @@ def _dispatch(args: argparse.Namespace, command: list[str]):
     from assign_cat.runner import run_new
 
     if args.resume or args.retry_failed:
-        return resume.continue_run(args.resume or args.retry_failed, command, retry_failed=bool(args.retry_failed))
+        return resume.continue_run(args.resume or args.retry_failed, command, retry_failed=bool(args.retry_failed),
+                                   batch_api=args.batch_api, wait=args.wait)
     if args.replay:
         return resume.replay(args.replay, command, model=args.model, runs_dir=args.runs_dir)
     if args.dry_run or args.compare_models:
@@ -71,6 +75,10 @@ def _dispatch(args: argparse.Namespace, command: list[str]):
 
         print(dry_run(prepare(_options(args), require_key=False), compare_models=args.compare_models))
         return None
+    if args.batch_api:
+        from assign_cat.batch_run import submit
+
+        return submit(prepare(_options(args)), command, wait=args.wait)
     return run_new(prepare(_options(args)), command)
 
 

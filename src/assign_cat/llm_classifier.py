@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from assign_cat import prompts
+from assign_cat.answers import failed, judge, schema_violations, unanswered
 from assign_cat.classifier import Classifier
-from assign_cat.parsing import parse_answer
 from assign_cat.products import Product
 from assign_cat.records import BatchOutcome, ProductResult
 from assign_cat.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
@@ -42,51 +42,28 @@ class LLMClassifier(Classifier):
     async def classify(self, products: Sequence[Product]) -> BatchOutcome:
         outcome = BatchOutcome()
         results = await self._attempt(list(products), outcome, "first")
-        missing = [p for p in products if p.product_id not in results]
         if len(products) > 1:
-            for product in missing:  # a batch answer that skipped a product: ask for it alone
+            for product in [p for p in products if p.product_id not in results]:
+                # A batch answer that skipped a product (or ran out of tokens): ask for it alone.
                 results.update(await self._attempt([product], outcome, "single-retry"))
-        outcome.results = [results[p.product_id] for p in products if p.product_id in results]
-        for product in products:
-            if product.product_id not in results:
-                outcome.results.append(ProductResult(
-                    product.product_id, status="error", error_type="missing_answer",
-                    error="the model's answer did not include this product",
-                ))
-        order = {p.product_id: i for i, p in enumerate(products)}
-        outcome.results.sort(key=lambda r: order[r.product_id])
+        outcome.results = unanswered(products, results)
         return outcome
 
     async def _attempt(self, products: list[Product], outcome: BatchOutcome, attempt: str) -> dict[str, ProductResult]:
         """One request (and at most one repair); returns results for the products it settled."""
-        request = self.requests.build(products)
-        response, call = await self._call(request, products, outcome, attempt)
+        response, call = await self._call(self.requests.build(products), products, outcome, attempt)
         if response is None:
-            return {p.product_id: _failed(p, call) for p in products}
-        if response.finish != "stop":
-            if response.finish == "length" and len(products) > 1:
-                return {}  # too long for one answer: every product is asked for alone
-            kind = "truncated" if response.finish == "length" else "refusal"
-            call.status, call.error_type = "error", kind
-            call.error = response.refusal or "the answer was cut off at max_tokens"
-            return {p.product_id: _failed(p, call, response.text) for p in products}
-        parsed = parse_answer(response.data, products, self.taxonomy)
-        if parsed.problem:
-            repair_request = self.requests.repair(products, parsed.problem, response.text)
-            repair, repair_call = await self._call(repair_request, products, outcome, "repair")
-            if repair is not None and repair.finish == "stop":
-                fixed = parse_answer(repair.data, products, self.taxonomy)
-                if not fixed.problem:
-                    return _stamp(fixed.results, repair_call)
-            results = {pid: r for pid, r in parsed.results.items()}
-            for product in products:
-                if product.product_id not in results:
-                    results[product.product_id] = ProductResult(
-                        product.product_id, status="invalid", error_type="bad_response",
-                        error=f"answer violates the schema: {parsed.problem}", raw_response=response.text[:4000],
-                    )
-            return _stamp(results, call)
-        return _stamp(parsed.results, call)
+            return {p.product_id: failed(p, call) for p in products}
+        judged = judge(products, response, call, self.taxonomy)
+        if not judged.problem:
+            return judged.results
+        repair_request = self.requests.repair(products, judged.problem, response.text)
+        repair, repair_call = await self._call(repair_request, products, outcome, "repair")
+        if repair is not None:
+            fixed = judge(products, repair, repair_call, self.taxonomy)
+            if not fixed.problem and not fixed.split:
+                return fixed.results
+        return schema_violations(products, judged, response.text)
 
     async def _call(self, request: ChatRequest, products: Sequence[Product], outcome: BatchOutcome,
                     attempt: str) -> tuple[ChatResponse | None, CallRecord]:
@@ -116,16 +93,3 @@ class LLMClassifier(Classifier):
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def _failed(product: Product, call: CallRecord, raw: str = "") -> ProductResult:
-    return ProductResult(
-        product.product_id, status="error", error_type=call.error_type, error=call.error,
-        raw_response=raw[:4000], latency_ms=call.latency_ms, call_id=call.call_id,
-    )
-
-
-def _stamp(results: dict[str, ProductResult], call: CallRecord) -> dict[str, ProductResult]:
-    for result in results.values():
-        result.latency_ms, result.call_id = call.latency_ms, call.call_id
-    return results

@@ -36,6 +36,7 @@ class RunOptions:
     timeout: float | None = None
     explain: bool = False
     max_cost: float | None = None
+    batch_api: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,12 +23,26 @@ def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:
             raise InputError(f"{folder.file(name)}: changed since the run started; cannot resume a modified snapshot")
 
 
-def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool = False) -> RunResult:
-    """Finish an interrupted or crashed run, or re-run its failed products, in the same folder."""
+def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool = False, batch_api: bool = False,
+                 wait: bool = False) -> RunResult:
+    """Finish an interrupted or crashed run, or re-run its failed products, in the same folder.
+
+    A run submitted to a provider's batch API is collected instead; ``batch_api`` with
+    ``retry_failed`` sends the failed products through the batch API again.
+    """
     folder = RunFolder.open(Path(run_dir))
     recorder = RunRecorder.load(folder)
     _check_snapshot(folder, recorder)
     plan = from_run(folder)
+    if recorder.summary.get("batch_api") and not retry_failed:
+        from assign_cat.batch_run import collect
+
+        return collect(plan, folder, recorder, command)
+    if retry_failed and batch_api:
+        from assign_cat.batch_run import resubmit
+
+        return resubmit(plan, folder, recorder, pending_products(plan, folder, ("error", "invalid")), command,
+                        wait=wait)
     redo = ("error", "invalid") if retry_failed else ()
     todo = pending_products(plan, folder, redo)
     mode = "retry-failed" if retry_failed else "resume"

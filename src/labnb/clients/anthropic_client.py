@@ -64,19 +64,24 @@ class AnthropicClient(ModelClient):
         try:
             message = await raw.parse()  # the async raw response parses (and reads the body) asynchronously
             body = raw.http_response.text
-            usage = message.usage
-            blocks = list(message.content)
         except Exception as exc:  # a 200 whose body is not a message
             body = raw.http_response.text if raw.http_response.is_closed else ""
             raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
                             retries=raw.retries_taken) from None
-        return ChatResponse(
-            **parse_message(blocks, message.stop_reason), usage=usage_of(usage),
-            retries=raw.retries_taken, request_id=raw.request_id, raw={"body": body},
-        )
+        return chat_response(message, body, retries=raw.retries_taken, request_id=raw.request_id)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def chat_response(message: Any, body: str, *, retries: int = 0, request_id: str | None = None) -> ChatResponse:
+    """Our response record from a Message (a live answer or a batch-API result)."""
+    try:
+        fields = parse_message(list(message.content), message.stop_reason)
+        usage = usage_of(message.usage)
+    except (AttributeError, TypeError):
+        raise CallError("bad_response", "response has no content or usage", raw=body[:2000], retries=retries) from None
+    return ChatResponse(**fields, usage=usage, retries=retries, request_id=request_id, raw={"body": body})
 
 
 def usage_of(usage: Any) -> Usage:

@@ -60,24 +60,10 @@ class OpenAIClient(ModelClient):
         body = raw.http_response.text
         try:
             completion = raw.parse()
-            choice = completion.choices[0]
-            message = choice.message
-            usage = completion.usage
         except Exception as exc:  # a 200 whose body is not a chat completion
             raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
                             retries=raw.retries_taken) from None
-        if usage is None or not hasattr(completion, "choices"):
-            raise CallError("bad_response", "response has no usage or choices", raw=body[:2000],
-                            retries=raw.retries_taken)
-        cached = getattr(usage.prompt_tokens_details, "cached_tokens", 0) or 0
-        text = message.content or ""
-        finish = "length" if choice.finish_reason == "length" else ("refusal" if message.refusal else "stop")
-        return ChatResponse(
-            text=text, data=_json_object(text) if finish == "stop" else None,
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens, cached, 0),
-            finish=finish, refusal=message.refusal, retries=raw.retries_taken,
-            request_id=raw.request_id, raw={"body": body},
-        )
+        return chat_response(completion, body, retries=raw.retries_taken, request_id=raw.request_id)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -89,3 +75,21 @@ def _json_object(text: str) -> dict[str, Any] | None:
     except (json.JSONDecodeError, TypeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def chat_response(completion: Any, body: str, *, retries: int = 0, request_id: str | None = None) -> ChatResponse:
+    """Our response record from a ChatCompletion (a live answer or a batch-API result line)."""
+    try:
+        choice = completion.choices[0]
+        message, usage = choice.message, completion.usage
+        prompt, completion_tokens = usage.prompt_tokens, usage.completion_tokens
+    except (AttributeError, IndexError, TypeError):
+        raise CallError("bad_response", "response has no choices or usage", raw=body[:2000], retries=retries) from None
+    cached = getattr(usage.prompt_tokens_details, "cached_tokens", 0) or 0
+    text = message.content or ""
+    finish = "length" if choice.finish_reason == "length" else ("refusal" if message.refusal else "stop")
+    return ChatResponse(
+        text=text, data=_json_object(text) if finish == "stop" else None,
+        usage=Usage(prompt, completion_tokens, cached, 0), finish=finish, refusal=message.refusal,
+        retries=retries, request_id=request_id, raw={"body": body},
+    )
