@@ -72,6 +72,8 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     rows = [project(entry, plan) for entry in entries]
     head = (f"dry run: {len(plan.products)} products, batch size {plan.options.batch_size}, "
             f"taxonomy '{plan.taxonomy.name}' ({len(plan.taxonomy.pairs)} pairs); nothing was sent")
+    if plan.options.batch_api:
+        head += "; --batch-api: batch pricing applies, see the 'batch API' column"
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",
               "tokens")
     body = [(r.alias, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.output_tokens:,}", f"{r.prefix_tokens:,}",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assign_cat.outputs import finalize_table
 from assign_cat.plan import Plan
 from labnb.calls import CallRecord
+from labnb.config import ModelEntry
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
 from labnb.runfolder import RunFolder
@@ -34,8 +35,7 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     rows = finalize_table(outputs, plan.products, plan.entry.model_used)
     counts = Counter(row["status"] for row in rows)
     calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
-    batch = bool(recorder.summary.get("batch_api"))
-    usage = token_usage(calls, plan.entry, batch=batch)
+    usage = run_token_usage(calls, plan.entry)
     folder.write_json("outputs/token_usage.json", usage)
     duration = sum(s.get("duration_seconds", 0.0) for s in recorder.summary.get("sessions", []))
     processed = sum(counts[s] for s in ("ok", "invalid", "error"))
@@ -55,6 +55,20 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     )
     line = summary_line(folder, final, counts, usage, duration, accuracy)
     return RunResult(folder, final, EXIT_CODES[final], line)
+
+
+def run_token_usage(calls: list[CallRecord], entry: ModelEntry) -> dict[str, Any]:
+    """token_usage.json: batch-API calls (attempt "batch") at the batch rate, any other call at the standard rate."""
+    batch = [c for c in calls if c.attempt == "batch"]
+    usage = token_usage(calls, entry, batch=bool(batch))
+    if batch:
+        rates = {"batch": token_usage(batch, entry, batch=True),
+                 "standard": token_usage([c for c in calls if c.attempt != "batch"], entry)}
+        breakdown = {k: round(sum(r["cost_breakdown"][k] for r in rates.values()), 10)
+                     for k, v in usage["cost_breakdown"].items() if not isinstance(v, bool)}
+        usage.update(cost_usd=breakdown["total_usd"], cost_breakdown={**breakdown, "batch_discount_applied": True},
+                     batch_calls=len(batch), cost_by_rate={k: r["cost_usd"] for k, r in rates.items()})
+    return usage
 
 
 def summary_line(folder: RunFolder, status: str, counts: Counter[str], usage: dict, duration: float,

@@ -42,8 +42,8 @@ class RunResult:
     summary_line: str
 
 
-def start(plan: Plan, classifier: Classifier, command: list[str]) -> tuple[RunFolder, RunRecorder]:
-    """Create the run folder and snapshot every input and setting of the run."""
+def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any) -> tuple[RunFolder, RunRecorder]:
+    """Create the run folder and snapshot every input and setting of the run; ``summary`` adds or overrides fields."""
     folder = RunFolder.create(plan.options.runs_dir, USE_CASE)
     folder.write_json("inputs/products.json", [p.to_dict() for p in plan.products])
     folder.copy_in(plan.taxonomy_path, "inputs/taxonomy.xml")
@@ -62,7 +62,7 @@ def start(plan: Plan, classifier: Classifier, command: list[str]) -> tuple[RunFo
         "model_id": plan.entry.model, "model_used": plan.entry.model_used,
         "products_total": len(plan.products), "command": command, "git": git_info(PROJECT_ROOT),
         "replay_of": plan.replay_of, "resumes": [], "sessions": [],
-        "file_sha256": folder.hashes(),
+        "file_sha256": folder.hashes(), **summary,
     })
     recorder.save()
     return folder, recorder
@@ -90,8 +90,10 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
     session = {"mode": mode, "started_at": utc_now(), "products": len(todo)}
     recorder.summary.setdefault("sessions", []).append(session)
     recorder.update(status="running", ended_at=None)
-    previous_calls = read_jsonl(folder.file("outputs/calls.jsonl"))
-    classifier.start_call_ids(len(previous_calls) + 1)
+    # Ids are taken when a call starts but logged when it ends, so after a crash the log can have gaps:
+    # continue after the highest id, never after the count.
+    previous = [c.get("call_id", "") for c in read_jsonl(folder.file("outputs/calls.jsonl"))]
+    classifier.start_call_ids(max((int(c[1:]) for c in previous if c[1:].isdigit()), default=0) + 1)
     writer = OutputWriter(folder.file("outputs"), plan.products, plan.entry.model_used)
     clock = time.perf_counter()
     status, abort = "failed", None

@@ -1,0 +1,185 @@
+"""Run an assign-cat plan through a provider's batch API: submit, then collect into the usual outputs.
+
+Requests are rendered exactly as a synchronous run renders them (same prompts, grouping and
+structured output). ``outputs/batch/`` keeps them, the manifest of batches (ids and states) and the
+raw results as downloaded; ``batch_results`` turns those into the same rows, calls and totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assign_cat.batch_results import settle
+from assign_cat.classifiers import create_classifier
+from assign_cat.finalize import EXIT_CODES, finalize_run, summary_line
+from assign_cat.plan import Plan
+from assign_cat.products import Product
+from assign_cat.requests import batches
+from assign_cat.runner import EXIT_INTERRUPTED, RunResult, pending_products, start
+from labnb.batchapi import BatchItem, BatchJob, BatchProvider, create_provider
+from labnb.errors import ConfigError
+from labnb.jsonio import read_json
+from labnb.lifecycle import FINAL_STATUSES, RunRecorder
+from labnb.runfolder import RunFolder
+from labnb.timeutil import utc_now
+
+POLL_ENV = "ASSIGN_CAT_BATCH_POLL_SECONDS"
+DEFAULT_POLL_SECONDS = 30.0
+BATCH_DIR = "outputs/batch"
+SCRIPT = "python src/run_assign_cat.py"
+
+
+def poll_seconds() -> float:
+    """Seconds between polls of the provider (``ASSIGN_CAT_BATCH_POLL_SECONDS``, default 30)."""
+    value = os.environ.get(POLL_ENV, "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_POLL_SECONDS
+    except ValueError:
+        raise ConfigError(f"{POLL_ENV} must be a number of seconds, got {value!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{POLL_ENV} must not be negative, got {value!r}")
+    return seconds
+
+
+def submit(plan: Plan, command: list[str], *, wait: bool = False) -> RunResult:
+    """A new run whose requests go to the provider's batch API; ``wait`` also collects them."""
+    provider = create_provider(plan.entry)  # a provider without a batch API fails before any run folder exists
+    classifier = create_classifier(plan)
+    folder, recorder = start(plan, classifier, command, status="submitted", batch_api=True)
+    return _send(plan, folder, recorder, provider, classifier, plan.products, command, mode="batch-submit",
+                 wait=wait)
+
+
+def resubmit(plan: Plan, folder: RunFolder, recorder: RunRecorder, todo: list[Product], command: list[str], *,
+             wait: bool = False) -> RunResult:
+    """Send ``todo`` (a run's failed products) through the batch API again, in the run's own folder."""
+    provider = create_provider(plan.entry)
+    recorder.summary.setdefault("resumes", []).append({
+        "at": utc_now(), "mode": "retry-failed-batch", "previous_status": recorder.summary.get("status"),
+        "products": len(todo), "command": command,
+    })
+    if not todo:
+        recorder.save()
+        return collect(plan, folder, recorder, command, provider=provider)
+    recorder.update(status="submitted", batch_api=True, ended_at=None)
+    return _send(plan, folder, recorder, provider, create_classifier(plan), todo, command,
+                 mode="retry-failed-batch", wait=wait)
+
+
+def collect(plan: Plan, folder: RunFolder, recorder: RunRecorder, command: list[str], *,
+            provider: BatchProvider | None = None) -> RunResult:
+    """Finish any submission, poll until every batch ended, download, settle and finalize the run."""
+    provider = provider or create_provider(plan.entry)
+    job = BatchJob(folder.file(BATCH_DIR), provider, folder.run_id)
+    if not job.parts:  # the submission stopped before its requests were written: start it again
+        todo = pending_products(plan, folder)
+        if not todo:
+            provider.close()
+            return finalize_run(plan, folder, recorder, status="done")
+        return _send(plan, folder, recorder, provider, create_classifier(plan), todo, command,
+                     mode="batch-submit", wait=True)
+    with contextlib.closing(provider):
+        if all(p.state == "settled" for p in job.parts) and recorder.summary.get("status") in FINAL_STATUSES:
+            return _unchanged(folder, recorder)  # collecting twice changes nothing
+        recorder.summary.setdefault("resumes", []).append({
+            "at": utc_now(), "mode": "batch-collect", "previous_status": recorder.summary.get("status"),
+            "products": len(plan.products), "command": command,
+        })
+        session, clock = _session(recorder, "batch-collect", len(plan.products)), time.perf_counter()
+        try:
+            job.submit()
+            _record(recorder, job)
+            job.wait(poll_seconds())
+            job.download()
+            settle(plan, folder, job)
+        except KeyboardInterrupt:
+            ended = sum(p.state not in ("pending", "creating", "submitted") for p in job.parts)
+            return RunResult(folder, "submitted", EXIT_INTERRUPTED,
+                             f"interrupted: {ended} of {_batches(len(job.parts))} ended, the provider keeps working | "
+                             f"collect with: {SCRIPT} --resume {folder.path}")
+        finally:
+            _end(recorder, job, session, clock)
+    return finalize_run(plan, folder, recorder, status="done")
+
+
+def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchProvider, classifier: Any,
+          todo: Sequence[Product], command: list[str], *, mode: str, wait: bool) -> RunResult:
+    job = BatchJob(folder.file(BATCH_DIR), provider, folder.run_id)
+    submission = 1 + max((p.submission for p in job.parts), default=0)
+    size = classifier.batch_size(plan.options.batch_size)
+    session, clock = _session(recorder, mode, len(todo)), time.perf_counter()
+    try:
+        parts = job.add(_items(classifier, todo, size, first=job.requests + 1), submission)
+        _record(recorder, job)
+        job.submit()
+    except KeyboardInterrupt:
+        provider.close()
+        sent = sum(p.state not in ("pending", "creating") for p in job.parts)
+        return RunResult(folder, "submitted", EXIT_INTERRUPTED,
+                         f"interrupted: {sent} of {_batches(len(job.parts))} submitted | "
+                         f"finish submitting with: {SCRIPT} --resume {folder.path}")
+    except BaseException:
+        provider.close()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run(classifier.aclose())
+        _end(recorder, job, session, clock)
+    line = (f"submitted: {_batches(len(parts))} ({sum(p.count for p in parts):,} requests) to {provider.name} | "
+            f"collect with: {SCRIPT} --resume {folder.path}")
+    if wait:
+        print(line, file=sys.stderr)
+        return collect(plan, folder, recorder, command, provider=provider)
+    provider.close()
+    return RunResult(folder, "submitted", 0, line)
+
+
+def _items(classifier: Any, products: Sequence[Product], size: int, *, first: int) -> Iterator[BatchItem]:
+    """Every request of a synchronous run over ``products``, with custom ids g000001, g000002, …"""
+    for number, group in enumerate(batches(products, size), start=first):
+        body = classifier.client.request_params(classifier.requests.build(group))
+        yield BatchItem(f"g{number:06d}", body, [p.product_id for p in group])
+
+
+def _session(recorder: RunRecorder, mode: str, products: int) -> dict[str, Any]:
+    session = {"mode": mode, "started_at": utc_now(), "products": products}
+    recorder.summary.setdefault("sessions", []).append(session)
+    recorder.save()
+    return session
+
+
+def _end(recorder: RunRecorder, job: BatchJob, session: dict[str, Any], clock: float) -> None:
+    session["ended_at"] = utc_now()
+    session["duration_seconds"] = round(time.perf_counter() - clock, 3)
+    _record(recorder, job)
+
+
+def _record(recorder: RunRecorder, job: BatchJob) -> None:
+    """A summary of the manifest in run_summary.json: each batch's id and state."""
+    recorder.update(batch={
+        "provider": job.provider.name, "requests": job.requests,
+        "states": dict(sorted(Counter(p.state for p in job.parts).items())),
+        "batches": [{"part": p.index, "batch_id": p.batch_id, "state": p.state, "provider_status": p.provider_status,
+                     "requests": p.count, "submission": p.submission} for p in job.parts],
+    })
+
+
+def _unchanged(folder: RunFolder, recorder: RunRecorder) -> RunResult:
+    """The result of a run already collected, from its own files; nothing is written."""
+    summary = recorder.summary
+    status = summary["status"]
+    usage = read_json(folder.file("outputs/token_usage.json"))
+    duration = sum(s.get("duration_seconds", 0.0) for s in summary.get("sessions", []))  # as finalize_run sums it
+    line = summary_line(folder, status, Counter(summary.get("counts") or {}), usage, duration, summary.get("accuracy"))
+    return RunResult(folder, status, EXIT_CODES.get(status, 1), line)
+
+
+def _batches(n: int) -> str:
+    return f"{n} batch" if n == 1 else f"{n} batches"
