@@ -77,7 +77,7 @@ def cli(api_env, tmp_path, capsys):
 
     def run(*args: str, models_config: Path | None = None) -> CliResult:
         argv = [*args]
-        if not any(a in argv for a in ("--resume", "--retry-failed")):
+        if not any(a in argv for a in ("--resume", "--retry-failed", "--models-config")):
             argv += ["--models-config", str(models_config or models)]
         if "--runs-dir" not in argv and not any(a in argv for a in ("--resume", "--retry-failed")):
             argv += ["--runs-dir", str(runs)]

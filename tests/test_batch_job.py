@@ -28,7 +28,7 @@ PART = BatchPart(1, "requests-001.jsonl", "items-001.json", 1, 10, batch_id="bat
 class OfflineProvider(BatchProvider):
     """Only what splitting needs: the line format and the limits."""
 
-    name, max_requests, max_bytes = "offline", 3, 120
+    name, max_requests, max_bytes = "offline", 3, 160
 
     def line(self, custom_id, body):
         return {"custom_id": custom_id, "body": body}
@@ -38,21 +38,21 @@ class OfflineProvider(BatchProvider):
 
 def test_parts_respect_the_request_and_byte_limits_and_commit_at_once(tmp_path):
     job = BatchJob(tmp_path, OfflineProvider(ENTRY), "run-1")
-    items = [BatchItem(f"g{n:06d}", {"x": "y" * size}, [f"p{n}"]) for n, size in enumerate([10, 10, 10, 10, 60, 10], 1)]
+    items = [BatchItem(f"g{n:06d}", {"x": "y" * size}, [f"p{n}"]) for n, size in enumerate([10, 10, 10, 10, 80, 10], 1)]
     parts = job.add(items)
-    # line bytes: 40 + body; a 4th line would break the count limit, the 60-byte body the byte limit
-    assert [(p.index, p.count, p.requests_file) for p in parts] == [(1, 3, "requests-001.jsonl"),
-                                                                   (2, 1, "requests-002.jsonl"),
-                                                                   (3, 2, "requests-003.jsonl")]
+    # A line is 40 bytes + the body's text: the 4th line breaks the count limit, the 5th and 6th the byte limit.
+    assert [(p.index, p.count, p.size_bytes, p.requests_file) for p in parts] == [
+        (1, 3, 150, "requests-001.jsonl"), (2, 1, 50, "requests-002.jsonl"), (3, 1, 120, "requests-003.jsonl"),
+        (4, 1, 50, "requests-004.jsonl")]
     for part in parts:
         data = (tmp_path / part.requests_file).read_bytes()
-        assert part.size_bytes == len(data) <= 120 and data.count(b"\n") == part.count
-    assert job.items(parts[2]) == {"g000005": ["p5"], "g000006": ["p6"]}
+        assert part.size_bytes == len(data) and data.count(b"\n") == part.count
+    assert job.items(parts[0]) == {"g000001": ["p1"], "g000002": ["p2"], "g000003": ["p3"]}
     reopened = BatchJob(tmp_path, OfflineProvider(ENTRY), "run-1")
     assert [p.to_dict() for p in reopened.parts] == [p.to_dict() for p in parts] and reopened.requests == 6
-    assert [p.index for p in reopened.add(items[:1], submission=2)] == [4]
-    with pytest.raises(InputError, match="request g000009 alone is 148 bytes, over the offline batch limit of 120"):
-        job.add([BatchItem("g000009", {"x": "y" * 100}, ["p9"])])
+    assert [(p.index, p.submission) for p in reopened.add(items[:1], submission=2)] == [(5, 2)]
+    with pytest.raises(InputError, match="request g000009 alone is 170 bytes, over the offline batch limit of 160"):
+        job.add([BatchItem("g000009", {"x": "y" * 130}, ["p9"])])
 
 
 @pytest.fixture(scope="module")
@@ -100,17 +100,21 @@ def test_ctrl_c_while_polling_leaves_the_run_submitted_and_resume_finishes_it(cl
 
     monkeypatch.setenv("ASSIGN_CAT_BATCH_POLL_SECONDS", "0.01")
     run = cli("--input", str(SAMPLE), "--limit", "3", "--batch-api").run_dir
-    monkeypatch.setattr(jobs.time, "sleep", lambda seconds: (_ for _ in ()).throw(KeyboardInterrupt))
+    pause = jobs.sleep
+
+    def ctrl_c(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "sleep", ctrl_c)
     stopped = cli("--resume", str(run))
     assert stopped.code == 130
     assert stopped.out == (f"interrupted: 0 of 1 batch ended, the provider keeps working | collect with: "
                            f"python src/run_assign_cat.py --resume {run}\n")
     summary = json.loads((run / "metadata" / "run_summary.json").read_text())
     assert summary["status"] == "submitted" and not (run / "outputs" / "classifications.csv").exists()
-    monkeypatch.undo()
-    monkeypatch.setenv("ASSIGN_CAT_BATCH_POLL_SECONDS", "0.01")
+    monkeypatch.setattr(jobs, "sleep", pause)
     done = cli("--resume", str(run))
-    assert done.code in (0, 1) and done.out.startswith("completed")
+    assert done.code == 0 and done.out.startswith("completed: 3 classified, 0 failed")
 
 
 def test_settling_again_after_a_crash_writes_no_call_or_row_twice(cli, fake_api, monkeypatch):

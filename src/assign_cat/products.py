@@ -121,8 +121,8 @@ def _delimited_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, di
     try:
         for values in reader:
             start, line = line + 1, reader.line_num
-            if not values or all(not v.strip() for v in values):
-                continue  # blank lines, trailing or not, are not products
+            if not any(values):
+                continue  # blank lines (and a spreadsheet's all-empty rows) are not products
             if len(values) > len(header):
                 raise InputError(
                     f"{path}: line {start}: {len(values)} fields but the header has {len(header)}"

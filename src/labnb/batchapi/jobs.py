@@ -23,6 +23,7 @@ from labnb.timeutil import utc_now
 
 MANIFEST = "batches.json"
 MAX_POLL_FAILURES = 10  # transient errors in a row (after the SDK's own retries) before polling gives up
+sleep = time.sleep  # the pause between polls; a module attribute so a test can stand in for Ctrl-C there
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class BatchJob:
                                         f"failed={sum(p.failed for p in tracked)}")
                 active = [p for p in active if p.state == "submitted"]
                 if active:
-                    time.sleep(interval)
+                    sleep(interval)
         finally:
             if bar is not None:
                 bar.close()
