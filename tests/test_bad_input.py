@@ -13,7 +13,8 @@ from conftest import ROOT
 TAX_OK = ("<taxonomy name='t' version='1'><category id='a' name='A'><subcategory id='b' name='B'/></category>"
           "</taxonomy>")
 XXE = ('<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-       '<taxonomy name="&x;" version="1"><category id="a" name="A"><subcategory id="b" name="B"/></category></taxonomy>')
+       '<taxonomy name="&x;" version="1"><category id="a" name="A"><subcategory id="b" name="B"/></category>'
+       '</taxonomy>')
 LAUGHS = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
           '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><taxonomy name="&c;" version="1"><category id="a" name="A">'
           '<subcategory id="b" name="B"/></category></taxonomy>')
