@@ -8,10 +8,10 @@ from aiolimiter import AsyncLimiter
 class RateLimiter:
     """Waits so that at most ``rpm`` requests and ``tpm`` tokens start per minute."""
 
-    def __init__(self, rpm: int | None, tpm: int | None) -> None:
+    def __init__(self, rpm: int | None, tpm: int | None, period: float = 60.0) -> None:
         self.rpm, self.tpm = rpm, tpm
-        self._requests = AsyncLimiter(rpm, 60) if rpm else None
-        self._tokens = AsyncLimiter(tpm, 60) if tpm else None
+        self._requests = AsyncLimiter(rpm, period) if rpm else None
+        self._tokens = AsyncLimiter(tpm, period) if tpm else None
 
     async def acquire(self, tokens: int) -> None:
         if self._requests is not None:
