@@ -1,0 +1,222 @@
+"""Wall time, CPU and tokens of the real CLI against a bare AsyncOpenAI loop, both talking to the fake API.
+
+The fake API (tests/fakeapi.py) runs as a subprocess and answers every request after a fixed latency. For each
+(batch size, concurrency) the real CLI classifies N products, then a bare loop sends the byte-identical requests
+(rendered with RequestBuilder + OpenAIClient.request_params) with the same concurrency: the practical limit.
+Both run as subprocesses, so CPU is measured the same way (getrusage(RUSAGE_CHILDREN) deltas); the fixed cost
+of a process (interpreter, imports, run folder) is measured with a one-product run and subtracted.
+Writes benchmarks/results.md.  Run: python benchmarks/throughput.py [--n 800] [--latency 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = ROOT / "tests" / "fakeapi.py"
+CLI = ROOT / "src" / "run_assign_cat.py"
+OUT = ROOT / "benchmarks" / "results.md"
+KEY = "bench-key-0123456789abcdef"
+MODEL = "gpt4o_mini"
+
+
+@dataclass
+class Measure:
+    """One subprocess: wall and CPU seconds, seconds inside its request loop, products classified."""
+
+    wall: float
+    cpu: float
+    loop: float
+    ok: int
+
+
+class FakeServer:
+    """tests/fakeapi.py in its own process (its CPU is never counted as ours)."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+
+    def __enter__(self) -> FakeServer:
+        cmd = [sys.executable, str(FAKE), "--port", "0", "--latency", str(self.latency), "--api-key", KEY]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+        if not self.url.startswith("http"):
+            raise RuntimeError(f"fake API did not start: {self.url!r}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")}
+        return {**env, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": f"{self.url}/v1"}
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``cmd``; return it with its wall seconds and CPU seconds (user + system, with its own children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    clock = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return proc, wall, cpu
+
+
+def run_cli(server: FakeServer, work: Path, batch: int, concurrency: int, limit: int | None = None) -> Measure:
+    """The real CLI over work/products.csv; checks that it classified everything."""
+    runs = Path(tempfile.mkdtemp(prefix="runs-", dir=work))
+    cmd = [sys.executable, str(CLI), "--input", str(work / "products.csv"), "--taxonomy", str(work / "taxonomy.xml"),
+           "--models-config", str(work / "models.yaml"), "--runs-dir", str(runs), "--model", MODEL,
+           "--batch-size", str(batch), "--concurrency", str(concurrency)]
+    proc, wall, cpu = timed(cmd + (["--limit", str(limit)] if limit else []), server.env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"CLI exited {proc.returncode}: {proc.stderr[-2000:]}")
+    (folder,) = [p for p in runs.iterdir() if p.is_dir()]
+    summary = json.loads((folder / "metadata" / "run_summary.json").read_text())
+    loop = sum(s["duration_seconds"] for s in summary["sessions"])
+    return Measure(wall, cpu, loop, summary["counts"]["ok"])
+
+
+def run_bare(server: FakeServer, requests: Path, batch: int, concurrency: int, limit: int | None = None) -> Measure:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(requests), "--concurrency", str(concurrency)]
+    proc, wall, cpu = timed(cmd + (["--limit", str(limit)] if limit else []), server.env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"bare loop exited {proc.returncode}: {proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout)
+    return Measure(wall, cpu, result["loop"], result["products"])
+
+
+def bare_main(path: Path, concurrency: int, limit: int | None) -> None:
+    """The practical limit: pre-rendered requests sent with AsyncOpenAI and nothing else (subprocess mode)."""
+    import openai
+
+    requests = json.loads(path.read_text(encoding="utf-8"))[:limit]
+
+    async def go() -> int:
+        client = openai.AsyncOpenAI(max_retries=2, timeout=5)  # key and base URL from the environment
+        source, answered = iter(requests), 0
+
+        async def worker() -> None:
+            nonlocal answered
+            for params in source:
+                completion = await client.chat.completions.create(**params)
+                answered += len(json.loads(completion.choices[0].message.content)["r"])
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await client.close()
+        return answered
+
+    clock = time.perf_counter()
+    answered = asyncio.run(go())
+    print(json.dumps({"loop": time.perf_counter() - clock, "products": answered}))
+
+
+if __name__ == "__main__" and "--bare" in sys.argv:  # keep the bare process free of our imports
+    bare = argparse.ArgumentParser()
+    bare.add_argument("--bare", type=Path)
+    bare.add_argument("--concurrency", type=int)
+    bare.add_argument("--limit", type=int)
+    bare_args = bare.parse_args()
+    bare_main(bare_args.bare, bare_args.concurrency, bare_args.limit)
+    sys.exit(0)
+
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_inputs import default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
+from throughput_report import Fixed, Row, report, token_rows  # noqa: E402
+
+
+def prepare(work: Path, n: int, source: str, taxonomy: Path) -> None:
+    """Products, taxonomy and a test models.yaml (no rpm/tpm limits) in ``work``."""
+    from conftest import write_models_yaml
+
+    write_products(work / "products.csv", n, source)
+    (work / "taxonomy.xml").write_bytes(taxonomy.read_bytes())
+    write_models_yaml(work / "models.yaml")
+
+
+def render_requests(work: Path, batch: int) -> Path:
+    """The exact request bodies the CLI sends at ``batch``, as a JSON list for the bare loop."""
+    from assign_cat.products import load_products
+    from assign_cat.requests import RequestBuilder, batches
+    from assign_cat.taxonomy import load_taxonomy
+    from labnb.clients.openai_client import OpenAIClient
+    from labnb.config import load_models_config
+
+    entry = load_models_config(work / "models.yaml").get(MODEL)
+    os.environ.setdefault("OPENAI_API_KEY", KEY)  # the client wants a key; nothing is sent from here
+    client = OpenAIClient(entry)
+    builder = RequestBuilder(entry, load_taxonomy(work / "taxonomy.xml"))
+    bodies = [client.request_params(builder.build(group)) for group in batches(load_products(work / "products.csv"),
+                                                                                batch)]
+    path = work / f"requests-{batch}.json"
+    path.write_text(json.dumps(bodies), encoding="utf-8")
+    return path
+
+
+def fixed_costs(latency: float, work: Path, requests: Path, repeat: int) -> Fixed:
+    """CPU and wall of one-product processes (best of ``repeat``): what every run pays regardless of N."""
+    import_cpu, cli, bare = [], [], []
+    with FakeServer(latency) as server:
+        for _ in range(repeat):
+            import_cpu.append(timed([sys.executable, "-c", "import openai"])[2])
+            cli.append(run_cli(server, work, 1, 1, limit=1))
+            bare.append(run_bare(server, requests, 1, 1, limit=1))
+    return Fixed(min(import_cpu), min(m.cpu for m in cli), min(m.wall for m in cli),
+                 min(m.cpu for m in bare), min(m.wall for m in bare))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=800, help="products (default 800)")
+    parser.add_argument("--latency", type=float, default=0.2, help="fake API response latency, seconds")
+    parser.add_argument("--batch-sizes", default="1,10,20")
+    parser.add_argument("--concurrency", default="1,8,16,32")
+    parser.add_argument("--serial-batch-1", action="store_true",
+                        help="also run concurrency 1 at batch size 1 (N x latency per arm: 2 x 160 s at the defaults)")
+    parser.add_argument("--products", choices=("sports", "sample"), default=default_source())
+    parser.add_argument("--taxonomy", type=Path, default=None, help="default benchmarks/data/taxonomy-20x133.xml")
+    parser.add_argument("--repeat", type=int, default=3, help="one-product runs for the fixed costs (best of)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    levels = [int(c) for c in args.concurrency.split(",")]
+    clock = time.perf_counter()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
+        work = Path(tmp)
+        prepare(work, args.n, args.products, args.taxonomy or names_taxonomy())
+        requests = {size: render_requests(work, size) for size in sizes}
+        fixed = fixed_costs(args.latency, work, requests[sizes[0]], args.repeat)
+        for size in sizes:
+            for level in levels:
+                if size == 1 and level == 1 and not args.serial_batch_1:
+                    continue
+                with FakeServer(args.latency) as server:  # a fresh fake per setting: no state carried over
+                    ours = run_cli(server, work, size, level)
+                    bare = run_bare(server, requests[size], size, level)
+                rows.append(Row(size, level, ours, bare))
+                print(f"batch {size:>2} concurrency {level:>2}: ours {ours.wall:6.2f}s (loop {ours.loop:6.2f}s) "
+                      f"bare {bare.wall:6.2f}s (loop {bare.loop:6.2f}s)", flush=True)
+        tokens = token_rows(work, sizes, levels, args.n)
+    text = report(args, rows, fixed, tokens, machine_facts(), time.perf_counter() - clock)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
