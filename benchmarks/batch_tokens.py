@@ -16,14 +16,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bench_inputs import SHIPPED_TAXONOMY, default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
-
 from assign_cat.dryrun import Projection, project  # noqa: E402
 from assign_cat.plan import Plan, RunOptions  # noqa: E402
 from assign_cat.products import load_products  # noqa: E402
 from assign_cat.taxonomy import load_taxonomy  # noqa: E402
+from bench_inputs import SHIPPED_TAXONOMY, default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
 from labnb.config import load_models_config  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "batch_tokens.md"
@@ -72,7 +69,7 @@ def summary(name: str, raw: dict[int, dict[str, Projection]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", choices=("sports", "sample"), default=default_source(),
-                        help="sports: ../shared sports-supplements.tsv (title, brand); sample: data/sample_products.csv")
+                        help="sports: ../shared/.../sports-supplements.tsv; sample: data/sample_products.csv")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     clock = time.perf_counter()

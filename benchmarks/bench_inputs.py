@@ -78,7 +78,7 @@ def machine_facts() -> list[str]:
         except metadata.PackageNotFoundError:
             versions.append(f"{name} (not installed)")
     return [
-        f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
         f"- Python {sys.version.split()[0]} ({platform.python_implementation()})",
         f"- packages: {', '.join(versions)}",

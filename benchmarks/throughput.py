@@ -19,25 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from throughput_report import MODEL, Fixed, Measure, Row, answer_tokens, report, token_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fakeapi.py"
 CLI = ROOT / "src" / "run_assign_cat.py"
 OUT = ROOT / "benchmarks" / "results.md"
 KEY = "bench-key-0123456789abcdef"
-MODEL = "gpt4o_mini"
-
-
-@dataclass
-class Measure:
-    """One subprocess: wall and CPU seconds, seconds inside its request loop, products classified."""
-
-    wall: float
-    cpu: float
-    loop: float
-    ok: int
 
 
 class FakeServer:
@@ -86,23 +76,25 @@ def run_cli(server: FakeServer, work: Path, batch: int, concurrency: int, limit:
     (folder,) = [p for p in runs.iterdir() if p.is_dir()]
     summary = json.loads((folder / "metadata" / "run_summary.json").read_text())
     loop = sum(s["duration_seconds"] for s in summary["sessions"])
-    return Measure(wall, cpu, loop, summary["counts"]["ok"])
+    usage = json.loads((folder / "outputs" / "token_usage.json").read_text())
+    return Measure(wall, cpu, loop, summary["counts"]["ok"], usage, answer_tokens(folder))
 
 
-def run_bare(server: FakeServer, requests: Path, batch: int, concurrency: int, limit: int | None = None) -> Measure:
+def run_bare(server: FakeServer, requests: Path, concurrency: int) -> Measure:
+    """The bare loop (this file with ``--bare``) over pre-rendered request bodies."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(requests), "--concurrency", str(concurrency)]
-    proc, wall, cpu = timed(cmd + (["--limit", str(limit)] if limit else []), server.env())
+    proc, wall, cpu = timed(cmd, server.env())
     if proc.returncode != 0:
         raise RuntimeError(f"bare loop exited {proc.returncode}: {proc.stderr[-2000:]}")
     result = json.loads(proc.stdout)
     return Measure(wall, cpu, result["loop"], result["products"])
 
 
-def bare_main(path: Path, concurrency: int, limit: int | None) -> None:
+def bare_main(path: Path, concurrency: int) -> None:
     """The practical limit: pre-rendered requests sent with AsyncOpenAI and nothing else (subprocess mode)."""
     import openai
 
-    requests = json.loads(path.read_text(encoding="utf-8"))[:limit]
+    requests = json.loads(path.read_text(encoding="utf-8"))
 
     async def go() -> int:
         client = openai.AsyncOpenAI(max_retries=2, timeout=5)  # key and base URL from the environment
@@ -127,17 +119,14 @@ if __name__ == "__main__" and "--bare" in sys.argv:  # keep the bare process fre
     bare = argparse.ArgumentParser()
     bare.add_argument("--bare", type=Path)
     bare.add_argument("--concurrency", type=int)
-    bare.add_argument("--limit", type=int)
     bare_args = bare.parse_args()
-    bare_main(bare_args.bare, bare_args.concurrency, bare_args.limit)
+    bare_main(bare_args.bare, bare_args.concurrency)
     sys.exit(0)
 
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_inputs import default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
-from throughput_report import Fixed, Row, report, token_rows  # noqa: E402
 
 
 def prepare(work: Path, n: int, source: str, taxonomy: Path) -> None:
@@ -170,12 +159,14 @@ def render_requests(work: Path, batch: int) -> Path:
 
 def fixed_costs(latency: float, work: Path, requests: Path, repeat: int) -> Fixed:
     """CPU and wall of one-product processes (best of ``repeat``): what every run pays regardless of N."""
+    first = work / "requests-first.json"  # one request only: parsing all N would inflate the fixed cost
+    first.write_text(json.dumps(json.loads(requests.read_text(encoding="utf-8"))[:1]), encoding="utf-8")
     import_cpu, cli, bare = [], [], []
     with FakeServer(latency) as server:
         for _ in range(repeat):
             import_cpu.append(timed([sys.executable, "-c", "import openai"])[2])
             cli.append(run_cli(server, work, 1, 1, limit=1))
-            bare.append(run_bare(server, requests, 1, 1, limit=1))
+            bare.append(run_bare(server, first, 1))
     return Fixed(min(import_cpu), min(m.cpu for m in cli), min(m.wall for m in cli),
                  min(m.cpu for m in bare), min(m.wall for m in bare))
 
@@ -208,11 +199,11 @@ def main() -> None:
                     continue
                 with FakeServer(args.latency) as server:  # a fresh fake per setting: no state carried over
                     ours = run_cli(server, work, size, level)
-                    bare = run_bare(server, requests[size], size, level)
+                    bare = run_bare(server, requests[size], level)
                 rows.append(Row(size, level, ours, bare))
                 print(f"batch {size:>2} concurrency {level:>2}: ours {ours.wall:6.2f}s (loop {ours.loop:6.2f}s) "
                       f"bare {bare.wall:6.2f}s (loop {bare.loop:6.2f}s)", flush=True)
-        tokens = token_rows(work, sizes, levels, args.n)
+        tokens = token_rows(work, rows, args.n)
     text = report(args, rows, fixed, tokens, machine_facts(), time.perf_counter() - clock)
     args.out.write_text(text, encoding="utf-8")
     print(text)

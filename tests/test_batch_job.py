@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,14 @@ def test_settling_again_after_a_crash_writes_no_call_or_row_twice(cli, fake_api,
     assert (outputs / "classifications.csv").read_text() == table
     assert len(fake_api.requests) == requests  # results are settled from the files kept on disk
     assert [p.product_id for p in load_products(SAMPLE, 6)] == [line.split(",")[0] for line in table.splitlines()[1:]]
+
+
+def test_retry_failed_waits_for_collection_and_max_cost_refuses_a_batch_that_does_not_fit(cli, fake_api):
+    run = cli("--input", str(SAMPLE), "--limit", "3", "--batch-api").run_dir
+    retry = cli("--retry-failed", str(run))
+    assert retry.code == 2
+    assert retry.err == f"error: {run}: its batches are not collected yet; collect them first with --resume\n"
+    costly = cli("--input", str(SAMPLE), "--limit", "3", "--batch-api", "--max-cost", "0.0001")
+    assert costly.code == 2 and costly.run_dirs == [run] and len(fake_api.batches.batches) == 1
+    assert re.fullmatch(r"error: --max-cost 0\.0001: the batches would cost about \$0\.000[1-9]\d* at the batch rate "
+                        r"\(a rough estimate; --dry-run counts exactly\); nothing was submitted\n", costly.err)

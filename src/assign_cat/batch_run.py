@@ -24,7 +24,8 @@ from assign_cat.products import Product
 from assign_cat.requests import batches
 from assign_cat.runner import EXIT_INTERRUPTED, RunResult, pending_products, start
 from labnb.batchapi import BatchItem, BatchJob, BatchProvider, create_provider
-from labnb.errors import ConfigError
+from labnb.budget import Budget
+from labnb.errors import ConfigError, UsageError
 from labnb.jsonio import read_json
 from labnb.lifecycle import FINAL_STATUSES, RunRecorder
 from labnb.runfolder import RunFolder
@@ -52,6 +53,7 @@ def submit(plan: Plan, command: list[str], *, wait: bool = False) -> RunResult:
     """A new run whose requests go to the provider's batch API; ``wait`` also collects them."""
     provider = create_provider(plan.entry)  # a provider without a batch API fails before any run folder exists
     classifier = create_classifier(plan)
+    _check_budget(plan, classifier, plan.products)
     folder, recorder = start(plan, classifier, command, status="submitted", batch_api=True)
     return _send(plan, folder, recorder, provider, classifier, plan.products, command, mode="batch-submit",
                  wait=wait)
@@ -68,14 +70,16 @@ def resubmit(plan: Plan, folder: RunFolder, recorder: RunRecorder, todo: list[Pr
     if not todo:
         recorder.save()
         return collect(plan, folder, recorder, command, provider=provider)
+    classifier = create_classifier(plan)
+    _check_budget(plan, classifier, todo)
     recorder.update(status="submitted", batch_api=True, ended_at=None)
-    return _send(plan, folder, recorder, provider, create_classifier(plan), todo, command,
-                 mode="retry-failed-batch", wait=wait)
+    return _send(plan, folder, recorder, provider, classifier, todo, command, mode="retry-failed-batch", wait=wait)
 
 
 def collect(plan: Plan, folder: RunFolder, recorder: RunRecorder, command: list[str], *,
             provider: BatchProvider | None = None) -> RunResult:
     """Finish any submission, poll until every batch ended, download, settle and finalize the run."""
+    interval = poll_seconds()
     provider = provider or create_provider(plan.entry)
     job = BatchJob(folder.file(BATCH_DIR), provider, folder.run_id)
     if not job.parts:  # the submission stopped before its requests were written: start it again
@@ -94,9 +98,15 @@ def collect(plan: Plan, folder: RunFolder, recorder: RunRecorder, command: list[
         })
         session, clock = _session(recorder, "batch-collect", len(plan.products)), time.perf_counter()
         try:
-            job.submit()
+            if job.unsubmitted():
+                job.submit()
+                print(f"submitted the remaining batches of {folder.path}", file=sys.stderr)
             _record(recorder, job)
-            job.wait(poll_seconds())
+            waiting = [p for p in job.parts if p.state == "submitted"]
+            if waiting:
+                print(f"waiting for {_batches(len(waiting))} at {provider.name}, polling every {interval:g} s; "
+                      "Ctrl-C stops waiting, not the batches", file=sys.stderr)
+            job.wait(interval)
             job.download()
             settle(plan, folder, job)
         except KeyboardInterrupt:
@@ -121,9 +131,10 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
         job.submit()
     except KeyboardInterrupt:
         provider.close()
-        sent = sum(p.state not in ("pending", "creating") for p in job.parts)
+        mine = [p for p in job.parts if p.submission == submission]
+        sent = sum(p.state not in ("pending", "creating") for p in mine)
         return RunResult(folder, "submitted", EXIT_INTERRUPTED,
-                         f"interrupted: {sent} of {_batches(len(job.parts))} submitted | "
+                         f"interrupted: {sent} of {_batches(len(mine))} submitted | "
                          f"finish submitting with: {SCRIPT} --resume {folder.path}")
     except BaseException:
         provider.close()
@@ -139,6 +150,19 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
         return collect(plan, folder, recorder, command, provider=provider)
     provider.close()
     return RunResult(folder, "submitted", 0, line)
+
+
+def _check_budget(plan: Plan, classifier: Any, todo: Sequence[Product]) -> None:
+    """A batch cannot stop half-way: with --max-cost, all of it must fit, priced at the batch rate."""
+    limit = plan.options.max_cost
+    if limit is None:
+        return
+    budget = Budget(limit, plan.entry.pricing, batch=True)
+    groups = batches(todo, classifier.batch_size(plan.options.batch_size))
+    cost = sum(budget.estimate(classifier.estimate_tokens(g), classifier.estimate_output_tokens(g)) for g in groups)
+    if cost > limit:
+        raise UsageError(f"--max-cost {limit:g}: the batches would cost about ${cost:.4f} at the batch rate "
+                         "(a rough estimate; --dry-run counts exactly); nothing was submitted")
 
 
 def _items(classifier: Any, products: Sequence[Product], size: int, *, first: int) -> Iterator[BatchItem]:

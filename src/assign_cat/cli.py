@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from assign_cat.plan import RunOptions
 from labnb.errors import LabError
@@ -57,7 +57,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(**given)
 
 
-def _dispatch(args: argparse.Namespace, command: list[str]):
+def _dispatch(args: argparse.Namespace, command: list[str]) -> Any:  # a RunResult, or None after a dry run
     continuing = [name for name in ("resume", "retry_failed", "replay") if getattr(args, name)]
     if len(continuing) > 1 or (continuing and (args.input or args.single_product)):
         raise_usage("--resume, --retry-failed and --replay each take a run folder and exclude the other inputs")
@@ -75,11 +75,22 @@ def _dispatch(args: argparse.Namespace, command: list[str]):
 
         print(dry_run(prepare(_options(args), require_key=False), compare_models=args.compare_models))
         return None
+    plan = prepare(_options(args))
+    _warn_about_gold(plan)
     if args.batch_api:
         from assign_cat.batch_run import submit
 
-        return submit(prepare(_options(args)), command, wait=args.wait)
-    return run_new(prepare(_options(args)), command)
+        return submit(plan, command, wait=args.wait)
+    return run_new(plan, command)
+
+
+def _warn_about_gold(plan: Any) -> None:
+    outside = plan.gold_outside_taxonomy()
+    if outside:
+        first = outside[0]
+        print(f"warning: {len(outside)} products have gold labels that are not taxonomy ids, e.g. "
+              f"{first.product_id}: ({first.expected_category}, {first.expected_subcategory}); "
+              "they will be scored wrong", file=sys.stderr)
 
 
 def raise_usage(message: str) -> NoReturn:

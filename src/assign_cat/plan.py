@@ -77,6 +77,11 @@ class Plan:
     def with_gold(self) -> bool:
         return any(p.has_gold for p in self.products)
 
+    def gold_outside_taxonomy(self) -> list[Product]:
+        """Products whose gold labels are not a pair of the taxonomy (they can never be scored right)."""
+        return [p for p in self.products
+                if p.has_gold and not self.taxonomy.is_valid(p.expected_category, p.expected_subcategory)]
+
 
 def _entry(models_config: Path, alias: str | None, timeout: float | None, *, require_key: bool = True) -> ModelEntry:
     entry = load_models_config(models_config).get(alias)

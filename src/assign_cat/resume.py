@@ -8,7 +8,7 @@ from typing import Any
 from assign_cat.classifiers import create_classifier
 from assign_cat.plan import from_run
 from assign_cat.runner import RunResult, execute, pending_products, run_new
-from labnb.errors import InputError
+from labnb.errors import InputError, UsageError
 from labnb.lifecycle import RunRecorder
 from labnb.runfolder import RunFolder
 from labnb.timeutil import utc_now
@@ -34,6 +34,8 @@ def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool 
     recorder = RunRecorder.load(folder)
     _check_snapshot(folder, recorder)
     plan = from_run(folder)
+    if retry_failed and recorder.summary.get("status") == "submitted":  # its answers are still at the provider
+        raise UsageError(f"{folder.path}: its batches are not collected yet; collect them first with --resume")
     if recorder.summary.get("batch_api") and not retry_failed:
         from assign_cat.batch_run import collect
 
