@@ -7,11 +7,9 @@ import json
 from typing import Any
 
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
-from labnb.clients.http import http_client
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
 from labnb.errors import CallError
-from labnb.scrub import register_secret
 from labnb.usage import Usage
 
 _FINISH = {"max_tokens": "length", "refusal": "refusal"}
@@ -28,15 +26,7 @@ class AnthropicClient(ModelClient):
         # Newer SDKs (and models) dropped sampling parameters; send temperature only where it exists.
         self._accepts_temperature = "temperature" in inspect.signature(
             anthropic.resources.messages.AsyncMessages.create).parameters
-        key = entry.api_key()
-        register_secret(key)
-        kwargs: dict[str, Any] = {}
-        if entry.base_url:
-            kwargs["base_url"] = entry.base_url
-        self._client = anthropic.AsyncAnthropic(
-            api_key=key, max_retries=entry.max_retries, timeout=entry.timeout,
-            http_client=http_client(anthropic, entry.max_retry_wait), **kwargs,
-        )
+        self._client = anthropic.AsyncAnthropic(**self.sdk_options(anthropic))
 
     def request_params(self, request: ChatRequest) -> dict[str, Any]:
         """The exact body sent for ``request`` (also what a batch request carries)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from labnb.config import ModelEntry
@@ -47,6 +48,21 @@ class ModelClient(ABC):
 
     def __init__(self, entry: ModelEntry) -> None:
         self.entry = entry
+
+    def sdk_options(self, sdk: ModuleType) -> dict[str, Any]:
+        """Constructor arguments every official SDK client takes: key, retries, timeout, base_url, HTTP client."""
+        from labnb.clients.http import http_client
+        from labnb.scrub import register_secret
+
+        key = self.entry.api_key()
+        register_secret(key)
+        options: dict[str, Any] = {
+            "api_key": key, "max_retries": self.entry.max_retries, "timeout": self.entry.timeout,
+            "http_client": http_client(sdk, self.entry.max_retry_wait),
+        }
+        if self.entry.base_url:
+            options["base_url"] = self.entry.base_url
+        return options
 
     @abstractmethod
     async def generate(self, request: ChatRequest) -> ChatResponse:

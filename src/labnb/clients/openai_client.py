@@ -6,11 +6,9 @@ import json
 from typing import Any
 
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
-from labnb.clients.http import http_client
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
 from labnb.errors import CallError
-from labnb.scrub import register_secret
 from labnb.usage import Usage
 
 
@@ -22,15 +20,7 @@ class OpenAIClient(ModelClient):
         import openai  # imported here so other providers never pay for it
 
         self._sdk = openai
-        key = entry.api_key()
-        register_secret(key)
-        kwargs: dict[str, Any] = {}
-        if entry.base_url:
-            kwargs["base_url"] = entry.base_url
-        self._client = openai.AsyncOpenAI(
-            api_key=key, max_retries=entry.max_retries, timeout=entry.timeout,
-            http_client=http_client(openai, entry.max_retry_wait), **kwargs,
-        )
+        self._client = openai.AsyncOpenAI(**self.sdk_options(openai))
 
     def request_params(self, request: ChatRequest) -> dict[str, Any]:
         """The exact body sent for ``request`` (also what a batch file line carries)."""
