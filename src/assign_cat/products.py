@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
+from labnb.files import read_input
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
@@ -82,16 +83,7 @@ def load_products(path: str | Path, limit: int | None = None) -> list[Product]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: file larger than {MAX_FILE_BYTES // 2**20} MB")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: input file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a products file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
+    data = read_input(path, "input file", max_bytes=MAX_FILE_BYTES)
     try:
         return data.decode("utf-8-sig")  # a spreadsheet's BOM is not an error
     except UnicodeDecodeError as exc:

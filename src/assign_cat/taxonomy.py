@@ -10,6 +10,7 @@ from pathlib import Path
 from lxml import etree
 
 from labnb.errors import InputError
+from labnb.files import read_input
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "taxonomy.xsd"
 MAX_TAXONOMY_BYTES = 20 * 1024 * 1024
@@ -72,7 +73,7 @@ def _schema() -> etree.XMLSchema:
 def load_taxonomy(path: str | Path) -> Taxonomy:
     """Parse and validate ``path``; every problem is a one-line InputError naming file and line."""
     path = Path(path)
-    data = _read(path)
+    data = read_input(path, "taxonomy file", max_bytes=MAX_TAXONOMY_BYTES)
     # Refuse any DTD before parsing: XXE, billion laughs and external DTDs never reach the parser.
     doctype = re.search(rb"<!(DOCTYPE|ENTITY)", data)
     if doctype:
@@ -90,17 +91,6 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         err = schema.error_log.last_error
         raise InputError(f"{path}: line {err.line}: does not match taxonomy.xsd: {err.message}")
     return _build(path, root)
-
-
-def _read(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_TAXONOMY_BYTES:
-            raise InputError(f"{path}: taxonomy larger than {MAX_TAXONOMY_BYTES // 2**20} MB")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: taxonomy file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a taxonomy XML file") from None
 
 
 def _has_entities(root: etree._Element) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from labnb.errors import ConfigError, MissingKeyError
+from labnb.files import read_input
 
 PROVIDERS = ("openai", "anthropic", "local")
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -100,12 +101,9 @@ class ModelsConfig:
 def load_models_config(path: str | Path) -> ModelsConfig:
     """Read and validate models.yaml; every problem is a one-line ConfigError naming the file."""
     path = Path(path)
+    raw = read_input(path, "models config", error=ConfigError, max_bytes=10 * 2**20)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: models config not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a models.yaml file") from None
+        data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
