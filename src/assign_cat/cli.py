@@ -58,6 +58,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
 
 
 def _dispatch(args: argparse.Namespace, command: list[str]) -> Any:  # a RunResult, or None after a dry run
+    if args.wait and not args.batch_api and not args.resume:
+        raise_usage("--wait only applies with --batch-api")
     continuing = [name for name in ("resume", "retry_failed", "replay") if getattr(args, name)]
     if len(continuing) > 1 or (continuing and (args.input or args.single_product)):
         raise_usage("--resume, --retry-failed and --replay each take a run folder and exclude the other inputs")

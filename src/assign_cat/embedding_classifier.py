@@ -63,6 +63,7 @@ class EmbeddingClassifier(Classifier):
 
     async def classify(self, products: Sequence[Product]) -> BatchOutcome:
         products = list(products)
+        index = await asyncio.to_thread(self.index)  # model load and taxonomy vectors: once, not per call
         started, clock = utc_now(), time.perf_counter()
         probs, texts, tokens = await asyncio.to_thread(self._score, products)
         latency = round((time.perf_counter() - clock) * 1000, 3)
@@ -76,7 +77,6 @@ class EmbeddingClassifier(Classifier):
             call_id=self.new_call_id(), item_ids=[p.product_id for p in products], started_at=started,
             latency_ms=latency, status="ok", usage=Usage(input_tokens=tokens), request=request,
         )
-        index = self.index()
         results = [self._result(index, p, row, call) for p, row in zip(products, probs)]
         call.response = f"{len(results)} products scored"
         return BatchOutcome(results=results, calls=[call])
@@ -106,6 +106,7 @@ class EmbeddingClassifier(Classifier):
             "product_views": dict(PRODUCT_VIEWS),
             "field_chars": FIELD_CHARS,
             "node_texts": index.texts,
+            "example_texts": {key: items for key, items in index.example_texts.items() if items},
             "node_tokens": index.tokens,
             "score": ("cos(product, subcategory) + category_weight * cos(product, category)"
                       " + lexical_weight * lexical; vectors centered on the mean subcategory vector"),

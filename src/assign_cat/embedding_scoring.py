@@ -4,14 +4,16 @@ Design (the defaults of ``Design``):
 
 * a subcategory is embedded from two views, "Name (Parent name)" and "Name: description",
   averaged; a category from its name, "Name: description" and the centroid of its subcategories;
+* a description that lists examples ("ashwagandha, rhodiola rosea, holy basil") is also split
+  into one text per example: a mean-pooled list blurs its items, a product matches one of them;
 * a product from two views, its title alone and title + description + other text fields, averaged
   (the title is the sharpest signal, the rest adds evidence without drowning it);
 * every vector is centered on the mean subcategory vector: the direction all labels of one shop
   share says nothing about which label fits, and removing it spreads the cosines apart;
-* pair score = cos(product, subcategory) + w_c * cos(product, category) + w_l * lexical, where
-  lexical is the IDF-weighted share of the product's taxonomy words found in the subcategory's
-  texts: dense embeddings blur rare ingredient names ("ashwagandha", "psyllium") that an exact
-  match catches (the usual dense + sparse hybrid);
+* pair score = (cos(product, subcategory) + max cos(product, example)) / 2
+  + w_c * cos(product, category) + w_l * lexical, where lexical is the IDF-weighted share of the
+  product's taxonomy words found in the subcategory's texts (dense models blur rare ingredient
+  names that an exact match catches: the usual dense + sparse hybrid);
 * confidence = softmax of the pair scores at the model's training temperature (0.05).
 """
 
@@ -46,9 +48,10 @@ class Design:
     cat_views: tuple[str, ...] = ("{name}", "{name}: {description}")
     cat_children: bool = True  # a category is also the centroid of its subcategories
     product_views: tuple[str, ...] = ("title", "full")
+    example_view: str = "{name}: {example}"  # each example a description lists; "" turns examples off
     center: bool = True
-    category_weight: float = 0.5
-    lexical_weight: float = 0.2
+    category_weight: float = 0.25
+    lexical_weight: float = 0.1
     temperature: float = 0.05  # all-MiniLM-L6-v2 was trained with scale 20 = 1 / 0.05
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,7 +59,7 @@ class Design:
 
 
 NAIVE = Design(sub_views=("{name}",), cat_views=(), cat_children=False, product_views=("title",),
-               center=False, category_weight=0.0, lexical_weight=0.0)
+               example_view="", center=False, category_weight=0.0, lexical_weight=0.0)
 PRODUCT_VIEWS = {"title": "{title}", "full": "{title}. {description}. {other text fields}"}
 
 
@@ -98,6 +101,22 @@ def _views(templates: tuple[str, ...], name: str, parent: str, description: str)
     return list(dict.fromkeys(views))
 
 
+def examples(description: str) -> list[str]:
+    """The items a description lists: split at commas, semicolons and colons outside parentheses."""
+    items, depth, current = [], 0, []
+    for char in description:
+        depth += (char == "(") - (char == ")")
+        if char in ",;:" and depth <= 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    items = [re.sub(r"^(and|or|plus) ", "", " ".join(item.split()).strip(" .")) for item in items]
+    kept = [item for item in items if len(item) > 2]
+    return kept if len(kept) > 1 else []  # a description that lists nothing is its own view already
+
+
 def words(text: str) -> set[str]:
     """Lower-cased word stems (plural -s cut) of two or more characters, stopwords removed."""
     out = set()
@@ -121,9 +140,12 @@ class TaxonomyIndex:
     cat_vectors: Any
     pair_category: Any  # for each pair, its row in cat_vectors
     center: Any
+    example_vectors: Any = None
+    example_spans: list[tuple[int, int]] = field(default_factory=list)  # per pair: its rows in example_vectors
     node_words: list[set[str]] = field(default_factory=list)
     idf: dict[str, float] = field(default_factory=dict)
     texts: dict[str, list[str]] = field(default_factory=dict)
+    example_texts: dict[str, list[str]] = field(default_factory=dict)
     tokens: int = 0
 
 
@@ -135,12 +157,18 @@ def taxonomy_index(embedder: Embedder, taxonomy: Taxonomy, design: Design) -> Ta
     import numpy as np
 
     texts = node_texts(taxonomy, design)
-    key = hashlib.sha256(json.dumps([embedder.package, texts, design.to_dict()]).encode()).hexdigest()
+    pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
+    example_texts = {
+        f"{c.id}/{s.id}": [design.example_view.format(name=s.name, parent=c.name, example=e)
+                           for e in (examples(s.description) if design.example_view else [])]
+        for c in taxonomy.categories for s in c.subcategories
+    }
+    key = hashlib.sha256(json.dumps([embedder.package, texts, example_texts, design.to_dict()]).encode()).hexdigest()
     if key in _INDEXES:
         return _INDEXES[key]
-    flat = list(dict.fromkeys(t for views in texts.values() for t in views))
+    flat = list(dict.fromkeys([t for views in texts.values() for t in views]
+                              + [t for items in example_texts.values() for t in items]))
     vectors = dict(zip(flat, embedder.encode(flat)))
-    pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
     subs = normalize(np.stack([np.mean([vectors[t] for t in texts[f"{c}/{s}"]], axis=0) for c, s in pairs]))
     cats = []
     for cat in taxonomy.categories:
@@ -150,6 +178,11 @@ def taxonomy_index(embedder: Embedder, taxonomy: Taxonomy, design: Design) -> Ta
             parts.append(normalize(subs[rows].mean(axis=0, keepdims=True))[0])
         cats.append(normalize(np.mean(parts, axis=0, keepdims=True))[0])
     center = subs.mean(axis=0) if design.center else np.zeros(subs.shape[1], dtype=np.float32)
+    spans, rows = [], []
+    for c, s in pairs:
+        spans.append((len(rows), len(rows) + len(example_texts[f"{c}/{s}"])))
+        rows.extend(vectors[t] for t in example_texts[f"{c}/{s}"])
+    example_vectors = normalize(np.stack(rows) - center) if rows else None
     # The words of a pair: its subcategory's texts and its category's name.
     names = {c.id: c.name for c in taxonomy.categories}
     node_words = [set().union(*(words(t) for t in texts[f"{c}/{s}"]), words(names[c])) for c, s in pairs]
@@ -157,8 +190,9 @@ def taxonomy_index(embedder: Embedder, taxonomy: Taxonomy, design: Design) -> Ta
     index = TaxonomyIndex(
         pairs=pairs, sub_vectors=normalize(subs - center), cat_vectors=normalize(np.stack(cats) - center),
         pair_category=np.array([taxonomy.category_ids.index(c) for c, _ in pairs]), center=center,
-        node_words=node_words, idf={w: math.log(len(pairs) / n) for w, n in df.items()},
-        texts=texts, tokens=embedder.count_tokens(flat),
+        example_vectors=example_vectors, example_spans=spans, node_words=node_words,
+        idf={w: math.log(len(pairs) / n) for w, n in df.items()},
+        texts=texts, example_texts=example_texts, tokens=embedder.count_tokens(flat),
     )
     _INDEXES[key] = index
     return index
@@ -193,6 +227,14 @@ def score_products(embedder: Embedder, index: TaxonomyIndex, design: Design,
     items = normalize(np.stack([np.mean([vectors[t] for t in row], axis=0) for row in wanted]))
     items = normalize(items - index.center)
     scores = (items @ index.sub_vectors.T).astype(np.float64)
+    if index.example_vectors is not None:
+        # A subcategory without examples counts its own vector as its best example.
+        nearest = items @ index.example_vectors.T
+        best = scores.copy()
+        for j, (start, stop) in enumerate(index.example_spans):
+            if stop > start:
+                best[:, j] = nearest[:, start:stop].max(axis=1)
+        scores = (scores + best) / 2
     if design.category_weight:
         scores += design.category_weight * (items @ index.cat_vectors.T)[:, index.pair_category]
     if design.lexical_weight:

@@ -9,7 +9,8 @@ from labnb.calls import CallRecord
 STATUSES = ("ok", "invalid", "error", "not_run")
 ERROR_TYPES = (
     "rate_limit", "server_error", "timeout", "connection", "bad_response",
-    "invalid_label", "refusal", "truncated", "missing_answer", "not_run",
+    "invalid_label", "refusal", "truncated", "missing_answer", "not_run", "bad_request",
+    "batch_expired", "batch_cancelled", "batch_errored",
 )
 
 
