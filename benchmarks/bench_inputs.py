@@ -77,7 +77,12 @@ def machine_facts() -> list[str]:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name} (not installed)")
+    sys.path.insert(0, str(ROOT / "src"))
+    from labnb.provenance import git_info
+
+    git = git_info(ROOT) or {}
     return [
+        f"- code: commit {git.get('commit', 'unknown')[:12]}{' with uncommitted changes' if git.get('dirty') else ''}",
         f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
         f"- Python {sys.version.split()[0]} ({platform.python_implementation()})",

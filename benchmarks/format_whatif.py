@@ -23,10 +23,12 @@ from labnb.usage import Usage, price
 PAIR_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.
 For each product choose exactly one subcategory number from the list below.
 
-Taxonomy "{name}" (version {version}). Category names are followed by their subcategories, indented, as `number: Name`.
+Taxonomy "{name}" (version {version}). \
+Category names are followed by their subcategories, indented, as `number: Name`.
 {taxonomy}
 
-Answer with JSON only, one pair per product, in the form {{"r":[[1,17]]}}: the product's number as given, then the subcategory number."""
+Answer with JSON only, one pair per product, in the form {{"r":[[1,17]]}}: \
+the product's number as given, then the subcategory number."""
 PAIR_SCHEMA = {"type": "object", "properties": {"r": {"type": "array", "items": {
     "type": "array", "items": {"type": "integer"}}}}, "required": ["r"], "additionalProperties": False}
 

@@ -28,6 +28,7 @@ from assign_cat.taxonomy import Taxonomy
 from labnb.calls import CallRecord
 from labnb.config import ModelEntry
 from labnb.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
+from labnb.errors import LabError
 from labnb.timeutil import utc_now
 from labnb.usage import Usage
 
@@ -65,7 +66,12 @@ class EmbeddingClassifier(Classifier):
         products = list(products)
         index = await asyncio.to_thread(self.index)  # model load and taxonomy vectors: once, not per call
         started, clock = utc_now(), time.perf_counter()
-        probs, texts, tokens = await asyncio.to_thread(self._score, products)
+        try:
+            probs, texts, tokens = await asyncio.to_thread(self._score, products)
+        except LabError:
+            raise
+        except Exception as exc:  # a runtime failure of torch fails this batch, not the whole run
+            return self._failed(products, started, round((time.perf_counter() - clock) * 1000, 3), exc)
         latency = round((time.perf_counter() - clock) * 1000, 3)
         request: dict[str, Any] = {
             "count": len(products), "texts_count": len(texts),
@@ -79,6 +85,17 @@ class EmbeddingClassifier(Classifier):
         )
         results = [self._result(index, p, row, call) for p, row in zip(products, probs)]
         call.response = f"{len(results)} products scored"
+        return BatchOutcome(results=results, calls=[call])
+
+    def _failed(self, products: list[Product], started: str, latency: float, exc: Exception) -> BatchOutcome:
+        message = f"local model failed: {type(exc).__name__}: {exc}"[:500]
+        call = CallRecord(
+            call_id=self.new_call_id(), item_ids=[p.product_id for p in products], started_at=started,
+            latency_ms=latency, status="error", error_type="server_error", error=message,
+            request={"count": len(products)},
+        )
+        results = [ProductResult(p.product_id, status="error", error_type="server_error", error=message,
+                                 latency_ms=latency, call_id=call.call_id) for p in products]
         return BatchOutcome(results=results, calls=[call])
 
     def _score(self, products: list[Product]) -> tuple[Any, list[str], int]:

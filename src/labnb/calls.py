@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from labnb.usage import Usage
@@ -26,8 +26,10 @@ class CallRecord:
     attempt: str = "first"  # first | single-retry | repair
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # A shallow copy: asdict's deep copy of the request and response cost more than the write.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["usage"] = self.usage.to_dict()
+        data["item_ids"] = list(self.item_ids)
         return data
 
     @classmethod

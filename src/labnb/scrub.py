@@ -20,14 +20,23 @@ def register_secret(value: str | None) -> None:
         _known.add(value)
 
 
+_env_snapshot: tuple[int, set[str]] = (-1, set())
+
+
 def _env_secrets() -> set[str]:
-    return {v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) and len(v) >= 4}
+    # Re-read the environment only when it changed size: scrub runs twice per product.
+    global _env_snapshot
+    if _env_snapshot[0] != len(os.environ):
+        secrets = {v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) and len(v) >= 4}
+        _env_snapshot = (len(os.environ), secrets)
+    return _env_snapshot[1]
 
 
 def scrub(text: str) -> str:
     """``text`` with every known key value and every key-shaped string replaced by ``[REDACTED]``."""
     if not text:
         return text
-    for secret in sorted(_known | _env_secrets(), key=len, reverse=True):
-        text = text.replace(secret, "[REDACTED]")
+    for secret in sorted(_known | _env_secrets(), key=len, reverse=True):  # longest first: no partial leaks
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
     return _KEY_SHAPES.sub("[REDACTED]", text)

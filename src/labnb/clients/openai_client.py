@@ -21,6 +21,9 @@ class OpenAIClient(ModelClient):
 
         self._sdk = openai
         self._client = openai.AsyncOpenAI(**self.sdk_options(openai))
+        from openai.types.chat import ChatCompletion
+
+        self._completion_type = ChatCompletion
 
     def request_params(self, request: ChatRequest) -> dict[str, Any]:
         """The exact body sent for ``request`` (also what a batch file line carries)."""
@@ -44,7 +47,12 @@ class OpenAIClient(ModelClient):
 
     async def generate(self, request: ChatRequest) -> ChatResponse:
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(**self.request_params(request))
+            # The SDK's low-level post: same retries, auth and errors as chat.completions.create, without
+            # re-walking our already plain-JSON body (about 2 ms of CPU per request with a large enum schema).
+            raw = await self._client.post(
+                "/chat/completions", body=self.request_params(request), cast_to=self._completion_type,
+                options={"headers": {"X-Stainless-Raw-Response": "true"}, "security": {"bearer_auth": True}},
+            )
         except self._sdk.APIError as exc:
             raise map_sdk_error(exc, self._sdk, self.entry) from None
         body = raw.http_response.text
