@@ -17,9 +17,17 @@ SHARED = ROOT.parent / "shared"
 TEST_KEY = "test-key-0123456789abcdef"
 
 
+def taxonomy_pairs(path: Path = ROOT / "config" / "taxonomy.xml") -> list[tuple[str, str]]:
+    """(category id, subcategory id) in document order: what the prompt's subcategory numbers stand for."""
+    from assign_cat.taxonomy import load_taxonomy
+
+    return [(c.id, s.id) for c in load_taxonomy(path).categories for s in c.subcategories]
+
+
 @pytest.fixture
 def fake_api():
     with FakeAPIServer(api_key=TEST_KEY) as server:
+        server.taxonomy_pairs = taxonomy_pairs()
         yield server
 
 

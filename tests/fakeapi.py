@@ -46,6 +46,9 @@ class FakeAPIServer:
         self.meter = Meter(cache_min_tokens)
         self.labels: dict[str, tuple[str, str]] = {}
         self.default_label: tuple[str, str] | None = None
+        # (category id, subcategory id) in document order: subcategory number k is index + 1. Lets ``labels``
+        # answer prompts that number the subcategories (names only, no ids).
+        self.taxonomy_pairs: list[tuple[str, str]] = []
         self.faults: list[Fault | None] = []
         self.fault_fn: Callable[[int, dict[str, Any]], Fault | None] | None = None
         self.requests: list[dict[str, Any]] = []
@@ -174,7 +177,7 @@ class FakeAPIServer:
     def _answer(self, provider: str, path: str, body: dict[str, Any], kind: str | None, variant: str = "",
                 batch: bool = False) -> dict[str, Any]:
         parsed = parse_openai(body) if provider == "openai" else parse_anthropic(body)
-        obj = answer(parsed, self.labels, self.default_label, kind, variant)
+        obj = answer(parsed, self.labels, self.default_label, kind, variant, self.taxonomy_pairs)
         n = next(self._ids)
         if provider == "openai":
             out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}")

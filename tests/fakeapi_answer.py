@@ -1,7 +1,8 @@
 """How the fake API (tests/fakeapi.py) reads a request and decides its answer.
 
 Understands the prompts of ``assign_cat.prompts``: the taxonomy rendered in the system prompt,
-numbered product lines in the user turn, and the answer schema's ``c``/``s`` enums.
+numbered product lines in the user turn, and the answer schema: a subcategory number ``k`` (the
+current format, `Category name` lines with `  k: Subcategory name` lines) or ``c``/``s`` id enums.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 CATEGORY_RE = re.compile(r"^([a-z0-9]+(?:-[a-z0-9]+)*): ")
 SUBCATEGORY_RE = re.compile(r"^  ([a-z0-9]+(?:-[a-z0-9]+)*): ")
 PRODUCT_RE = re.compile(r"^(\d+)\. (.*)$")
+CODE_RE = re.compile(r"^  (\d+): (.*?)(?: - .*)?$")
 INVALID_LABEL = "made-up"
 WHY = "fake reason"
 
@@ -126,9 +128,50 @@ def oracle(title: str, pairs: list[tuple[str, str]]) -> tuple[str, str]:
     return max(pairs, key=score) if pairs else (INVALID_LABEL, INVALID_LABEL)
 
 
+def parse_codes(system: str) -> list[tuple[int, str]]:
+    """(k, "category name subcategory name") of every numbered subcategory line, in prompt order."""
+    out, category = [], ""
+    for line in system.splitlines():
+        code = CODE_RE.match(line)
+        if code:
+            out.append((int(code.group(1)), f"{category} {code.group(2)}"))
+        elif line and not line.startswith(" "):
+            category = line.split(" - ")[0]
+    return out
+
+
+def coded_answer(parsed: Parsed, labels: dict[str, tuple[str, str]], default: tuple[str, str] | None,
+                 fault_kind: str | None, variant: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """The answer in the subcategory-number format: labels map through ``pairs``, else a name-word oracle."""
+    codes = parse_codes(parsed.system)
+    why = "why" in _item_properties(parsed.schema)
+
+    def by_names(title: str) -> int:
+        words = set(re.findall(r"[a-z0-9]+", title.lower()))
+        return max(codes, key=lambda c: sum(w in words for w in re.findall(r"[a-z0-9]+", c[1].lower())))[0]
+
+    rows: list[dict[str, Any]] = []
+    for n, title in product_titles(parsed.user):
+        pair = labels.get(title) or default
+        k = pairs.index(pair) + 1 if pair in pairs else (by_names(title) if codes else 1)
+        rows.append({"n": n, "k": k, **({"why": WHY} if why else {})})
+    if fault_kind == "invalid_label" and rows:
+        rows[0]["k"] = len(codes) + 100
+    elif fault_kind == "missing_product" and rows:
+        rows.pop()
+    elif fault_kind == "schema_violation":
+        if variant == "wrong_types":
+            return {"r": [{"n": str(r["n"]), "k": [r["k"]]} for r in rows]}
+        return {"result": rows}
+    return {"r": rows}
+
+
 def answer(parsed: Parsed, labels: dict[str, tuple[str, str]], default: tuple[str, str] | None,
-           fault_kind: str | None = None, variant: str = "") -> dict[str, Any]:
+           fault_kind: str | None = None, variant: str = "",
+           taxonomy_pairs: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """The answer object ``{"r": [...]}``, possibly damaged by an answer-level fault."""
+    if "k" in _item_properties(parsed.schema):
+        return coded_answer(parsed, labels, default, fault_kind, variant, taxonomy_pairs or [])
     pairs = label_pairs(parsed)
     why = "why" in _item_properties(parsed.schema)
     rows: list[dict[str, Any]] = []

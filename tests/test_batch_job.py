@@ -10,6 +10,7 @@ import pytest
 
 from assign_cat.batch_results import settle_group
 from assign_cat.products import Product, load_products
+from assign_cat.prompts import label_codes
 from assign_cat.requests import RequestBuilder
 from assign_cat.taxonomy import load_taxonomy
 from labnb.batchapi import BatchItem, BatchJob, BatchPart, BatchProvider, ItemResult
@@ -71,7 +72,8 @@ def settle(builder, products, item):
 
 
 def test_a_settled_answer_has_one_batch_call_and_every_row_points_at_it(builder):
-    data = {"r": [{"n": 1, "c": "immune-support", "s": "daily-immune"}, {"n": 2, "c": "made-up", "s": "x"}]}
+    daily_immune = next(k for k, pair in label_codes(builder.taxonomy).items() if pair[1] == "daily-immune")
+    data = {"r": [{"n": 1, "k": daily_immune}, {"n": 2, "k": 999}]}
     outcome = settle(builder, PRODUCTS, ItemResult("g000003", answer(data)))
     [call] = outcome.calls
     assert (call.call_id, call.attempt, call.status, call.usage, call.latency_ms) == (

@@ -125,15 +125,17 @@ def test_real_prompts_get_valid_labels_from_oracle_labels_and_default(server):
                 Product("c", "Mystery box"), Product("d", "Gift card")]
     system, user = render_system(taxonomy, explain=True), render_user(products)
     server.labels = {"Gift card": ("sports-nutrition", "creatine")}
+    server.taxonomy_pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
     out = oai(server).chat.completions.create(model="m", messages=[
         {"role": "system", "content": system}, {"role": "user", "content": user}], response_format={
         "type": "json_schema", "json_schema": {"name": "a", "strict": True,
                                                "schema": answer_schema(taxonomy, explain=True)}})
+    # Subcategory numbers in document order: 1 vitamin-c, 2 vitamin-d, 3 protein-powder, 4 creatine.
     assert json.loads(out.choices[0].message.content) == {"r": [
-        {"n": 1, "c": "vitamins", "s": "vitamin-d", "why": "fake reason"},
-        {"n": 2, "c": "sports-nutrition", "s": "protein-powder", "why": "fake reason"},
-        {"n": 3, "c": "vitamins", "s": "vitamin-c", "why": "fake reason"},  # no word matches: first pair
-        {"n": 4, "c": "sports-nutrition", "s": "creatine", "why": "fake reason"}]}
+        {"n": 1, "k": 2, "why": "fake reason"},
+        {"n": 2, "k": 3, "why": "fake reason"},
+        {"n": 3, "k": 1, "why": "fake reason"},  # no word matches: the first subcategory
+        {"n": 4, "k": 4, "why": "fake reason"}]}  # from labels, through taxonomy_pairs
     assert out.usage.prompt_tokens == len(system + user) // 4
     server.default_label = ("vitamins", "vitamin-c")
     out = chat(oai(server))

@@ -74,7 +74,8 @@ def test_a_schema_violation_gets_one_repair_that_says_what_was_wrong(cli, fake_a
     assert result.code == 0, result.err
     assert [c["attempt"] for c in calls(result)] == ["first", "repair"]
     repair = fake_api.requests_to("/v1/chat/completions")[1]["json"]["messages"][1]["content"]
-    assert "Your previous answer was not valid:" in repair and "needs string fields c and s" in repair
+    assert "Your previous answer was not valid:" in repair
+    assert "entry n=1 needs an integer subcategory number k, got [5]" in repair
 
 
 def test_connection_refused_is_an_error_row(cli, tmp_path):

@@ -214,3 +214,16 @@ def test_text_building_helpers():
     taxonomy = load_taxonomy(ROOT / "config" / "taxonomy.xml")
     bare = replace(taxonomy, categories=tuple(replace(c, description="") for c in taxonomy.categories))
     assert node_texts(bare, Design())["vitamins"] == ["Vitamins"]
+
+
+def test_concurrent_batches_give_the_same_answers_as_sequential_ones(embedder, taxonomy):
+    products = [Product(f"p{i}", title) for i, title in enumerate(OBVIOUS)]
+    halves = [products[:4], products[4:]]
+
+    async def both(classifier):
+        return await asyncio.gather(*(classifier.classify(half) for half in halves))
+
+    together = asyncio.run(both(EmbeddingClassifier(ENTRY, taxonomy, embedder=embedder)))
+    alone = [classify(EmbeddingClassifier(ENTRY, taxonomy, embedder=embedder), half) for half in halves]
+    assert [[(r.category, r.subcategory, r.raw_response) for r in o.results] for o in together] == [
+        [(r.category, r.subcategory, r.raw_response) for r in o.results] for o in alone]

@@ -49,7 +49,9 @@ def test_single_product_default_model_writes_a_complete_run_folder(cli, fake_api
     assert list(table.columns[:6]) == FIRST_COLUMNS
     assert table[["product_id", "title", "category", "subcategory", "model_used", "status"]].values.tolist() == [
         ["p0001", "Echinacea Immune Support", "immune-support", "daily-immune", "openai/gpt-4o-mini", "ok"]]
-    assert json.loads(table.loc[0, "raw_response"]) == {"n": 1, "c": "immune-support", "s": "daily-immune"}
+    codes = json.loads((run / "inputs" / "prompt_templates.json").read_text())["label_codes"]
+    assert codes["8"] == ["immune-support", "daily-immune"]  # the 8th subcategory of the shipped taxonomy
+    assert json.loads(table.loc[0, "raw_response"]) == {"n": 1, "k": 8}
     # Token sums equal what the API reported, and the cost is priced from them.
     served = fake_api.total_usage()
     usage = result.json("outputs/token_usage.json")
@@ -107,12 +109,12 @@ def test_batched_anthropic_run_over_the_sample_catalog(cli, fake_api):
 def test_invalid_labels_are_kept_and_exit_1(cli, fake_api):
     from fakeapi import Fault
 
-    fake_api.faults = [Fault("invalid_label", variant="mismatch")]
+    fake_api.faults = [Fault("invalid_label")]  # answers k = 65 + 100, a number the taxonomy does not have
     result = cli("--single-product", "Zinc Lozenges")
     assert result.code == 1
     row = read_table(result.run_dir).iloc[0]
     assert (row["status"], row["error_type"]) == ("invalid", "invalid_label")
-    assert row["category"] and row["subcategory"] and json.loads(row["raw_response"])["c"] == row["category"]
+    assert (row["category"], row["subcategory"]) == ("", "") and json.loads(row["raw_response"])["k"] == 165
     assert result.json("metadata/run_summary.json")["status"] == "completed_with_errors"
     assert "invalid [invalid_label]" in (result.run_dir / "outputs/errors.log").read_text()
 

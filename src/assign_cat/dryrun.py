@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from statistics import mean
 
 from assign_cat.plan import Plan
+from assign_cat.prompts import label_codes
 from assign_cat.requests import RequestBuilder, batches
 from labnb import tokens
 from labnb.config import ModelEntry, load_models_config
@@ -48,7 +49,8 @@ def project(entry: ModelEntry, plan: Plan) -> Projection:
 
     prefix = n(builder.system) + n(json.dumps(builder.schema, separators=(",", ":")))
     inputs = sum(prefix + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
-    per_item = mean(n(json.dumps({"n": 10, "c": c, "s": s}, separators=(",", ":"))) for c, s in plan.taxonomy.pairs)
+    codes = label_codes(plan.taxonomy)
+    per_item = mean(n(json.dumps({"n": 10, "k": k}, separators=(",", ":")) + ",") for k in codes)
     if plan.options.explain:
         per_item += 15
     outputs = round(sum(3 + per_item * len(group) for group in groups))

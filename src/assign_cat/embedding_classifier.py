@@ -48,6 +48,7 @@ class EmbeddingClassifier(Classifier):
         self.design = design or Design()
         self.package = package
         self._embedder = embedder
+        self._index: TaxonomyIndex | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -60,7 +61,10 @@ class EmbeddingClassifier(Classifier):
         return INTERNAL_BATCH  # encoding is cheap per product; large batches amortize the overhead
 
     def index(self) -> TaxonomyIndex:
-        return taxonomy_index(self.embedder, self.taxonomy, self.design)
+        """The taxonomy's vectors (built on first use; shared by classifiers of the same taxonomy)."""
+        if self._index is None:
+            self._index = taxonomy_index(self.embedder, self.taxonomy, self.design)
+        return self._index
 
     async def classify(self, products: Sequence[Product]) -> BatchOutcome:
         products = list(products)

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,8 +140,9 @@ class TaxonomyIndex:
     center: Any
     example_vectors: Any = None
     example_spans: list[tuple[int, int]] = field(default_factory=list)  # per pair: its rows in example_vectors
-    node_words: list[set[str]] = field(default_factory=list)
-    idf: dict[str, float] = field(default_factory=dict)
+    vocabulary: dict[str, int] = field(default_factory=dict)  # taxonomy word -> column of word_pairs
+    idf: Any = None  # per vocabulary word
+    word_pairs: Any = None  # (words x pairs) 1 where the pair's texts contain the word
     texts: dict[str, list[str]] = field(default_factory=dict)
     example_texts: dict[str, list[str]] = field(default_factory=dict)
     tokens: int = 0
@@ -186,12 +185,15 @@ def taxonomy_index(embedder: Embedder, taxonomy: Taxonomy, design: Design) -> Ta
     # The words of a pair: its subcategory's texts and its category's name.
     names = {c.id: c.name for c in taxonomy.categories}
     node_words = [set().union(*(words(t) for t in texts[f"{c}/{s}"]), words(names[c])) for c, s in pairs]
-    df = Counter(w for ws in node_words for w in ws)
+    vocabulary = {w: i for i, w in enumerate(sorted(set().union(*node_words)))}
+    word_pairs = np.zeros((len(vocabulary), len(pairs)), dtype=np.float64)
+    for j, node in enumerate(node_words):
+        word_pairs[[vocabulary[w] for w in node], j] = 1.0
     index = TaxonomyIndex(
         pairs=pairs, sub_vectors=normalize(subs - center), cat_vectors=normalize(np.stack(cats) - center),
         pair_category=np.array([taxonomy.category_ids.index(c) for c, _ in pairs]), center=center,
-        example_vectors=example_vectors, example_spans=spans, node_words=node_words,
-        idf={w: math.log(len(pairs) / n) for w, n in df.items()},
+        example_vectors=example_vectors, example_spans=spans, vocabulary=vocabulary,
+        idf=np.log(len(pairs) / word_pairs.sum(axis=1)), word_pairs=word_pairs,
         texts=texts, example_texts=example_texts, tokens=embedder.count_tokens(flat),
     )
     _INDEXES[key] = index
@@ -206,13 +208,16 @@ def normalize(matrix: Any) -> Any:
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def lexical_scores(index: TaxonomyIndex, text: str) -> list[float]:
-    """Per pair: the IDF mass of the product's taxonomy words found in the pair's texts, as a share."""
-    found = words(text) & index.idf.keys()
-    total = sum(index.idf[w] for w in found)
-    if total <= 0:
-        return [0.0] * len(index.pairs)
-    return [sum(index.idf[w] for w in found & node) / total for node in index.node_words]
+def lexical_scores(index: TaxonomyIndex, texts: Sequence[str]) -> Any:
+    """(texts x pairs): the IDF mass of each text's taxonomy words found in the pair's texts, as a share."""
+    import numpy as np
+
+    weights = np.zeros((len(texts), len(index.vocabulary)), dtype=np.float64)
+    for row, text in enumerate(texts):
+        found = [index.vocabulary[w] for w in words(text) if w in index.vocabulary]
+        weights[row, found] = index.idf[found]
+    totals = weights.sum(axis=1, keepdims=True)
+    return (weights @ index.word_pairs) / np.maximum(totals, 1e-12)
 
 
 def score_products(embedder: Embedder, index: TaxonomyIndex, design: Design,
@@ -238,7 +243,7 @@ def score_products(embedder: Embedder, index: TaxonomyIndex, design: Design,
     if design.category_weight:
         scores += design.category_weight * (items @ index.cat_vectors.T)[:, index.pair_category]
     if design.lexical_weight:
-        scores += design.lexical_weight * np.array([lexical_scores(index, " ".join(row)) for row in wanted])
+        scores += design.lexical_weight * lexical_scores(index, [" ".join(row) for row in wanted])
     z = scores / design.temperature
     z -= z.max(axis=1, keepdims=True)
     probs = np.exp(z)

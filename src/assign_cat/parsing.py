@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assign_cat.products import Product
+from assign_cat.prompts import label_codes
 from assign_cat.records import ProductResult
 from assign_cat.taxonomy import Taxonomy
 
@@ -20,8 +21,15 @@ class ParsedAnswer:
     problem: str = ""  # set when the answer's shape is wrong: worth one repair attempt
 
 
+def _integer(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
 def parse_answer(data: Any, products: Sequence[Product], taxonomy: Taxonomy) -> ParsedAnswer:
-    """Match answer items to products by their number; validate each (category, subcategory) pair."""
+    """Match answer items to products by their number ``n``; map each subcategory number ``k`` to its pair."""
+    codes = label_codes(taxonomy)
     out = ParsedAnswer()
     items = data.get("r") if isinstance(data, dict) else None
     if not isinstance(items, list):
@@ -33,25 +41,25 @@ def parse_answer(data: Any, products: Sequence[Product], taxonomy: Taxonomy) -> 
         if not isinstance(item, dict):
             problems.append("every entry of r must be an object")
             continue
-        n, cat, sub = item.get("n"), item.get("c"), item.get("s")
-        if isinstance(n, str) and n.strip().isdigit():
-            n = int(n)
+        n, k = _integer(item.get("n")), _integer(item.get("k"))
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(products):
             problems.append(f"n must be a product number from 1 to {len(products)}, got {n!r}")
             continue
-        if not isinstance(cat, str) or not isinstance(sub, str):
-            problems.append(f"entry n={n} needs string fields c and s")
+        if not isinstance(k, int) or isinstance(k, bool):
+            problems.append(f"entry n={n} needs an integer subcategory number k, got {k!r}")
             continue
         if n in seen:
             problems.append(f"product {n} is answered twice")
             continue
         seen.add(n)
         product = products[n - 1]
-        result = ProductResult(product.product_id, cat, sub, raw_response=_compact(item))
-        if not taxonomy.is_valid(cat, sub):
-            result.status, result.error_type = "invalid", "invalid_label"
-            result.error = f"({cat}, {sub}) is not a category/subcategory pair of the taxonomy"
-        out.results[product.product_id] = result
+        if k in codes:
+            cat, sub = codes[k]
+            out.results[product.product_id] = ProductResult(product.product_id, cat, sub, raw_response=_compact(item))
+        else:  # kept as answered, never mapped to a neighbour
+            out.results[product.product_id] = ProductResult(
+                product.product_id, status="invalid", error_type="invalid_label", raw_response=_compact(item),
+                error=f"k={k} is not a subcategory number of the taxonomy (1 to {len(codes)})")
     if problems:
         out.problem = "; ".join(dict.fromkeys(problems))
     out.missing = [p for i, p in enumerate(products, start=1) if i not in seen]

@@ -17,17 +17,27 @@ from assign_cat.taxonomy import Taxonomy
 FIELD_CHARS = 300
 
 SYSTEM_TEMPLATE = """You classify the products of an online shop into a two-level taxonomy.
-For each product choose exactly one category id and one subcategory id that belongs to that category. Use only ids listed below.
+For each product choose the one subcategory that fits it best and answer with that subcategory's number. Use only the numbers listed below.
 
-Taxonomy "{name}" (version {version}). Each category line is `category-id: Name - description`; its subcategories follow, indented, as `subcategory-id: Name - description`.
+Taxonomy "{name}" (version {version}). Each category line is `Category name - description`; its subcategories follow, indented, as `number: Subcategory name - description`.
 {taxonomy}
 
-Answer with JSON only, one entry per product, in the form {answer_shape}, where n is the product's number as given, c the category id and s the subcategory id."""
+Answer with JSON only, one entry per product, in the form {answer_shape}, where n is the product's number as given and k the number of its subcategory."""
 
 USER_TEMPLATE = "Classify these {count} products:\n{lines}"
 PRODUCT_LINE = "{n}. {title}{fields}"
-ANSWER_SHAPE = '{"r":[{"n":1,"c":"category-id","s":"subcategory-id"}]}'
-ANSWER_SHAPE_EXPLAIN = '{"r":[{"n":1,"c":"category-id","s":"subcategory-id","why":"one short reason"}]}'
+ANSWER_SHAPE = '{"r":[{"n":1,"k":12}]}'
+ANSWER_SHAPE_EXPLAIN = '{"r":[{"n":1,"k":12,"why":"one short reason"}]}'
+
+
+def label_codes(taxonomy: Taxonomy) -> dict[int, tuple[str, str]]:
+    """Subcategory number → (category id, subcategory id), numbered from 1 in document order.
+
+    Models answer with these short numbers: half the output tokens of two ids, and every number
+    names a valid pair, so a category/subcategory mismatch cannot even be expressed.
+    """
+    pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
+    return {k: pair for k, pair in enumerate(pairs, start=1)}
 
 
 def _one_line(text: str, limit: int = FIELD_CHARS) -> str:
@@ -36,11 +46,12 @@ def _one_line(text: str, limit: int = FIELD_CHARS) -> str:
 
 
 def render_taxonomy(taxonomy: Taxonomy) -> str:
-    lines = []
+    lines, k = [], 0
     for cat in taxonomy.categories:
-        lines.append(f"{cat.id}: {cat.name}" + (f" - {cat.description}" if cat.description else ""))
+        lines.append(cat.name + (f" - {cat.description}" if cat.description else ""))
         for sub in cat.subcategories:
-            lines.append(f"  {sub.id}: {sub.name}" + (f" - {sub.description}" if sub.description else ""))
+            k += 1
+            lines.append(f"  {k}: {sub.name}" + (f" - {sub.description}" if sub.description else ""))
     return "\n".join(lines)
 
 
@@ -67,15 +78,14 @@ def render_user(products: Sequence[Product]) -> str:
 
 
 def answer_schema(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
-    """A strict JSON schema whose enums are the taxonomy's ids, so labels cannot be invented."""
+    """A strict JSON schema whose enum is the taxonomy's subcategory numbers, so labels cannot be invented."""
     item: dict[str, Any] = {
         "type": "object",
         "properties": {
             "n": {"type": "integer"},
-            "c": {"type": "string", "enum": taxonomy.category_ids},
-            "s": {"type": "string", "enum": taxonomy.subcategory_ids},
+            "k": {"type": "integer", "enum": list(label_codes(taxonomy))},
         },
-        "required": ["n", "c", "s"],
+        "required": ["n", "k"],
         "additionalProperties": False,
     }
     if explain:
@@ -105,5 +115,6 @@ def templates(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
         "rendered_system_prompt": system,
         "rendered_system_prompt_sha256": sha256_text(system),
         "answer_schema": answer_schema(taxonomy, explain=explain),
+        "label_codes": {str(k): list(pair) for k, pair in label_codes(taxonomy).items()},
         "explain": explain,
     }

