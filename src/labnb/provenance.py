@@ -10,7 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-CORE_PACKAGES = ("openai", "anthropic", "pyyaml", "lxml", "pandas", "tqdm", "aiolimiter", "tiktoken")
+CORE_PACKAGES = (
+    "openai", "anthropic", "pyyaml", "lxml", "pandas", "tqdm", "aiolimiter", "tiktoken", "quicktok-v1", "scikit-learn",
+)
 
 
 def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str | None]:
