@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +90,7 @@ class AnthropicBatches(BatchProvider):
         self.call("downloading results", fetch)
         return [name]
 
-    def results(self, part: BatchPart, directory: Path) -> Iterator[ItemResult]:
-        for name in part.result_files:
-            for line in iter_lines(directory / name):
-                yield self._item(line)
-
-    def _item(self, line: dict[str, Any]) -> ItemResult:
+    def item(self, line: dict[str, Any]) -> ItemResult:
         from labnb.clients.anthropic_client import chat_response
 
         custom_id = str(line.get("custom_id", ""))

@@ -106,9 +106,17 @@ class BatchProvider(ABC):
     def download(self, part: BatchPart, directory: Path) -> list[str]:
         """Save the raw result files of an ended batch in ``directory``; returns their names."""
 
-    @abstractmethod
     def results(self, part: BatchPart, directory: Path) -> Iterator[ItemResult]:
-        """Parse the downloaded files of ``part`` into one result per request found there."""
+        """Every item of the part's downloaded result files, as our records."""
+        from labnb.batchapi.files import iter_lines
+
+        for name in part.result_files:
+            for line in iter_lines(directory / name):
+                yield self.item(line)
+
+    @abstractmethod
+    def item(self, line: dict[str, Any]) -> ItemResult:
+        """One line of a provider's results file, as our record."""
 
     def missing(self, part: BatchPart, custom_id: str) -> ItemResult:
         """The result of a request the provider returned nothing for."""

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from labnb.jsonio import write_atomic
+
 
 def download_to(path: Path, chunks: Iterable[bytes]) -> None:
-    """Write ``chunks`` to ``path`` via a temporary file, so a crash never leaves half a download."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a download whole or not at all, so a crash never leaves half a results file."""
+    write_atomic(path, chunks)
 
 
 def iter_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from labnb.batchapi.base import BatchPart, BatchProvider, ItemResult
-from labnb.batchapi.files import download_to, iter_lines
+from labnb.batchapi.files import download_to
 from labnb.config import ModelEntry
 from labnb.errors import CallError
 from labnb.scrub import register_secret
@@ -97,12 +96,7 @@ class OpenAIBatches(BatchProvider):
             names.append(name)
         return names
 
-    def results(self, part: BatchPart, directory: Path) -> Iterator[ItemResult]:
-        for name in part.result_files:
-            for line in iter_lines(directory / name):
-                yield self._item(line)
-
-    def _item(self, line: dict[str, Any]) -> ItemResult:
+    def item(self, line: dict[str, Any]) -> ItemResult:
         from labnb.clients.openai_client import chat_response
 
         custom_id = str(line.get("custom_id", ""))
