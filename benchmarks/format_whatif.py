@@ -1,8 +1,13 @@
-"""Token counts of hypothetical, cheaper request formats (not implemented), for benchmarks/batch_tokens.py.
+"""Token counts of answer formats, the shipped one against the previous one, for benchmarks/batch_tokens.py.
 
-- shipped: the CLI's prompt, strict schema with category and subcategory enums, answers {"n","c","s"}.
-- no enums: the same prompt and answers, the schema without enums (labels still checked against the taxonomy).
-- pair numbers: every subcategory line carries a number, the answer is {"r":[[n, pair number], ...]}.
+- shipped: numbered subcategories (`  12: Name`), strict schema with an integer enum ``k``, answers {"n","k"}.
+- previous: ids: the format before it, `cat-id: Name` / `  sub-id: Name` lines, string enums ``c`` and ``s``,
+  answers {"n","c","s"}; its templates are copied from a run record of that version (inputs/prompt_templates.json).
+- positional (not implemented): the shipped prompt, but answers are one subcategory number per product in
+  order, {"r":[12,113]}; cheaper output, but a skipped product would shift every later label undetectably.
+
+Every format is counted exactly as ``assign_cat.dryrun.project`` counts the shipped one (same user turns,
+chat framing, completion projection and cache assumptions); ``check_shipped`` proves the mirror is faithful.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import mean
+from typing import Any
 
 from assign_cat import prompts
-from assign_cat.dryrun import CHAT_FRAMING_TOKENS, OPENAI_MIN_CACHE_TOKENS
+from assign_cat.dryrun import CHAT_FRAMING_TOKENS, OPENAI_MIN_CACHE_TOKENS, Projection
 from assign_cat.products import Product
 from assign_cat.requests import batches
 from assign_cat.taxonomy import Taxonomy
@@ -20,74 +27,108 @@ from labnb import tokens
 from labnb.config import ModelEntry
 from labnb.usage import Usage, price
 
-PAIR_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.
-For each product choose exactly one subcategory number from the list below.
+PREVIOUS_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.
+For each product choose exactly one category id and one subcategory id that belongs to that category. \
+Use only ids listed below.
 
-Taxonomy "{name}" (version {version}). \
-Category names are followed by their subcategories, indented, as `number: Name`.
+Taxonomy "{name}" (version {version}). Each category line is `category-id: Name - description`; \
+its subcategories follow, indented, as `subcategory-id: Name - description`.
 {taxonomy}
 
-Answer with JSON only, one pair per product, in the form {{"r":[[1,17]]}}: \
-the product's number as given, then the subcategory number."""
-PAIR_SCHEMA = {"type": "object", "properties": {"r": {"type": "array", "items": {
-    "type": "array", "items": {"type": "integer"}}}}, "required": ["r"], "additionalProperties": False}
+Answer with JSON only, one entry per product, in the form {answer_shape}, where n is the product's number \
+as given, c the category id and s the subcategory id."""
+PREVIOUS_SHAPE = '{"r":[{"n":1,"c":"category-id","s":"subcategory-id"}]}'
+POSITIONAL_SHAPE = '{"r":[12,113]}'
+POSITIONAL_RULE = ("one subcategory number per product, in the order of the products, in the form "
+                   f"{POSITIONAL_SHAPE}")
+SHIPPED, PREVIOUS, POSITIONAL = "shipped: numbers", "previous: ids", "positional (not implemented)"
 
 
 @dataclass(frozen=True)
-class Variant:
+class Format:
+    """What a request format costs: its stable prefix (system prompt, schema) and its answer items."""
+
     name: str
-    prompt_tokens: int
-    completion_tokens: int
-    prefix_tokens: int
-    requests: int
-    cost_uncached: float
-    cost_cached: float
+    system: str
+    schema: dict[str, Any]
+    item_tokens: float  # mean tokens of one product's answer item, trailing comma included
 
 
 def _compact(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def _no_enums(schema: dict) -> dict:
-    schema = json.loads(json.dumps(schema))
-    for key in ("c", "s"):
-        schema["properties"]["r"]["items"]["properties"][key].pop("enum")
-    return schema
-
-
-def _pair_system(taxonomy: Taxonomy) -> str:
-    lines, number = [], 0
+def _previous_taxonomy(taxonomy: Taxonomy) -> str:
+    lines = []
     for cat in taxonomy.categories:
-        lines.append(cat.name)
-        for sub in cat.subcategories:
-            number += 1
-            lines.append(f"  {number}: {sub.name}")
-    return PAIR_SYSTEM.format(name=taxonomy.name, version=taxonomy.version, taxonomy="\n".join(lines))
+        lines.append(f"{cat.id}: {cat.name}" + (f" - {cat.description}" if cat.description else ""))
+        lines.extend(f"  {sub.id}: {sub.name}" + (f" - {sub.description}" if sub.description else "")
+                     for sub in cat.subcategories)
+    return "\n".join(lines)
 
 
-def variants(entry: ModelEntry, taxonomy: Taxonomy, products: Sequence[Product], size: int,
-             concurrency: int) -> list[Variant]:
-    """The three formats at batch size ``size``; answers pick pairs round-robin (the label does not matter here)."""
+def _previous_schema(taxonomy: Taxonomy) -> dict[str, Any]:
+    item = {"type": "object", "properties": {
+        "n": {"type": "integer"},
+        "c": {"type": "string", "enum": [c.id for c in taxonomy.categories]},
+        "s": {"type": "string", "enum": [s.id for c in taxonomy.categories for s in c.subcategories]},
+    }, "required": ["n", "c", "s"], "additionalProperties": False}
+    return {"type": "object", "properties": {"r": {"type": "array", "items": item}}, "required": ["r"],
+            "additionalProperties": False}
+
+
+def _positional_schema(taxonomy: Taxonomy) -> dict[str, Any]:
+    item = {"type": "integer", "enum": list(prompts.label_codes(taxonomy))}
+    return {"type": "object", "properties": {"r": {"type": "array", "items": item}}, "required": ["r"],
+            "additionalProperties": False}
+
+
+def formats(entry: ModelEntry, taxonomy: Taxonomy) -> list[Format]:
+    """The shipped format, the previous one and the positional idea, for ``taxonomy``."""
     def n(text: str) -> int:
         return tokens.count(entry, text)
 
-    pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
+    codes = prompts.label_codes(taxonomy)
+    shipped = prompts.render_system(taxonomy)
+    previous = PREVIOUS_SYSTEM.format(name=taxonomy.name, version=taxonomy.version,
+                                      taxonomy=_previous_taxonomy(taxonomy), answer_shape=PREVIOUS_SHAPE)
+    positional = shipped.replace(f"one entry per product, in the form {prompts.ANSWER_SHAPE}, where n is the "
+                                 "product's number as given and k the number of its subcategory", POSITIONAL_RULE)
+    if positional == shipped:
+        raise RuntimeError("prompts.SYSTEM_TEMPLATE changed: update the positional variant in format_whatif.py")
+    return [
+        Format(SHIPPED, shipped, prompts.answer_schema(taxonomy),
+               mean(n(_compact({"n": 10, "k": k}) + ",") for k in codes)),
+        Format(PREVIOUS, previous, _previous_schema(taxonomy),
+               mean(n(_compact({"n": 10, "c": c, "s": s}) + ",") for c, s in codes.values())),
+        Format(POSITIONAL, positional, _positional_schema(taxonomy), mean(n(f"{k},") for k in codes)),
+    ]
+
+
+def project_format(entry: ModelEntry, fmt: Format, products: Sequence[Product], size: int,
+                   concurrency: int) -> Projection:
+    """``assign_cat.dryrun.project`` for an arbitrary format (same formula, line for line)."""
+    def n(text: str) -> int:
+        return tokens.count(entry, text)
+
     groups = batches(products, size)
-    users = sum(n(prompts.render_user(group)) + CHAT_FRAMING_TOKENS for group in groups)
-    system, schema = prompts.render_system(taxonomy), prompts.answer_schema(taxonomy)
-    named = sum(n(_compact({"r": [{"n": i, "c": pairs[(k + i) % len(pairs)][0], "s": pairs[(k + i) % len(pairs)][1]}
-                                  for i in range(1, len(g) + 1)]})) for k, g in enumerate(groups))
-    numbered = sum(n(_compact({"r": [[i, (k + i) % len(pairs) + 1] for i in range(1, len(g) + 1)]}))
-                   for k, g in enumerate(groups))
-    specs = [("shipped", n(system) + n(_compact(schema)), named),
-             ("no enums in the schema", n(system) + n(_compact(_no_enums(schema))), named),
-             ("pair numbers, no enums", n(_pair_system(taxonomy)) + n(_compact(PAIR_SCHEMA)), numbered)]
-    out = []
-    for name, prefix, completion in specs:
-        prompt = prefix * len(groups) + users
-        first_wave = min(concurrency, len(groups))
-        cached = prefix * (len(groups) - first_wave) if prefix >= OPENAI_MIN_CACHE_TOKENS else 0
-        out.append(Variant(name, prompt, completion, prefix, len(groups),
-                           price(Usage(prompt, completion), entry.pricing).total,
-                           price(Usage(prompt, completion, cached), entry.pricing).total))
-    return out
+    prefix = n(fmt.system) + n(_compact(fmt.schema))
+    inputs = sum(prefix + n(prompts.render_user(group)) + CHAT_FRAMING_TOKENS for group in groups)
+    outputs = round(sum(3 + fmt.item_tokens * len(group) for group in groups))
+    first_wave = min(concurrency, len(groups))
+    cacheable = entry.provider == "anthropic" or prefix >= OPENAI_MIN_CACHE_TOKENS
+    cached = prefix * (len(groups) - first_wave) if cacheable else 0
+    written = prefix * first_wave if entry.provider == "anthropic" else 0
+    plain = Usage(inputs, outputs)
+    return Projection(
+        alias=entry.alias, model_used=entry.model_used, requests=len(groups), input_tokens=inputs,
+        output_tokens=outputs, prefix_tokens=prefix, cost_uncached=price(plain, entry.pricing).total,
+        cost_cached=price(Usage(inputs, outputs, cached, written), entry.pricing).total,
+        cost_batch_api=price(plain, entry.pricing, batch=True).total, exact=tokens.exact_for(entry),
+    )
+
+
+def check_shipped(mirror: Projection, dry_run: Projection) -> None:
+    """The shipped format counted here must equal what ``--dry-run`` projects, or the comparison is void."""
+    if mirror != dry_run:
+        raise RuntimeError(f"format_whatif disagrees with assign_cat.dryrun.project:\n{mirror}\n{dry_run}")

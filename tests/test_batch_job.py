@@ -35,7 +35,7 @@ class OfflineProvider(BatchProvider):
     def line(self, custom_id, body):
         return {"custom_id": custom_id, "body": body}
 
-    create = find = refresh = download = results = sdk = None  # never called here
+    create = find = refresh = download = item = sdk = None  # never called here
 
 
 def test_parts_respect_the_request_and_byte_limits_and_commit_at_once(tmp_path):
