@@ -2,7 +2,8 @@
 
 Uses the dry run's own projection (assign_cat.dryrun.project) on the exact rendered requests: tiktoken o200k
 counts for gpt-4o-mini (exact), o200k x 1.15 for Claude Haiku (an estimate). Taxonomies: the shipped
-config/taxonomy.xml (with descriptions) and benchmarks/data/taxonomy-20x133.xml (names only).
+config/taxonomy.xml (with descriptions) and benchmarks/data/taxonomy-20x133.xml (names only). Also compares the
+shipped numbered answer format with the previous id format (benchmarks/format_whatif.py).
 Writes benchmarks/batch_tokens.md.  Run: python benchmarks/batch_tokens.py
 """
 
@@ -21,13 +22,22 @@ from assign_cat.plan import Plan, RunOptions  # noqa: E402
 from assign_cat.products import load_products  # noqa: E402
 from assign_cat.taxonomy import load_taxonomy  # noqa: E402
 from bench_inputs import SHIPPED_TAXONOMY, default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
-from format_whatif import variants  # noqa: E402
+from format_whatif import (  # noqa: E402
+    POSITIONAL,
+    POSITIONAL_SHAPE,
+    PREVIOUS,
+    PREVIOUS_SHAPE,
+    SHIPPED,
+    check_shipped,
+    formats,
+    project_format,
+)
 from labnb.config import load_models_config  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "batch_tokens.md"
 MODELS = ROOT / "config" / "models.yaml"
 BATCH_SIZES = (1, 5, 10, 20, 50)
-WHATIF_SIZES = (1, 20, 50)
+COMPARE_SIZES = (1, 20, 50)
 N = 800
 CONCURRENCY = 8  # the CLI default: the first wave of 8 requests writes the cache, the rest read it
 
@@ -68,18 +78,40 @@ def summary(name: str, raw: dict[int, dict[str, Projection]]) -> str:
             f"{one / cost:.1f}x cheaper than batch size 1 (${one * 800 / N:.4f}).")
 
 
-def whatif(taxonomy_path: Path, products_path: Path) -> list[str]:
-    """Markdown rows: hypothetical cheaper formats on one taxonomy, gpt4o_mini (see format_whatif.py)."""
-    entry = load_models_config(MODELS).get("gpt4o_mini")
+def compare(taxonomy_path: Path, products_path: Path, raw: dict[int, dict[str, Projection]]) -> tuple[
+        list[str], dict[tuple[str, int], Projection]]:
+    """Markdown rows: the shipped format against the previous one (and the positional idea), gpt4o_mini and haiku."""
+    config = load_models_config(MODELS)
     taxonomy, products = load_taxonomy(taxonomy_path), load_products(products_path)
     rows = ["| format | batch size | prefix tok/request | prompt tok/product | completion tok/product "
-            "| gpt4o_mini $/800 | gpt4o_mini cached $/800 |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for size in WHATIF_SIZES:
-        for v in variants(entry, taxonomy, products, size, CONCURRENCY):
-            rows.append(f"| {v.name} | {size} | {v.prefix_tokens:,} | {v.prompt_tokens / N:,.1f} "
-                        f"| {v.completion_tokens / N:.1f} | {v.cost_uncached * 800 / N:.4f} "
-                        f"| {v.cost_cached * 800 / N:.4f} |")
-    return rows
+            "| gpt4o_mini $/800 | gpt4o_mini cached $/800 | haiku cached $/800 (est.) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out: dict[tuple[str, int], Projection] = {}
+    per_model = {alias: formats(config.get(alias), taxonomy) for alias in ("gpt4o_mini", "haiku")}
+    for size in COMPARE_SIZES:
+        for i, fmt in enumerate(per_model["gpt4o_mini"]):
+            mini, haiku = (project_format(config.get(alias), per_model[alias][i], products, size, CONCURRENCY)
+                           for alias in ("gpt4o_mini", "haiku"))
+            if fmt.name == SHIPPED:
+                check_shipped(mini, raw[size]["gpt4o_mini"])
+                check_shipped(haiku, raw[size]["haiku"])
+            out[(fmt.name, size)] = mini
+            rows.append(f"| {fmt.name} | {size} | {mini.prefix_tokens:,} | {mini.input_tokens / N:,.1f} "
+                        f"| {mini.output_tokens / N:.1f} | {mini.cost_uncached * 800 / N:.4f} "
+                        f"| {mini.cost_cached * 800 / N:.4f} | {haiku.cost_cached * 800 / N:.4f} |")
+    return rows, out
+
+
+def saving(name: str, out: dict[tuple[str, int], Projection]) -> str:
+    """One sentence: what the numbered format saves against the previous id format (gpt4o_mini)."""
+    parts = []
+    for size in COMPARE_SIZES:
+        new, old = out[(SHIPPED, size)], out[(PREVIOUS, size)]
+        cut = {key: 1 - getattr(new, key) / getattr(old, key)
+               for key in ("input_tokens", "output_tokens", "cost_uncached", "cost_cached")}
+        parts.append(f"batch size {size}: prompt -{cut['input_tokens']:.0%}, completion -{cut['output_tokens']:.0%}, "
+                     f"cost -{cut['cost_uncached']:.0%} uncached / -{cut['cost_cached']:.0%} cached")
+    return f"{name}: numbered format vs previous ids: " + "; ".join(parts) + "."
 
 
 def main() -> None:
@@ -102,20 +134,25 @@ def main() -> None:
     sentences = []
     with tempfile.TemporaryDirectory() as tmp:
         products = write_products(Path(tmp) / "products.csv", N, args.products)
+        comparisons = []
         for path, kind in taxonomies:
             taxonomy = load_taxonomy(path)
             name = f"{path.relative_to(ROOT)} ({len(taxonomy.categories)}x{len(taxonomy.pairs)}, {kind})"
             rows, raw = table(path, products, N)
             lines += [f"## {name}", "", *rows, ""]
             sentences.append(summary(name, raw))
-        names = taxonomies[-1][0]
-        lines += [f"## What would reach $0.01 per 800 products ({names.relative_to(ROOT)}, hypothetical formats)", "",
-                  "Not implemented; counted the same way on hand-rendered requests (benchmarks/format_whatif.py). "
-                  "'no enums': the answer schema without the category/subcategory enums (labels are still checked "
-                  "against the taxonomy and repaired). 'pair numbers': subcategory lines numbered, answers "
-                  "`{\"r\":[[1,17],[2,98]]}`. Completion tokens here are rendered answers (round-robin labels), "
-                  "so the shipped row differs slightly from the table above (which projects the mean label).", "",
-                  *whatif(names, products), ""]
+            compared, out = compare(path, products, raw)
+            comparisons += [f"### {name}", "", *compared, ""]
+            sentences.append(saving(name, out))
+        lines += ["## The numbered answer format against the previous id format", "",
+                  f"'{SHIPPED}': what the CLI sends now (the rows equal the tables above; the script checks it). "
+                  f"'{PREVIOUS}': the format it replaced: `cat-id: Name` / `  sub-id: Name` taxonomy lines, string "
+                  f"enums of category and subcategory ids, answers `{PREVIOUS_SHAPE}` (its rows match, token for "
+                  "token, what this file reported on 2026-11-28 while the CLI still used it). "
+                  f"'{POSITIONAL}': an idea, not in the CLI: the shipped prompt, but answers list one subcategory "
+                  f"number per product in order, `{POSITIONAL_SHAPE}`; it cuts output tokens, but a skipped or "
+                  "duplicated product would shift every later label without any way to notice. All three are "
+                  "counted with the dry run's formula (benchmarks/format_whatif.py).", "", *comparisons]
     lines += ["## Summary", "", *[f"- {s}" for s in sentences], "", "## Machine", "", *machine_facts(),
               f"- counting took {time.perf_counter() - clock:.1f} s", ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")

@@ -36,8 +36,7 @@ def label_codes(taxonomy: Taxonomy) -> dict[int, tuple[str, str]]:
     Models answer with these short numbers: half the output tokens of two ids, and every number
     names a valid pair, so a category/subcategory mismatch cannot even be expressed.
     """
-    pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
-    return {k: pair for k, pair in enumerate(pairs, start=1)}
+    return taxonomy.codes
 
 
 def _one_line(text: str, limit: int = FIELD_CHARS) -> str:

@@ -42,6 +42,12 @@ class Taxonomy:
         """Every valid (category id, subcategory id) pair."""
         return frozenset((c.id, s.id) for c in self.categories for s in c.subcategories)
 
+    @cached_property
+    def codes(self) -> dict[int, tuple[str, str]]:
+        """Subcategory number → (category id, subcategory id), from 1 in document order."""
+        pairs = [(c.id, s.id) for c in self.categories for s in c.subcategories]
+        return dict(enumerate(pairs, start=1))
+
     def is_valid(self, category: str, subcategory: str) -> bool:
         return (category, subcategory) in self.pairs
 
