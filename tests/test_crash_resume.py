@@ -153,3 +153,18 @@ def test_resume_refuses_an_edited_snapshot(cli, fake_api):
     products.write_text(products.read_text().replace("sp-001", "sp-999"))
     again = cli("--resume", str(first.run_dir))
     assert again.code == 2 and "changed since the run started" in again.err and str(products) in again.err
+
+
+def test_resume_refuses_a_run_that_is_still_running(tmp_path):
+    models, runs = write_models_yaml(tmp_path / "m.yaml"), tmp_path / "runs"
+    with FakeAPIServer(api_key="test-key-0123456789abcdef", latency=1.0) as server:  # about 11 s of work
+        process = start(server, models, runs)
+        run = wait_for_calls(runs, 2, process)
+        try:
+            second = subprocess.run([sys.executable, str(ROOT / "src" / "run_assign_cat.py"), "--resume", str(run)],
+                                    env=subprocess_env(server), capture_output=True, text=True, timeout=60)
+            assert process.poll() is None  # the first run was still going when the resume was refused
+            assert second.returncode == 2 and f"still running as process {process.pid}" in second.stderr
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +12,11 @@ from assign_cat.classifiers import create_classifier
 from assign_cat.plan import from_run
 from assign_cat.runner import RunResult, execute, pending_products, run_new
 from labnb.errors import InputError, UsageError
-from labnb.lifecycle import RunRecorder
+from labnb.lifecycle import HEARTBEAT_SECONDS, RunRecorder
 from labnb.runfolder import RunFolder
-from labnb.timeutil import utc_now
+from labnb.timeutil import parse_utc, utc_now
+
+STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS  # three missed heartbeats
 
 
 def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:
@@ -23,6 +28,33 @@ def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:
             raise InputError(f"{folder.file(name)}: changed since the run started; cannot resume a modified snapshot")
 
 
+def _check_alive(folder: RunFolder, recorder: RunRecorder) -> None:
+    """Refuse to resume a run that another process is still writing (its pid lives, or its heartbeat is fresh)."""
+    summary = recorder.summary
+    if summary.get("status") != "running" or not summary.get("updated_at"):
+        return
+    if summary.get("host") == socket.gethostname() and isinstance(summary.get("pid"), int):
+        if not _pid_alive(summary["pid"]):
+            return  # crashed on this machine: safe to continue at once
+        raise UsageError(f"{folder.path}: still running as process {summary['pid']}; stop it first")
+    age = (dt.datetime.now(dt.UTC) - parse_utc(recorder.summary["updated_at"])).total_seconds()
+    if age < STALE_AFTER_SECONDS:
+        raise UsageError(f"{folder.path}: still running (heartbeat {age:.0f} s ago); if its process is gone, "
+                         f"resume after {STALE_AFTER_SECONDS:.0f} s without a heartbeat")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool = False, batch_api: bool = False,
                  wait: bool = False) -> RunResult:
     """Finish an interrupted or crashed run, or re-run its failed products, in the same folder.
@@ -32,6 +64,7 @@ def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool 
     """
     folder = RunFolder.open(Path(run_dir))
     recorder = RunRecorder.load(folder)
+    _check_alive(folder, recorder)
     _check_snapshot(folder, recorder)
     plan = from_run(folder)
     if retry_failed and recorder.summary.get("status") == "submitted":  # its answers are still at the provider

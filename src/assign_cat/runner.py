@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import time
 import traceback
 from collections import Counter
@@ -89,7 +91,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
     """Classify ``todo`` into ``folder``; status RUNNING → final status in one try/except/finally."""
     session = {"mode": mode, "started_at": utc_now(), "products": len(todo)}
     recorder.summary.setdefault("sessions", []).append(session)
-    recorder.update(status="running", ended_at=None)
+    recorder.update(status="running", ended_at=None, pid=os.getpid(), host=socket.gethostname())
     # Ids are taken when a call starts but logged when it ends, so after a crash the log can have gaps:
     # continue after the highest id, never after the count.
     previous = [c.get("call_id", "") for c in read_jsonl(folder.file("outputs/calls.jsonl"))]
