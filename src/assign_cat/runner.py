@@ -21,8 +21,8 @@ from assign_cat.outputs import DONE_STATUSES, OutputWriter, latest_rows
 from assign_cat.plan import PROJECT_ROOT, Plan
 from assign_cat.products import Product
 from assign_cat.records import BatchOutcome
+from assign_cat.requests import batches
 from labnb.budget import Budget
-from labnb.calls import CallRecord
 from labnb.errors import RunAborted
 from labnb.executor import Executor, StopSignal
 from labnb.jsonio import read_jsonl
@@ -32,6 +32,7 @@ from labnb.provenance import git_info, system_info
 from labnb.ratelimit import RateLimiter
 from labnb.runfolder import RunFolder
 from labnb.timeutil import utc_now
+from labnb.usage import Usage
 
 EXIT_INTERRUPTED = 130
 
@@ -131,7 +132,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
                    recorder: RunRecorder, stop: StopSignal) -> None:
     entry, options = plan.entry, plan.options
     size = classifier.batch_size(options.batch_size)
-    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+    groups = batches(todo, size)
     budget = Budget(options.max_cost, entry.pricing)
     estimates: dict[int, float] = {}
     counts: Counter[str] = Counter()
@@ -148,7 +149,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
     def on_result(batch: list[Product], outcome: BatchOutcome) -> None:
         nonlocal spent_tokens
         writer.write(outcome)
-        usage = _usage(outcome.calls)
+        usage = sum((c.usage for c in outcome.calls), Usage())
         budget.settle(estimates.pop(id(batch), 0.0), usage)
         spent_tokens += usage.total_tokens
         counts.update(r.status for r in outcome.results)
@@ -168,7 +169,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
     handled = _install_signals(loop, stop)
     heartbeat = asyncio.create_task(recorder.heartbeat())
     try:
-        await executor.run(batches, stop)
+        await executor.run(groups, stop)
     finally:
         heartbeat.cancel()
         for sig in handled:
@@ -176,12 +177,6 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
         progress.close()
         with contextlib.suppress(Exception):
             await classifier.aclose()
-
-
-def _usage(calls: list[CallRecord]) -> Any:
-    from labnb.usage import Usage
-
-    return sum((c.usage for c in calls), Usage())
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: StopSignal) -> list[int]:
