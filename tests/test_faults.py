@@ -8,6 +8,7 @@ import socket
 import pandas as pd
 import pytest
 
+from assign_cat.records import ERROR_TYPES
 from conftest import write_models_yaml
 from fakeapi import Fault
 
@@ -66,6 +67,7 @@ def test_faults_that_do_not_recover_become_rows_with_an_error_type(cli, fake_api
     assert rows["status"].tolist()[1] == "ok"  # the next product is unaffected: one failure never stops a run
     assert result.json("metadata/run_summary.json")["status"] == "completed_with_errors"
     assert error_type in (result.run_dir / "outputs" / "errors.log").read_text()
+    assert error_type in ERROR_TYPES  # the documented list
 
 
 def test_a_schema_violation_gets_one_repair_that_says_what_was_wrong(cli, fake_api):

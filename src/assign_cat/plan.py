@@ -6,7 +6,7 @@ A plan comes from the command line (a new run) or from a run folder's own snapsh
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,6 @@ class Plan:
     products: list[Product]
     input_path: Path | None = None
     replay_of: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def with_gold(self) -> bool:

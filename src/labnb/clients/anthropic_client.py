@@ -16,8 +16,6 @@ _FINISH = {"max_tokens": "length", "refusal": "refusal"}
 
 
 class AnthropicClient(ModelClient):
-    supports_prompt_cache = True  # explicit cache_control breakpoint on the system prefix
-
     def __init__(self, entry: ModelEntry) -> None:
         super().__init__(entry)
         import anthropic  # imported here so other providers never pay for it

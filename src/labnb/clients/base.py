@@ -43,9 +43,6 @@ class ChatResponse:
 class ModelClient(ABC):
     """A chat model behind an official SDK; subclasses implement ``generate`` only."""
 
-    supports_schema: bool = True
-    supports_prompt_cache: bool = False
-
     def __init__(self, entry: ModelEntry) -> None:
         self.entry = entry
 

@@ -13,8 +13,6 @@ from labnb.usage import Usage
 
 
 class OpenAIClient(ModelClient):
-    supports_prompt_cache = True  # automatic prefix caching; prompt_cache_key improves hit rates
-
     def __init__(self, entry: ModelEntry) -> None:
         super().__init__(entry)
         import openai  # imported here so other providers never pay for it
