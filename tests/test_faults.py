@@ -92,13 +92,13 @@ def test_connection_refused_is_an_error_row(cli, tmp_path):
 
 
 def test_exhausted_quota_stops_the_run_with_what_to_fix(cli, fake_api):
-    # OpenAI answers 429 insufficient_quota on every attempt; the SDK's retries (2 here) cannot help.
+    # OpenAI answers 429 insufficient_quota; retrying cannot help, so the first answer stops the run.
     fake_api.faults = [Fault("status", status=429, error_type="insufficient_quota",
                              error_code="insufficient_quota")] * 3
     result = cli("--input", "data/sample_products.csv", "--limit", "10", "--concurrency", "1")
     assert result.code == 3
     assert "no quota left" in result.err and "add credit or use another model" in result.err
-    assert len(fake_api.requests_to("/v1/chat/completions")) == 3  # one call and its retries, then stop
+    assert len(fake_api.requests_to("/v1/chat/completions")) == 1  # not retried, nothing else started
 
 
 def test_a_fault_mix_run_accounts_for_every_product(cli, fake_api):
