@@ -9,9 +9,9 @@ from typing import Any
 
 from labnb.batchapi.base import BatchAPIError, BatchPart, BatchProvider, ItemResult
 from labnb.batchapi.files import download_to, iter_lines
+from labnb.clients.http import sdk_options
 from labnb.config import ModelEntry
 from labnb.errors import CallError
-from labnb.scrub import register_secret
 from labnb.timeutil import parse_utc
 
 # Anthropic batches carry no metadata: a lost create answer is matched by time and request count.
@@ -37,11 +37,9 @@ class AnthropicBatches(BatchProvider):
         import anthropic  # imported here so other providers never pay for it
 
         self._sdk = anthropic
-        key = entry.api_key()
-        register_secret(key)
-        kwargs: dict[str, Any] = {"base_url": entry.base_url} if entry.base_url else {}
-        self._client = anthropic.Anthropic(api_key=key, max_retries=entry.max_retries,
-                                           timeout=max(entry.timeout, 600.0), **kwargs)
+        # Batch requests and result files of up to 256 MB need far longer than one chat call.
+        self._client = anthropic.Anthropic(**sdk_options(anthropic, entry, sync=True,
+                                                         timeout=max(entry.timeout, 600.0)))
 
     def sdk(self) -> Any:
         return self._sdk

@@ -9,9 +9,9 @@ from typing import Any
 
 from labnb.batchapi.base import BatchPart, BatchProvider, ItemResult
 from labnb.batchapi.files import download_to
+from labnb.clients.http import sdk_options
 from labnb.config import ModelEntry
 from labnb.errors import CallError
-from labnb.scrub import register_secret
 
 ENDPOINT = "/v1/chat/completions"
 LIST_MARGIN_SECONDS = 3600  # batches listed newest first: stop an hour before the part's create call
@@ -34,12 +34,8 @@ class OpenAIBatches(BatchProvider):
         import openai  # imported here so other providers never pay for it
 
         self._sdk = openai
-        key = entry.api_key()
-        register_secret(key)
-        kwargs: dict[str, Any] = {"base_url": entry.base_url} if entry.base_url else {}
         # Uploads of up to 200 MB need far longer than one chat call.
-        self._client = openai.OpenAI(api_key=key, max_retries=entry.max_retries, timeout=max(entry.timeout, 600.0),
-                                     **kwargs)
+        self._client = openai.OpenAI(**sdk_options(openai, entry, sync=True, timeout=max(entry.timeout, 600.0)))
 
     def sdk(self) -> Any:
         return self._sdk

@@ -47,19 +47,10 @@ class ModelClient(ABC):
         self.entry = entry
 
     def sdk_options(self, sdk: ModuleType) -> dict[str, Any]:
-        """Constructor arguments every official SDK client takes: key, retries, timeout, base_url, HTTP client."""
-        from labnb.clients.http import http_client
-        from labnb.scrub import register_secret
+        """Constructor arguments for the SDK's async client (key, retries, timeout, capped retry-after)."""
+        from labnb.clients.http import sdk_options
 
-        key = self.entry.api_key()
-        register_secret(key)
-        options: dict[str, Any] = {
-            "api_key": key, "max_retries": self.entry.max_retries, "timeout": self.entry.timeout,
-            "http_client": http_client(sdk, self.entry.max_retry_wait),
-        }
-        if self.entry.base_url:
-            options["base_url"] = self.entry.base_url
-        return options
+        return sdk_options(sdk, self.entry)
 
     @abstractmethod
     async def generate(self, request: ChatRequest) -> ChatResponse:

@@ -1,4 +1,4 @@
-"""The HTTP client handed to both SDKs: their defaults, plus a cap on ``retry-after`` waits."""
+"""What every SDK client is built with: key, retries, timeout, and an HTTP client that caps ``retry-after``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import email.utils
 import time
 from types import ModuleType
 from typing import Any
+
+from labnb.config import ModelEntry
+from labnb.scrub import register_secret
 
 
 def _seconds(value: str) -> float | None:
@@ -19,33 +22,53 @@ def _seconds(value: str) -> float | None:
 QUOTA_MARKERS = (b"insufficient_quota", b"billing_hard_limit_reached", b"credit balance is too low")
 
 
-def cap_retry_after(max_wait: float):
-    """A response hook that shortens any ``retry-after`` above ``max_wait`` seconds.
+def _adjust(response: Any, max_wait: float) -> None:
+    """Cap ``retry-after`` at ``max_wait`` seconds; mark "no quota left" answers not to be retried.
 
     The Anthropic SDK honours any retry-after, however long; a provider asking for an hour
     would stall a run silently, so we wait at most ``max_wait`` and let the retry decide.
-    A 429 that means "no quota left" is marked not to be retried: waiting cannot fix it.
+    Waiting cannot fix an exhausted quota, so such a 429 gets ``x-should-retry: false``.
     """
+    headers = response.headers
+    if response.status_code in (400, 402, 429) and any(m in response.content for m in QUOTA_MARKERS):
+        headers["x-should-retry"] = "false"
+        return
+    ms = headers.get("retry-after-ms")
+    if ms is not None and (_seconds(ms) or 0) / 1000 > max_wait:
+        headers["retry-after-ms"] = str(int(max_wait * 1000))
+    value = headers.get("retry-after")
+    if value is not None:
+        secs = _seconds(value)
+        if secs is not None and secs > max_wait:
+            headers["retry-after"] = str(int(max_wait))
 
-    async def hook(response: Any) -> None:
-        headers = response.headers
+
+def http_client(sdk: ModuleType, max_wait: float, *, sync: bool = False) -> Any:
+    """The SDK's default HTTP client (async, or sync for batch jobs) with ``_adjust`` as a response hook."""
+    if sync:
+        def hook(response: Any) -> None:
+            if response.status_code in (400, 402, 429):
+                response.read()  # error bodies are small; the SDK reads the cached content afterwards
+            _adjust(response, max_wait)
+
+        return sdk.DefaultHttpxClient(event_hooks={"response": [hook]})
+
+    async def async_hook(response: Any) -> None:
         if response.status_code in (400, 402, 429):
-            await response.aread()  # error bodies are small; the SDK reads the cached content afterwards
-            if any(marker in response.content for marker in QUOTA_MARKERS):
-                headers["x-should-retry"] = "false"
-                return
-        ms = headers.get("retry-after-ms")
-        if ms is not None and (_seconds(ms) or 0) / 1000 > max_wait:
-            headers["retry-after-ms"] = str(int(max_wait * 1000))
-        value = headers.get("retry-after")
-        if value is not None:
-            secs = _seconds(value)
-            if secs is not None and secs > max_wait:
-                headers["retry-after"] = str(int(max_wait))
+            await response.aread()
+        _adjust(response, max_wait)
 
-    return hook
+    return sdk.DefaultAsyncHttpxClient(event_hooks={"response": [async_hook]})
 
 
-def http_client(sdk: ModuleType, max_wait: float) -> Any:
-    """The SDK's default async HTTP client with the retry-after cap installed."""
-    return sdk.DefaultAsyncHttpxClient(event_hooks={"response": [cap_retry_after(max_wait)]})
+def sdk_options(sdk: ModuleType, entry: ModelEntry, *, sync: bool = False, timeout: float | None = None) -> dict:
+    """Constructor arguments every official SDK client takes: key, retries, timeout, base_url, HTTP client."""
+    key = entry.api_key()
+    register_secret(key)
+    options: dict[str, Any] = {
+        "api_key": key, "max_retries": entry.max_retries, "timeout": timeout or entry.timeout,
+        "http_client": http_client(sdk, entry.max_retry_wait, sync=sync),
+    }
+    if entry.base_url:
+        options["base_url"] = entry.base_url
+    return options
