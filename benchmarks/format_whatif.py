@@ -19,13 +19,12 @@ from statistics import mean
 from typing import Any
 
 from assign_cat import prompts
-from assign_cat.dryrun import CHAT_FRAMING_TOKENS, OPENAI_MIN_CACHE_TOKENS, Projection
+from assign_cat.dryrun import CHAT_FRAMING_TOKENS, Projection, priced
 from assign_cat.products import Product
 from assign_cat.requests import batches
 from assign_cat.taxonomy import Taxonomy
 from labnb import tokens
 from labnb.config import ModelEntry
-from labnb.usage import Usage, price
 
 PREVIOUS_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.
 For each product choose exactly one category id and one subcategory id that belongs to that category. \
@@ -115,17 +114,7 @@ def project_format(entry: ModelEntry, fmt: Format, products: Sequence[Product], 
     prefix = n(fmt.system) + n(_compact(fmt.schema))
     inputs = sum(prefix + n(prompts.render_user(group)) + CHAT_FRAMING_TOKENS for group in groups)
     outputs = round(sum(3 + fmt.item_tokens * len(group) for group in groups))
-    first_wave = min(concurrency, len(groups))
-    cacheable = entry.provider == "anthropic" or prefix >= OPENAI_MIN_CACHE_TOKENS
-    cached = prefix * (len(groups) - first_wave) if cacheable else 0
-    written = prefix * first_wave if entry.provider == "anthropic" else 0
-    plain = Usage(inputs, outputs)
-    return Projection(
-        alias=entry.alias, model_used=entry.model_used, requests=len(groups), input_tokens=inputs,
-        output_tokens=outputs, prefix_tokens=prefix, cost_uncached=price(plain, entry.pricing).total,
-        cost_cached=price(Usage(inputs, outputs, cached, written), entry.pricing).total,
-        cost_batch_api=price(plain, entry.pricing, batch=True).total, exact=tokens.exact_for(entry),
-    )
+    return priced(entry, len(groups), inputs, outputs, prefix, concurrency)
 
 
 def check_shipped(mirror: Projection, dry_run: Projection) -> None:

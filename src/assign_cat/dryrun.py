@@ -54,14 +54,19 @@ def project(entry: ModelEntry, plan: Plan) -> Projection:
     if plan.options.explain:
         per_item += 15
     outputs = round(sum(3 + per_item * len(group) for group in groups))
+    return priced(entry, len(groups), inputs, outputs, prefix, plan.options.concurrency)
+
+
+def priced(entry: ModelEntry, requests: int, inputs: int, outputs: int, prefix: int, concurrency: int) -> Projection:
+    """Costs of ``requests`` calls, uncached, with prefix caching, and at the batch-API rate."""
     # With caching, every request after the first wave (one per concurrent slot) reads the prefix from cache.
-    first_wave = min(plan.options.concurrency, len(groups))
+    first_wave = min(concurrency, requests)
     cacheable = entry.provider == "anthropic" or prefix >= OPENAI_MIN_CACHE_TOKENS
-    cached = prefix * (len(groups) - first_wave) if cacheable else 0
+    cached = prefix * (requests - first_wave) if cacheable else 0
     written = prefix * first_wave if entry.provider == "anthropic" else 0
     plain = Usage(inputs, outputs)
     return Projection(
-        alias=entry.alias, model_used=entry.model_used, requests=len(groups), input_tokens=inputs,
+        alias=entry.alias, model_used=entry.model_used, requests=requests, input_tokens=inputs,
         output_tokens=outputs, prefix_tokens=prefix, cost_uncached=price(plain, entry.pricing).total,
         cost_cached=price(Usage(inputs, outputs, cached, written), entry.pricing).total,
         cost_batch_api=price(plain, entry.pricing, batch=True).total, exact=tokens.exact_for(entry),
