@@ -37,9 +37,12 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
     usage = run_token_usage(calls, plan.entry)
     folder.write_json("outputs/token_usage.json", usage)
-    duration = sum(s.get("duration_seconds", 0.0) for s in recorder.summary.get("sessions", []))
+    sessions = recorder.summary.get("sessions", [])
+    setup = sum(s.get("setup_seconds", 0.0) for s in sessions)
+    duration = setup + sum(s.get("duration_seconds", 0.0) for s in sessions)
     processed = sum(counts[s] for s in ("ok", "invalid", "error"))
-    folder.write_json("outputs/timing.json", timing(calls, duration, processed, counts["invalid"] + counts["error"]))
+    folder.write_json("outputs/timing.json",
+                      timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup))
     accuracy = None
     if plan.with_gold:
         from assign_cat.metrics import write_metrics

@@ -72,9 +72,11 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
 
 
 def run_new(plan: Plan, command: list[str]) -> RunResult:
+    clock = time.perf_counter()
     classifier = create_classifier(plan)
-    folder, recorder = start(plan, classifier, command)
-    return execute(plan, folder, recorder, classifier, plan.products, mode="new")
+    folder, recorder = start(plan, classifier, command)  # loads a local model (provenance hashes its weights)
+    return execute(plan, folder, recorder, classifier, plan.products, mode="new",
+                   setup_seconds=time.perf_counter() - clock)
 
 
 def pending_products(plan: Plan, folder: RunFolder, redo: tuple[str, ...] = ()) -> list[Product]:
@@ -88,9 +90,9 @@ def pending_products(plan: Plan, folder: RunFolder, redo: tuple[str, ...] = ()) 
 
 
 def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Classifier,
-            todo: list[Product], *, mode: str) -> RunResult:
+            todo: list[Product], *, mode: str, setup_seconds: float = 0.0) -> RunResult:
     """Classify ``todo`` into ``folder``; status RUNNING → final status in one try/except/finally."""
-    session = {"mode": mode, "started_at": utc_now(), "products": len(todo)}
+    session = {"mode": mode, "started_at": utc_now(), "products": len(todo), "setup_seconds": round(setup_seconds, 3)}
     recorder.summary.setdefault("sessions", []).append(session)
     recorder.update(status="running", ended_at=None, pid=os.getpid(), host=socket.gethostname())
     # Ids are taken when a call starts but logged when it ends, so after a crash the log can have gaps:

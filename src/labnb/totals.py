@@ -50,14 +50,17 @@ def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool =
     }
 
 
-def timing(calls: Sequence[CallRecord], duration: float, processed: int, failed: int) -> dict[str, Any]:
-    """The content of ``outputs/timing.json``."""
+def timing(calls: Sequence[CallRecord], duration: float, processed: int, failed: int, *,
+           setup: float = 0.0) -> dict[str, Any]:
+    """The content of ``outputs/timing.json``; ``setup`` (client and model loading) is part of ``duration``."""
     latencies = [c.latency_ms for c in calls]
     return {
         "total_duration_seconds": round(duration, 3),
+        "setup_seconds": round(setup, 3),
+        "processing_seconds": round(duration - setup, 3),
         "products_processed": processed,
         "errors_count": failed,
-        "average_time_per_product": round(duration / processed, 4) if processed else None,
+        "average_time_per_product": round((duration - setup) / processed, 4) if processed else None,
         "calls": len(calls),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
