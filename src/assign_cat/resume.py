@@ -24,7 +24,7 @@ def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:
     recorded: dict[str, str] = recorder.summary.get("file_sha256") or {}
     now = folder.hashes()
     for name, digest in recorded.items():
-        if now.get(name) != digest and not name.startswith("outputs/"):
+        if now.get(name) != digest:  # only inputs/ and config/ are recorded
             raise InputError(f"{folder.file(name)}: changed since the run started; cannot resume a modified snapshot")
 
 
