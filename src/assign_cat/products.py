@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
-from labnb.files import read_input
+from labnb.tables import clean, read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
-MAX_FILE_BYTES = 512 * 1024 * 1024
 GOLD_FIELDS = ("expected_category", "expected_subcategory")
 KNOWN_FIELDS = ("product_id", "title", "description", *GOLD_FIELDS)
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 @dataclass(frozen=True)
@@ -68,120 +63,18 @@ def single_product(title: str) -> list[Product]:
 def load_products(path: str | Path, limit: int | None = None) -> list[Product]:
     """Read products from ``path`` (format by extension); problems are one-line InputErrors."""
     path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(f"{path}: unknown file type '{path.suffix}' (use .csv, .tsv, .json or .jsonl)")
-    text = _read_text(path)
-    if not text.strip():
-        raise InputError(f"{path}: file is empty")
-    if kind in ("csv", "tsv"):
-        rows = _delimited_rows(path, text, "," if kind == "csv" else "\t")
-    else:
-        rows = _json_rows(path, text, kind)
-    products = _to_products(path, rows)
+    products = _to_products(path, read_rows(path, required="title", noun="product"))
     return products[:limit] if limit is not None else products
-
-
-def _read_text(path: Path) -> str:
-    data = read_input(path, "input file", max_bytes=MAX_FILE_BYTES)
-    try:
-        return data.decode("utf-8-sig")  # a spreadsheet's BOM is not an error
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
-        ) from None
-
-
-def _delimited_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
-    # The csv default (128 KB a field) would hide an over-long title behind a parser error.
-    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise InputError(f"{path}: line 1: malformed header: {exc}") from None
-    header = [h.strip() for h in header]
-    if "title" not in header:
-        raise InputError(f"{path}: line 1: missing required column 'title'{_delimiter_hint(header, delimiter)}; "
-                         f"found: {', '.join(header)[:200]}")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
-    if dupes:
-        raise InputError(f"{path}: line 1: duplicate column '{dupes[0]}'")
-    rows: list[tuple[int, dict[str, Any]]] = []
-    line = reader.line_num
-    try:
-        for values in reader:
-            start, line = line + 1, reader.line_num
-            if not any(values):
-                continue  # blank lines (and a spreadsheet's all-empty rows) are not products
-            if len(values) > len(header):
-                raise InputError(
-                    f"{path}: line {start}: {len(values)} fields but the header has {len(header)}"
-                )
-            rows.append((start, dict(zip(header, values))))
-    except csv.Error as exc:
-        kind = "CSV" if delimiter == "," else "TSV"
-        raise InputError(f"{path}: line {reader.line_num}: malformed {kind}: {exc}") from None
-    return rows
-
-
-def _delimiter_hint(header: list[str], delimiter: str) -> str:
-    names = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
-    if len(header) == 1:
-        for other, name in names.items():
-            if other != delimiter and other in header[0]:
-                return f" (the file looks {name}-delimited; expected {names[delimiter]}-delimited)"
-    return ""
-
-
-def _json_rows(path: Path, text: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
-    if kind == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
-        if isinstance(data, dict) and isinstance(data.get("products"), list):
-            data = data["products"]
-        if not isinstance(data, list):
-            raise InputError(f"{path}: expected a JSON list of product objects")
-        items = [(i + 1, item) for i, item in enumerate(data)]
-        label = "item"
-    else:
-        items = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    items.append((number, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}: line {number}: malformed JSON: {exc.msg}") from None
-        label = "line"
-    rows = []
-    for number, item in items:
-        if not isinstance(item, dict):
-            raise InputError(f"{path}: {label} {number}: expected a JSON object")
-        if "title" not in item:
-            raise InputError(f"{path}: {label} {number}: missing required field 'title'")
-        rows.append((number, item))
-    return rows
-
-
-def _clean(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value).strip()
 
 
 def _to_products(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> list[Product]:
     if not rows:
         raise InputError(f"{path}: no products (the file has a header but no rows)")
-    where = "line" if path.suffix.lower() != ".json" else "item"
+    where = row_label(path)
     products: list[Product] = []
     seen: dict[str, int] = {}
     for index, (number, row) in enumerate(rows, start=1):
-        fields = {str(k).strip(): _clean(v) for k, v in row.items() if k is not None}
+        fields = {str(k).strip(): clean(v) for k, v in row.items() if k is not None}
         title = " ".join(fields.get("title", "").split())
         if not title:
             raise InputError(f"{path}: {where} {number}: empty title")

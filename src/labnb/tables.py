@@ -1,0 +1,134 @@
+"""Reading a user's table of items (CSV, TSV, JSON, JSONL) into numbered rows, with one-line errors.
+
+Shared by every use case: each turns the rows into its own item records. A row is
+``(number, fields)`` where ``number`` is the line (CSV/TSV/JSONL) or item (JSON) it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from labnb.errors import InputError
+from labnb.files import read_input
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+Row = tuple[int, dict[str, Any]]
+
+
+def read_rows(path: str | Path, *, required: str, noun: str = "item") -> list[Row]:
+    """Rows of ``path`` (format by extension); every row has the ``required`` column or key."""
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(f"{path}: unknown file type '{path.suffix}' (use .csv, .tsv, .json or .jsonl)")
+    text = read_text(path)
+    if not text.strip():
+        raise InputError(f"{path}: file is empty")
+    if kind in ("csv", "tsv"):
+        return delimited_rows(path, text, "," if kind == "csv" else "\t", required)
+    return json_rows(path, text, kind, required, noun)
+
+
+def row_label(path: Path) -> str:
+    """How a row is named in messages: ``item`` for a JSON list, else ``line``."""
+    return "line" if path.suffix.lower() != ".json" else "item"
+
+
+def read_text(path: Path) -> str:
+    data = read_input(path, "input file", max_bytes=MAX_FILE_BYTES)
+    try:
+        return data.decode("utf-8-sig")  # a spreadsheet's BOM is not an error
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
+        ) from None
+
+
+def delimited_rows(path: Path, text: str, delimiter: str, required: str) -> list[Row]:
+    # The csv default (128 KB a field) would hide an over-long title behind a parser error.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line 1: malformed header: {exc}") from None
+    header = [h.strip() for h in header]
+    if required not in header:
+        raise InputError(f"{path}: line 1: missing required column '{required}'{_delimiter_hint(header, delimiter)}; "
+                         f"found: {', '.join(header)[:200]}")
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise InputError(f"{path}: line 1: duplicate column '{dupes[0]}'")
+    rows: list[Row] = []
+    line = reader.line_num
+    try:
+        for values in reader:
+            start, line = line + 1, reader.line_num
+            if not any(values):
+                continue  # blank lines (and a spreadsheet's all-empty rows) are not items
+            if len(values) > len(header):
+                raise InputError(
+                    f"{path}: line {start}: {len(values)} fields but the header has {len(header)}"
+                )
+            rows.append((start, dict(zip(header, values))))
+    except csv.Error as exc:
+        kind = "CSV" if delimiter == "," else "TSV"
+        raise InputError(f"{path}: line {reader.line_num}: malformed {kind}: {exc}") from None
+    return rows
+
+
+def _delimiter_hint(header: list[str], delimiter: str) -> str:
+    names = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+    if len(header) == 1:
+        for other, name in names.items():
+            if other != delimiter and other in header[0]:
+                return f" (the file looks {name}-delimited; expected {names[delimiter]}-delimited)"
+    return ""
+
+
+def json_rows(path: Path, text: str, kind: str, required: str, noun: str) -> list[Row]:
+    if kind == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+        plural = f"{noun}s"
+        if isinstance(data, dict) and isinstance(data.get(plural), list):
+            data = data[plural]
+        if not isinstance(data, list):
+            raise InputError(f"{path}: expected a JSON list of {noun} objects")
+        items = [(i + 1, item) for i, item in enumerate(data)]
+        label = "item"
+    else:
+        items = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    items.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}: line {number}: malformed JSON: {exc.msg}") from None
+        label = "line"
+    rows = []
+    for number, item in items:
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: {label} {number}: expected a JSON object")
+        if required not in item:
+            raise InputError(f"{path}: {label} {number}: missing required field '{required}'")
+        rows.append((number, item))
+    return rows
+
+
+def clean(value: Any) -> str:
+    """A cell as text: None is empty, nested JSON is kept as compact JSON, other values are stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value).strip()
