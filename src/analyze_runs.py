@@ -19,7 +19,7 @@ from typing import Any
 from labnb.errors import LabError, UsageError
 
 LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
-                "total_tokens")
+                "total_tokens", "input", "batch_size", "labels", "tags")
 
 
 def _plain(value: Any) -> Any:

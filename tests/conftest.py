@@ -85,7 +85,7 @@ def cli(api_env, tmp_path, capsys):
 
     def run(*args: str, models_config: Path | None = None) -> CliResult:
         argv = [*args]
-        if not any(a in argv for a in ("--resume", "--retry-failed", "--models-config")):
+        if not any(a in argv for a in ("--resume", "--retry-failed", "--replay", "--models-config")):
             argv += ["--models-config", str(models_config or models)]
         if "--runs-dir" not in argv and not any(a in argv for a in ("--resume", "--retry-failed")):
             argv += ["--runs-dir", str(runs)]

@@ -189,6 +189,7 @@ def test_cli_list_json(tmp_path):
         "items": 2, "ok": 1, "failures": 1, "not_run": 0, "accuracy": 0.5, "category_accuracy": 0.5,
         "cost_usd": 0.5, "duration_s": 3.0, "total_tokens": 700, "prompt_tokens": 600, "completion_tokens": 100,
         "calls": 3, "retries": 1, "latency_p50_ms": 200.0, "latency_p95_ms": 300.0,
+        "tags": "", "note": "", "input": "products.csv", "batch_size": 2, "labels": "",
         "path": str(tmp_path / "assign-cat-2025-09-19-140000"),
     }]
     assert out.stdout == json.dumps(json.loads(out.stdout), sort_keys=True, indent=2) + "\n"

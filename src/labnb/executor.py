@@ -44,6 +44,7 @@ class Executor(Generic[T, R]):
     tokens_of: Callable[[T], int] = lambda unit: 0
     admit: Callable[[T], bool] = lambda unit: True  # False: the budget does not allow this unit
     grace: float = 5.0
+    refused: int = 0  # units the budget did not admit (left unprocessed; smaller ones may still fit)
 
     async def run(self, units: Iterable[T], stop: StopSignal) -> None:
         """Process ``units``; re-raises the first exception a unit raised (after cancelling the rest)."""
@@ -54,8 +55,8 @@ class Executor(Generic[T, R]):
                 if stop.is_set:
                     return
                 if not self.admit(unit):
-                    stop.set("budget_exhausted")
-                    return
+                    self.refused += 1
+                    continue
                 if self.limiter is not None:
                     await self.limiter.acquire(self.tokens_of(unit))
                     if stop.is_set:

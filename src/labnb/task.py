@@ -84,6 +84,7 @@ class Task(ABC):
     per_label_metric: ClassVar[str] = "per_label"
     label_noun: ClassVar[str] = "label"
     summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
+    labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
     @property
     def items_noun(self) -> str:
@@ -134,6 +135,10 @@ class Task(ABC):
     @abstractmethod
     def render_user(self, items: Sequence[Item]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        """A row's answer for people (a one-item run prints it), e.g. "Sports Nutrition > Whey Protein"."""
+        return " > ".join(row.get(c, "") for c in self.answer_columns)
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""

@@ -22,7 +22,8 @@ FLOAT_COLUMNS = ("latency_ms", "confidence")
 RUN_FIELDS = (
     "run_id", "use_case", "model", "model_used", "status", "started_at", "items", "ok", "failures",
     "not_run", "accuracy", "cost_usd", "duration_s", "total_tokens", "prompt_tokens",
-    "completion_tokens", "calls", "retries", "latency_p50_ms", "latency_p95_ms", "path",
+    "completion_tokens", "calls", "retries", "latency_p50_ms", "latency_p95_ms", "tags", "note", "input",
+    "batch_size", "labels", "path",
 )
 
 
@@ -147,6 +148,8 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
     """One loaded run (``load_run``) as a flat dict of ``RUN_FIELDS``."""
     a = df.attrs
     summary, usage, timing, metrics = a["summary"], a["token_usage"], a["timing"], a["metrics"]
+    task = task_class(a.get("use_case"))
+    options = a["run_config"].get("options") or a["run_config"]
     counts = summary.get("counts") or {}
     status = df["status"].value_counts() if "status" in df.columns else pd.Series(dtype=int)
 
@@ -175,8 +178,13 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
         "retries": usage.get("retries"),
         "latency_p50_ms": _number(timing.get("latency_p50_ms")),
         "latency_p95_ms": _number(timing.get("latency_p95_ms")),
+        "tags": ",".join(str(t) for t in summary.get("tags") or []),
+        "note": summary.get("note") or "",
+        "input": Path(str(options.get("input"))).name if options.get("input") else "(single)",
+        "batch_size": options.get("batch_size"),
+        "labels": Path(str(options.get(task.labels_option) or "")).name,
         "path": a["path"],
-        **{name: _number(metrics.get(name)) for name in task_class(a.get("use_case")).summary_metrics},
+        **{name: _number(metrics.get(name)) for name in task.summary_metrics},
     }
 
 

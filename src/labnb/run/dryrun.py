@@ -18,7 +18,6 @@ from labnb.requests import RequestBuilder, batches
 from labnb.run.plan import Plan
 from labnb.usage import Usage, price
 
-CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
 OPENAI_MIN_CACHE_TOKENS = 1024
 
 
@@ -44,11 +43,9 @@ def project(entry: ModelEntry, plan: Plan) -> Projection:
         return Projection(entry.alias, entry.model_used, len(groups), 0, 0, 0, 0.0, 0.0, 0.0, False)
     builder = RequestBuilder(entry, plan.task, explain=plan.options.explain)
 
-    def n(text: str) -> int:
-        return tokens.count(entry, text)
-
-    prefix = n(builder.system) + n(json.dumps(builder.schema, separators=(",", ":")))
-    inputs = sum(prefix + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
+    n = builder.count
+    prefix = builder.prefix_tokens()
+    inputs = sum(builder.input_tokens(group) for group in groups)
     codes = plan.task.choices()
     per_item = mean(n(json.dumps({"n": 10, "k": k}, separators=(",", ":")) + ",") for k in codes)
     if plan.options.explain:

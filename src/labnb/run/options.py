@@ -26,6 +26,8 @@ class RunOptions:
     explain: bool = False
     max_cost: float | None = None
     batch_api: bool = False
+    tags: tuple[str, ...] = ()
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,7 +35,10 @@ class RunOptions:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunOptions:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("tags"), list):
+            values["tags"] = tuple(values["tags"])
+        return cls(**values)
 
     @classmethod
     def single_option(cls) -> str:
