@@ -31,6 +31,11 @@ class TextItem:
     def has_gold(self) -> bool:
         return bool(self.expected_label)
 
+    @property
+    def description(self) -> str:
+        """A text has no description of its own (the framework's items may)."""
+        return ""
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"item_id": self.item_id, "text": self.text}
         if self.expected_label:
