@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -15,22 +14,10 @@ from classify_text.items import load_items
 from conftest import ROOT, subprocess_env, write_models_yaml
 from fakeapi import FakeAPIServer
 from test_classify_text import GOLD_FILES, RUN_FILES, SAMPLE, calls_of, files_of, gold, plant, read_table
-from test_crash_resume import lines, served_usage_of
+from test_crash_resume import lines, served_usage_of, wait_for_calls
 
 ENTRY = ROOT / "src" / "run_classify_text.py"
 IDS = [item.item_id for item in load_items(SAMPLE)]
-
-
-def wait_for_calls(runs, at_least: int, process: subprocess.Popen):
-    """The run folder once ``calls.jsonl`` has ``at_least`` complete records (the process must still run)."""
-    deadline = time.monotonic() + 60  # a hang guard, not a speed assertion
-    while time.monotonic() < deadline:
-        folders = sorted(runs.glob("sentiment-*"))
-        if folders and len(lines(folders[0] / "outputs" / "calls.jsonl")) >= at_least:
-            return folders[0]
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.01)
-    raise AssertionError("the run made too few calls")
 
 
 def test_kill_9_then_resume_gives_every_item_once(tmp_path):
@@ -41,7 +28,7 @@ def test_kill_9_then_resume_gives_every_item_once(tmp_path):
             [sys.executable, str(ENTRY), "--input", str(SAMPLE), "--batch-size", "2", "--concurrency", "4",
              "--models-config", str(models), "--runs-dir", str(runs)],
             env=subprocess_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        run = wait_for_calls(runs, 6, process)
+        run = wait_for_calls(runs, 6, process, prefix="sentiment-")
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert json.loads((run / "metadata" / "run_summary.json").read_text())["status"] == "running"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import pytest
 
@@ -93,20 +92,23 @@ def test_unknown_status_names_the_item():
         compute_metrics([row("t1", "positive", "positive", status="done")])
 
 
-def test_write_metrics_reads_the_label_snapshot(tmp_path):
+def test_write_metrics_scores_the_run_folder_table(tmp_path):
     (tmp_path / "outputs").mkdir()
-    (tmp_path / "inputs").mkdir()
-    shutil.copy(ROOT / "config" / "labels" / "sentiment.yaml", tmp_path / "inputs" / "labels.yaml")
     columns = ["item_id", "text", "label", "raw_response", "model_used", "status", "error_type", "error",
                "latency_ms", "call_id", "expected_label", "correct"]
     rows = [["007", 'Says "fine, really"', "neutral", "{}", "m", "ok", "", "", "5", "c1", "neutral", "True"],
             ["NA", "Bad", "positive", "{}", "m", "ok", "", "", "5", "c1", "negative", "False"]]
     with open(tmp_path / "outputs" / "classifications.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([columns, *rows])
-    metrics = write_metrics(tmp_path)
+    metrics = write_metrics(tmp_path, LABELS)
     assert (metrics["accuracy"], metrics["n_scored"], list(metrics["per_label"])) == (
         0.5, 2, ["positive", "negative", "neutral"])
     text = (tmp_path / "outputs" / "metrics.json").read_text(encoding="utf-8")
     assert text == json.dumps(metrics, sort_keys=True, indent=2) + "\n"
     assert (tmp_path / "outputs" / "confusion_matrix.csv").read_text(encoding="utf-8") == (
         "gold,positive,negative,neutral,(none)\nnegative,1,0,0,0\nneutral,0,0,1,0\n")
+
+
+def test_write_metrics_without_classifications_names_the_file(tmp_path):
+    with pytest.raises(InputError, match=r"classifications\.csv: not found \(is .* a run folder\?\)"):
+        write_metrics(tmp_path, LABELS)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from classify_text.labels import LabelSet, load_labels
+from classify_text.labels import LabelSet
 from labnb import scoring
 from labnb.scoring import ratio
 
@@ -58,11 +58,7 @@ def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: Labe
     return scoring.confusion(sc["expected_label"], sc["pred"], labels.ids if labels else None)
 
 
-def write_metrics(run_dir: str | Path, labels: LabelSet | None = None) -> dict:
+def write_metrics(run_dir: str | Path, labels: LabelSet) -> dict:
     """Write ``outputs/metrics.json`` and ``outputs/confusion_matrix.csv`` of a run folder; return the metrics."""
-    run_dir = Path(run_dir)
-    snapshot = run_dir / "inputs" / "labels.yaml"
-    if labels is None and snapshot.is_file():
-        labels = load_labels(snapshot)
-    return scoring.write_run_metrics(run_dir, lambda rows: (compute_metrics(rows, labels),
-                                                            confusion_matrix(rows, labels)))
+    return scoring.write_run_metrics(Path(run_dir), lambda rows: (compute_metrics(rows, labels),
+                                                                  confusion_matrix(rows, labels)))

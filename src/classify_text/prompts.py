@@ -12,7 +12,7 @@ from typing import Any
 
 from classify_text.items import TextItem
 from classify_text.labels import LabelSet
-from labnb.answers import answer_schema, answer_shape, sha256_text
+from labnb.answers import answer_shape, prompt_record
 
 SYSTEM_TEMPLATE = """You classify short texts such as product reviews, support messages or titles with one label of a fixed label set.
 For each text choose the one label that fits it best and answer with that label's number. Use only the numbers listed below.
@@ -49,15 +49,6 @@ def render_user(items: Sequence[TextItem]) -> str:
 
 def templates(labels: LabelSet, *, explain: bool = False) -> dict[str, Any]:
     """Everything needed to see (and re-render) the prompts of a run."""
-    system = render_system(labels, explain=explain)
-    return {
-        "system_template": SYSTEM_TEMPLATE,
-        "user_template": USER_TEMPLATE,
-        "item_line_template": ITEM_LINE,
-        "answer_shape": answer_shape(explain),
-        "rendered_system_prompt": system,
-        "rendered_system_prompt_sha256": sha256_text(system),
-        "answer_schema": answer_schema(labels.codes, explain=explain),
-        "label_codes": {str(k): label.id for k, label in labels.codes.items()},
-        "explain": explain,
-    }
+    codes = {k: label.id for k, label in labels.codes.items()}
+    return prompt_record(render_system(labels, explain=explain), codes, explain=explain,
+                         system_template=SYSTEM_TEMPLATE, user_template=USER_TEMPLATE, item_line_template=ITEM_LINE)

@@ -126,4 +126,4 @@ class ClassifyText(Task):
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
         from classify_text.metrics import write_metrics  # sklearn is slow to import; only with gold
 
-        return write_metrics(run_dir)
+        return write_metrics(run_dir, self._labels)
