@@ -211,3 +211,32 @@ def test_bad_input_is_one_line_exit_2_and_no_folder(text_cli, tmp_path, name, fi
     assert result.code == 2
     assert result.err.count("\n") == 1 and result.err.startswith("error: ") and message in result.err, result.err
     assert result.run_dirs == []
+
+
+def test_analysis_lists_compares_and_reports_classify_text_runs(text_cli, cli, fake_api, tmp_path, capsys):
+    import analyze_runs
+    from labnb.analysis.compare import compare_runs
+    from labnb.analysis.runs import load_run, load_runs
+
+    items = load_items(SAMPLE, limit=6)
+    plant(fake_api, gold())
+    first = text_cli("--input", str(SAMPLE), "--limit", "6").run_dir
+    answers = gold()
+    answers[items[0].text] = answers[items[5].text] = "mixed" if items[0].expected_label != "mixed" else "neutral"
+    plant(fake_api, answers)
+    second = text_cli("--model", "haiku", "--input", str(SAMPLE), "--limit", "6").run_dir
+    listed = load_runs(text_cli.runs_dir).set_index("run_id")
+    assert listed.loc[[first.name, second.name], ["use_case", "items", "accuracy"]].values.tolist() == [
+        ["classify-text", 6, 1.0], ["classify-text", 6, round(4 / 6, 6)]]
+    comparison = compare_runs([load_run(first), load_run(second)])
+    assert comparison.pairs[["n_both", "n_agree", "agreement"]].values.tolist() == [[6, 4, round(4 / 6, 6)]]
+    assert comparison.disagreements.columns.tolist() == ["item_id", "text", first.name, second.name, "gold"]
+    assert comparison.disagreements["item_id"].tolist() == [items[0].item_id, items[5].item_id]
+    report = tmp_path / "report.html"
+    capsys.readouterr()
+    assert analyze_runs.main(["report", str(first), str(second), "-o", str(report)]) == 0
+    assert first.name in report.read_text() and second.name in report.read_text()
+    products = next(d for d in cli("--single-product", "Zinc 50 mg").run_dirs if d.name.startswith("assign-cat-"))
+    assert analyze_runs.main(["compare", str(first), str(products)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot compare runs of different use cases: {first.name} is "
+                                       f"classify-text, {products.name} is assign-cat\n")

@@ -127,3 +127,18 @@ class ClassifyText(Task):
         from classify_text.metrics import write_metrics  # sklearn is slow to import; only with gold
 
         return write_metrics(run_dir, self._labels)
+
+    @classmethod
+    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
+        from classify_text.metrics import compute_metrics
+
+        return compute_metrics(rows)
+
+    @classmethod
+    def confusion_matrix(cls, rows: Any) -> Any:
+        from classify_text.metrics import confusion_matrix
+
+        return confusion_matrix(rows)
+
+
+TASK = ClassifyText
