@@ -76,7 +76,7 @@ BAD = [
     ("alias", "name: s\nversion: &v 1\ndescription: *v\nlabels: []\n", "line 2: YAML anchors and aliases are not"),
     ("billion laughs", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n", "line 1: YAML anchors and aliases are not allowed"),
-    ("too many nodes", "name: s\nversion: 1\nlabels:\n" + "  - x\n" * 60_000, "more than 50000 YAML nodes"),
+    ("too many nodes", "name: s\nversion: 1\nlabels:\n" + "  - x\n" * 10_100, "more than 10000 YAML nodes"),
     ("python tag", "name: !!python/object:os.system s\nversion: 1\nlabels: []\n",
      "line 1: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
 ]
@@ -98,3 +98,12 @@ def test_missing_directory_and_oversized_files(tmp_path):
         load_labels(tmp_path)
     with pytest.raises(InputError, match="labels file larger than 1 MB"):
         load_labels(write(tmp_path, "#" * (2 * 2**20)))
+
+
+def test_the_largest_label_set_loads_and_one_more_label_is_refused(tmp_path):
+    def many(n):
+        return "name: big\nversion: 1\nlabels:\n" + "".join(f"  - {{id: l{i}, name: L{i}, description: d}}\n"
+                                                           for i in range(n))
+    assert len(load_labels(write(tmp_path, many(500))).codes) == 500
+    with pytest.raises(InputError, match=r"line 4: more than 500 labels \(501\)$"):
+        load_labels(write(tmp_path, many(501)))

@@ -18,7 +18,7 @@ from labnb.errors import InputError
 from labnb.files import decode_utf8, read_input
 
 MAX_LABELS_BYTES = 1024 * 1024
-MAX_YAML_EVENTS = 50_000
+MAX_YAML_EVENTS = 10_000  # 500 labels of three keys need about 4,000
 MAX_LABELS = 500
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2000
