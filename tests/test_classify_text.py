@@ -189,6 +189,30 @@ def test_dry_run_counts_and_sends_nothing(text_cli, fake_api, monkeypatch):
     assert lines[2].split()[:2] == ["gpt4o_mini", "8"]
 
 
+def test_a_custom_label_set_names_the_run_and_is_snapshot_byte_for_byte(text_cli, fake_api, tmp_path):
+    labels = tmp_path / "tickets.yaml"
+    labels.write_text("# support queue\nname: tickets\nversion: 1.10\nlabels:\n  - {id: billing, name: Billing}\n"
+                      "  - {id: bug, name: Bug, description: Something is broken}\n", encoding="utf-8")
+    fake_api.taxonomy_pairs = [("billing", ""), ("bug", "")]
+    fake_api.labels = {"The export button does nothing": ("bug", "")}
+    result = text_cli("--labels", str(labels), "--single-text", "The export button does nothing")
+    assert result.code == 0, result.err
+    run = result.run_dir
+    assert run.name.startswith("tickets-") and (run / "inputs" / "labels.yaml").read_bytes() == labels.read_bytes()
+    assert read_table(run)[["label", "raw_response"]].values.tolist() == [["bug", '{"n":1,"k":2}']]
+    assert "  1: Billing\n  2: Bug - Something is broken\n" in json.loads(
+        (run / "inputs" / "prompt_templates.json").read_text())["rendered_system_prompt"]
+
+
+def test_compare_models_prices_every_alias(text_cli, fake_api):
+    result = text_cli("--input", str(SAMPLE), "--limit", "10", "--dry-run", "--compare-models")
+    assert result.code == 0, result.err
+    assert fake_api.requests == [] and result.run_dirs == []
+    rows = {line.split()[0]: line.split() for line in result.out.splitlines()[2:-1]}
+    assert list(rows) == ["gpt4o_mini", "gpt4_turbo", "gpt4o", "haiku", "sonnet", "opus", "local"]
+    assert rows["local"][5] == "0.000000"
+
+
 LABELS_BAD = "name: s\nversion: &v 1\nlabels:\n  - {id: a, name: A}\n"
 CASES = [
     ("alias in labels", {"l.yaml": LABELS_BAD}, ["--labels", "{d}/l.yaml", "--single-text", "x"],
