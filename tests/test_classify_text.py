@@ -264,3 +264,19 @@ def test_analysis_lists_compares_and_reports_classify_text_runs(text_cli, cli, f
     assert analyze_runs.main(["compare", str(first), str(products)]) == 2
     assert capsys.readouterr().err == (f"error: cannot compare runs of different use cases: {first.name} is "
                                        f"classify-text, {products.name} is assign-cat\n")
+
+
+def test_python_api_runs_a_dataframe(api_env, fake_api, tmp_path):
+    from classify_text.task import ClassifyText
+    from conftest import write_models_yaml
+    from labnb.api import run
+
+    frame = pd.DataFrame({"id": ["a", "b"], "body": ["Love it, 10/10", "Broke, refund please"],
+                          "expected_label": ["Positive", "negative"]})
+    plant(fake_api, {"Love it, 10/10": "positive", "Broke, refund please": "negative"})
+    df = run(ClassifyText(), frame, model="haiku", text_column="body", runs_dir=str(tmp_path / "runs"),
+             models_config=str(write_models_yaml(tmp_path / "m.yaml")))
+    assert df[["item_id", "text", "label", "expected_label", "correct"]].values.tolist() == [
+        ["a", "Love it, 10/10", "positive", "positive", True], ["b", "Broke, refund please", "negative", "negative",
+                                                                True]]
+    assert df.attrs["metrics"]["accuracy"] == 1.0 and Path(df.attrs["path"]).name.startswith("sentiment-")
