@@ -20,7 +20,7 @@ GOLD_COLUMN = "expected_label"
 
 @dataclass(frozen=True)
 class TextItem:
-    """One text to label; ``extra`` keeps every other input column (not shown to the model)."""
+    """One text to label; ``extra`` keeps every other column (never in an LLM prompt; the local model reads it)."""
 
     item_id: str
     text: str
