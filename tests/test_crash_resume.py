@@ -47,10 +47,11 @@ def lines(path: Path) -> list[dict]:
     return out
 
 
-def wait_for_calls(runs: Path, at_least: int, process: subprocess.Popen, timeout: float = 30) -> Path:
+def wait_for_calls(runs: Path, at_least: int, process: subprocess.Popen, timeout: float = 30,
+                   prefix: str = "assign-cat-") -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        folders = sorted(runs.glob("assign-cat-*"))
+        folders = sorted(runs.glob(f"{prefix}*"))
         if folders and len(lines(folders[0] / "outputs" / "calls.jsonl")) >= at_least:
             return folders[0]
         assert process.poll() is None, process.communicate()

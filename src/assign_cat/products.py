@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labnb.errors import InputError
-from labnb.tables import clean, read_rows, row_label
+from labnb.itemrows import ItemRow, RowRules, item_rows, single_item
+from labnb.tables import read_rows
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
 GOLD_FIELDS = ("expected_category", "expected_subcategory")
 KNOWN_FIELDS = ("product_id", "title", "description", *GOLD_FIELDS)
+RULES = RowRules(noun="product", text_column="title", id_column="product_id", id_prefix="p",
+                 max_text_chars=MAX_TITLE_CHARS, max_field_chars=MAX_FIELD_CHARS)
 
 
 @dataclass(frozen=True)
@@ -60,45 +62,21 @@ class Product:
 
 def single_product(title: str) -> list[Product]:
     """The product list of ``--single-product TITLE``."""
-    title = " ".join(title.split())
-    if not title:
-        raise InputError("--single-product: the title is empty")
-    if len(title) > MAX_TITLE_CHARS:
-        raise InputError(f"--single-product: title longer than {MAX_TITLE_CHARS} characters")
-    return [Product(product_id="p0001", title=title)]
+    product_id, title = single_item(title, RULES, "--single-product")
+    return [Product(product_id=product_id, title=title)]
 
 
 def load_products(path: str | Path, limit: int | None = None) -> list[Product]:
     """Read products from ``path`` (format by extension); problems are one-line InputErrors."""
     path = Path(path)
-    products = _to_products(path, read_rows(path, required="title", noun="product"))
+    products = [_product(row) for row in item_rows(path, read_rows(path, required="title", noun="product"), RULES)]
     return products[:limit] if limit is not None else products
 
 
-def _to_products(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> list[Product]:
-    if not rows:
-        raise InputError(f"{path}: no products (the file has a header but no rows)")
-    where = row_label(path)
-    products: list[Product] = []
-    seen: dict[str, int] = {}
-    for index, (number, row) in enumerate(rows, start=1):
-        fields = {str(k).strip(): clean(v) for k, v in row.items() if k is not None}
-        title = " ".join(fields.get("title", "").split())
-        if not title:
-            raise InputError(f"{path}: {where} {number}: empty title")
-        if len(title) > MAX_TITLE_CHARS:
-            raise InputError(f"{path}: {where} {number}: title longer than {MAX_TITLE_CHARS} characters ({len(title)})")
-        too_long = next((k for k, v in fields.items() if len(v) > MAX_FIELD_CHARS), None)
-        if too_long:
-            raise InputError(f"{path}: {where} {number}: field '{too_long}' longer than {MAX_FIELD_CHARS} characters")
-        pid = fields.get("product_id") or f"p{index:04d}"
-        if pid in seen:
-            raise InputError(f"{path}: {where} {number}: duplicate product_id '{pid}' (first at {where} {seen[pid]})")
-        seen[pid] = number
-        extra = {k: v for k, v in fields.items() if k and k not in KNOWN_FIELDS and v}
-        products.append(Product(
-            product_id=pid, title=title, description=fields.get("description", ""),
-            expected_category=fields.get("expected_category", ""),
-            expected_subcategory=fields.get("expected_subcategory", ""), extra=extra,
-        ))
-    return products
+def _product(row: ItemRow) -> Product:
+    fields = row.fields
+    return Product(
+        product_id=row.item_id, title=row.text, description=fields.get("description", ""),
+        expected_category=fields.get("expected_category", ""),
+        expected_subcategory=fields.get("expected_subcategory", ""), extra=row.extra(KNOWN_FIELDS),
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
-from labnb.files import read_input
+from labnb.files import decode_utf8, read_input
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -41,14 +41,7 @@ def row_label(path: Path) -> str:
 
 
 def read_text(path: Path) -> str:
-    data = read_input(path, "input file", max_bytes=MAX_FILE_BYTES)
-    try:
-        return data.decode("utf-8-sig")  # a spreadsheet's BOM is not an error
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
-        ) from None
+    return decode_utf8(path, read_input(path, "input file", max_bytes=MAX_FILE_BYTES))
 
 
 def delimited_rows(path: Path, text: str, delimiter: str, required: str) -> list[Row]:
