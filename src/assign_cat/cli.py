@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     how = p.add_argument_group("how")
     how.add_argument("--model", metavar="NAME", help="model alias from models.yaml (default: its 'default')")
     how.add_argument("--batch-size", type=int, metavar="N", help="products per model request (default 1)")
-    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 8)")
+    how.add_argument("--concurrency", metavar="N|auto",
+                     help="requests in flight: a number, or auto (default: start at 8, grow up to 64)")
     how.add_argument("--limit", type=int, metavar="N", help="only the first N products")
     how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
     how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
@@ -54,6 +55,10 @@ def _options(args: argparse.Namespace) -> RunOptions:
     given = {k: v for k, v in vars(args).items() if v is not None and k in RunOptions.__dataclass_fields__}
     if not args.explain:
         given.pop("explain", None)
+    if "concurrency" in given:
+        from labnb.concurrency import parse_concurrency
+
+        given["concurrency"] = parse_concurrency(given["concurrency"])
     return RunOptions(**given)
 
 

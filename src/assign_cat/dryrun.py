@@ -15,7 +15,9 @@ from assign_cat.plan import Plan
 from assign_cat.prompts import label_codes
 from assign_cat.requests import RequestBuilder, batches
 from labnb import tokens
+from labnb.concurrency import initial
 from labnb.config import ModelEntry, load_models_config
+from labnb.duration_estimate import Demand, basis_note, cap_limits, estimate_duration
 from labnb.usage import Usage, price
 
 CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
@@ -54,7 +56,7 @@ def project(entry: ModelEntry, plan: Plan) -> Projection:
     if plan.options.explain:
         per_item += 15
     outputs = round(sum(3 + per_item * len(group) for group in groups))
-    return priced(entry, len(groups), inputs, outputs, prefix, plan.options.concurrency)
+    return priced(entry, len(groups), inputs, outputs, prefix, initial(plan.options.concurrency))
 
 
 def priced(entry: ModelEntry, requests: int, inputs: int, outputs: int, prefix: int, concurrency: int) -> Projection:
@@ -82,14 +84,19 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     if plan.options.batch_api:
         head += "; --batch-api: batch pricing applies, see the 'batch API' column"
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",
-              "tokens")
+              "time (est.)", "tokens")
+    times = [estimate_duration(Demand(r.requests, r.input_tokens, r.output_tokens), plan.options.concurrency,
+                               plan.options.runs_dir, r.model_used, cap_limits(e.rpm, e.tpm))
+             for r, e in zip(rows, entries)]
     body = [(r.alias, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.output_tokens:,}", f"{r.prefix_tokens:,}",
              f"{r.cost_uncached:.6f}", f"{r.cost_cached:.6f}", f"{r.cost_batch_api:.6f}",
+             "n/a" if r.model_used.startswith("local/") else t.text,
              "exact" if r.exact else ("n/a" if r.model_used.startswith("local/") else "estimate"))
-            for r in rows]
+            for r, t in zip(rows, times)]
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in
                        enumerate(zip(row, widths))) for row in [header, *body]]
     notes = ("'with cache' assumes the taxonomy prefix is read from the provider's cache after the first wave of "
-             f"{plan.options.concurrency} concurrent requests; 'estimate' = o200k count x {tokens.ESTIMATE_FACTOR}.")
+             f"{initial(plan.options.concurrency)} concurrent requests; 'estimate' = o200k count x "
+             f"{tokens.ESTIMATE_FACTOR}; 'time (est.)' is an estimate, {basis_note(times)}.")
     return "\n".join([head, *lines, notes])

@@ -11,6 +11,7 @@ from labnb.calls import CallRecord
 from labnb.config import ModelEntry
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
+from labnb.ratestats import timing_fields, usage_fields
 from labnb.runfolder import RunFolder
 from labnb.timeutil import utc_now
 from labnb.totals import timing, token_usage
@@ -36,13 +37,14 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     counts = Counter(row["status"] for row in rows)
     calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
     usage = run_token_usage(calls, plan.entry)
-    folder.write_json("outputs/token_usage.json", usage)
     sessions = recorder.summary.get("sessions", [])
+    folder.write_json("outputs/token_usage.json", {**usage, **usage_fields(sessions)})
     setup = sum(s.get("setup_seconds", 0.0) for s in sessions)
     duration = setup + sum(s.get("duration_seconds", 0.0) for s in sessions)
     processed = sum(counts[s] for s in ("ok", "invalid", "error"))
-    folder.write_json("outputs/timing.json",
-                      timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup))
+    folder.write_json("outputs/timing.json", {
+        **timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup),
+        **timing_fields(sessions)})
     accuracy = None
     if plan.with_gold:
         from assign_cat.metrics import write_metrics

@@ -12,6 +12,7 @@ from typing import Any
 
 from assign_cat.products import Product, load_products, single_product
 from assign_cat.taxonomy import Taxonomy, load_taxonomy
+from labnb.concurrency import parse_concurrency
 from labnb.config import ModelEntry, load_models_config
 from labnb.errors import InputError, UsageError
 from labnb.jsonio import read_json
@@ -32,7 +33,7 @@ class RunOptions:
     models_config: str = str(PROJECT_ROOT / "config" / "models.yaml")
     runs_dir: str = str(PROJECT_ROOT / "runs")
     limit: int | None = None
-    concurrency: int = 8
+    concurrency: int | str = "auto"  # a number, or "auto" (labnb.concurrency)
     timeout: float | None = None
     explain: bool = False
     max_cost: float | None = None
@@ -50,9 +51,9 @@ class RunOptions:
         """Usage errors that argparse cannot express."""
         if (self.single_product is None) == (self.input is None):
             raise UsageError("give exactly one of --single-product TITLE or --input FILE")
-        for name in ("batch_size", "concurrency"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+        parse_concurrency(self.concurrency)
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.timeout is not None and self.timeout <= 0:

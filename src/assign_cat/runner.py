@@ -30,6 +30,7 @@ from labnb.lifecycle import RunRecorder
 from labnb.progress import Progress
 from labnb.provenance import git_info, system_info
 from labnb.ratelimit import RateLimiter
+from labnb.ratestats import SESSION_KEY
 from labnb.runfolder import RunFolder
 from labnb.timeutil import utc_now
 from labnb.usage import Usage
@@ -139,7 +140,9 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
     estimates: dict[int, float] = {}
     counts: Counter[str] = Counter()
     spent_tokens = 0
-    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias)
+    limiter = RateLimiter(entry.rpm, entry.tpm)
+    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, status=limiter.status)
+    limiter.on_wait = progress.refresh
 
     def tokens_of(batch: list[Product]) -> int:
         return classifier.estimate_tokens(batch)
@@ -166,13 +169,14 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
             raise
 
     executor = Executor(work=work, on_result=on_result, concurrency=options.concurrency,
-                        limiter=RateLimiter(entry.rpm, entry.tpm), tokens_of=tokens_of, admit=admit)
+                        limiter=limiter, tokens_of=tokens_of, admit=admit)
     loop = asyncio.get_running_loop()
     handled = _install_signals(loop, stop)
     heartbeat = asyncio.create_task(recorder.heartbeat())
     try:
         await executor.run(groups, stop)
     finally:
+        recorder.summary["sessions"][-1][SESSION_KEY] = executor.stats().to_dict()
         heartbeat.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
