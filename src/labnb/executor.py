@@ -65,12 +65,15 @@ class Executor(Generic[T, R]):
         limiter, slots = self.limiter, self.slots
         assert limiter is not None
 
+        failed = False  # a unit raised: nobody starts another one (the run is about to stop)
+
         async def worker() -> None:
+            nonlocal failed
             while not stop.is_set:
                 await slots.enter()
                 try:
                     unit = next(source, _END)
-                    if unit is _END or stop.is_set:
+                    if unit is _END or stop.is_set or failed:
                         return
                     if not self.admit(unit):  # type: ignore[arg-type]
                         stop.set("budget_exhausted")
@@ -79,7 +82,11 @@ class Executor(Generic[T, R]):
                     if stop.is_set:
                         return
                     clock = time.perf_counter()
-                    result = await self.work(unit)  # type: ignore[arg-type]
+                    try:
+                        result = await self.work(unit)  # type: ignore[arg-type]
+                    except BaseException:
+                        failed = True
+                        raise
                     slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.waiting)
                 finally:
                     slots.leave()

@@ -85,13 +85,11 @@ class Bucket:
 
     def describe(self) -> dict[str, float | str | None]:
         """The limit as learnt (or capped), for token_usage.json."""
-        window = self.window
-        if self.learnt and self.deepest < 0.1:
-            return {"limit": self.capacity, "refill_per_second": None, "window_seconds": None, "per_minute": None,
-                    "source": "response headers (never used below 90%: refill rate not measured)"}
+        # A bucket never drawn below 90% tells its size, not (precisely) how fast it refills.
+        rate = self.rate if not self.learnt or self.deepest >= 0.1 else None
         return {
-            "limit": self.capacity, "refill_per_second": round(self.rate, 3) if self.rate else None,
-            "window_seconds": round(window, 3) if window else None,
-            "per_minute": round(self.rate * 60, 1) if self.rate else None,
+            "limit": self.capacity, "refill_per_second": round(rate, 3) if rate else None,
+            "window_seconds": round(self.capacity / rate, 3) if rate and self.capacity else None,
+            "per_minute": round(rate * 60, 1) if rate else None,
             "source": "response headers" if self.learnt else "models.yaml cap",
         }

@@ -95,7 +95,7 @@ class RateLimiter:
             wait = max(wait, bucket.delay(cost_of(bucket.kind, costs), now, 0.0))
         for bucket in self.buckets.values():
             wait = max(wait, bucket.delay(cost_of(bucket.kind, costs), now, self.reserve))
-        return wait
+        return max(wait, 0.0)
 
     def _take(self, costs: tuple[float, float, float], now: float) -> Stamp:
         for bucket in (*self.caps, *self.buckets.values()):
@@ -207,7 +207,7 @@ class RateLimiter:
 
     def snapshot(self) -> RateStats:
         """The stats with the limits as learnt so far."""
-        limits = {b.kind: b.describe() for b in self.buckets.values() if b.known}
+        limits = {b.kind: b.describe() for b in self.buckets.values()}
         for cap in self.caps:
             limits[f"cap_{cap.kind}"] = {**cap.describe(), "per_minute": self.rpm if cap.kind == "requests"
                                          else self.tpm}
