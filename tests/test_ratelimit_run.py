@@ -60,7 +60,8 @@ def test_generous_limits_never_hold_a_request_back(cli, fake_api):
     all_ok(result, 30)
     assert limits.refused == {} and limits.admitted == 30
     timing = result.json("outputs/timing.json")["rate_limit"]
-    assert (timing["rate_limit_waits"], timing["rate_limit_wait_seconds"], timing["rate_limited_responses"]) == (0, 0, 0)
+    assert (timing["rate_limit_waits"], timing["rate_limit_wait_seconds"], timing["rate_limited_responses"]) == \
+        (0, 0, 0)
     learnt = result.json("outputs/token_usage.json")["rate_limits"]["limits"]
     assert learnt["requests"]["limit"] == 10_000 and learnt["requests"]["window_seconds"] is None  # never used deep
     assert "waiting for rate limit" not in result.err
@@ -84,7 +85,8 @@ def test_models_yaml_caps_still_bind(cli, fake_api, tmp_path):
 
 def test_exhausted_quota_still_stops_an_auto_concurrency_run_at_once(cli, fake_api):
     fake_api.limit_rate(requests=1000, window=60)
-    fake_api.faults = [Fault("status", status=429, error_type="insufficient_quota", error_code="insufficient_quota")] * 50
+    quota = Fault("status", status=429, error_type="insufficient_quota", error_code="insufficient_quota")
+    fake_api.faults = [quota] * 50
     result = cli("--input", SAMPLE, "--limit", "40")
     assert result.code == 3 and "no quota left" in result.err
     assert result.json("metadata/run_summary.json")["status"] == "failed"

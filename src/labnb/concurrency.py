@@ -1,9 +1,9 @@
 """How many units are in flight: a fixed number, or ``auto`` (start at 8, grow while it pays, AIMD on 429s).
 
 ``auto`` grows like TCP slow start (one more slot per finished unit, so it doubles every round trip) while every
-slot is taken, latency holds (within 1.5x the best seen), no 429 came and the rate limiter is not holding
-requests back; after a 429 from a server that sends no rate-limit headers it halves and then grows by one slot
-per round trip. It never exceeds 64.
+slot is taken, latency holds (within 1.5x the best seen), no 429 came and the rate limits do not set the pace (no
+request held back, no bucket half empty); after a 429 from a server that sends no rate-limit headers it halves,
+then grows by one slot per round trip. It never exceeds 64.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ class Slots:
                 return
         self.active -= 1
 
-    def finished(self, latency: float, rate_limited: int, limiter_waiting: bool) -> None:
-        """A unit took ``latency`` seconds; ``rate_limited``: 429s so far that came without rate-limit headers.
+    def finished(self, latency: float, rate_limited: int, limited: bool) -> None:
+        """A unit took ``latency`` seconds; ``rate_limited``: 429s so far that came without rate-limit headers;
+        ``limited``: the rate limits set the pace now (more slots would only wait).
 
         (Where the provider sends headers, the rate limiter paces by them and answers 429s itself.)
         """
@@ -88,7 +89,7 @@ class Slots:
                 self.target = max(1, self.target // 2)
                 self._threshold = self.target
             return
-        if not self._waiters or limiter_waiting or self._smooth > LATENCY_HOLDS * self._best:
+        if not self._waiters or limited or self._smooth > LATENCY_HOLDS * self._best:
             return
         if self.target < self._threshold:
             self._grow(1)

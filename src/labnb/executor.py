@@ -87,7 +87,7 @@ class Executor(Generic[T, R]):
                     except BaseException:
                         failed = True
                         raise
-                    slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.waiting)
+                    slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed)
                 finally:
                     slots.leave()
                 self.on_result(unit, result)  # type: ignore[arg-type]

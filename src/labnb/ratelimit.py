@@ -146,6 +146,14 @@ class RateLimiter:
         """True while a request is held back, or was within the last second."""
         return self._waiting_since is not None or self.clock() - self._last_wait_end < 1.0
 
+    @property
+    def pressed(self) -> bool:
+        """True when the limits, not concurrency, set the pace: a request is held back, or a bucket is half empty.
+
+        More requests in flight would then only wait (and every open connection costs CPU on each request).
+        """
+        return self.waiting or any(b.capacity and b.level < 0.5 * b.capacity for b in self.buckets.values())
+
     def status(self) -> str:
         """For the progress bar."""
         return "waiting for rate limit" if self.waiting else ""
