@@ -8,14 +8,15 @@ from typing import Any
 
 
 class Progress:
-    def __init__(self, total: int, *, enabled: bool, desc: str = "", status: Callable[[], str] = lambda: "") -> None:
+    def __init__(self, total: int, *, enabled: bool, desc: str = "", unit: str = "item",
+                 status: Callable[[], str] = lambda: "") -> None:
         self._bar: Any = None
         self._status = status  # e.g. "waiting for rate limit", appended to the numbers
         self._numbers = ""
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="product", file=sys.stderr, dynamic_ncols=True,
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
                              mininterval=0.2, leave=False)
 
     def advance(self, n: int, *, failed: int, tokens: int, cost: float) -> None:
