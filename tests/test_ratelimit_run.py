@@ -50,7 +50,7 @@ def test_a_tight_token_limit_in_anthropic_headers(cli, fake_api):
     assert sum(limits.refused.values()) <= 2 and limits.admitted == 20
     assert limits.lowest("tokens") < 3_000  # less than one request's worth left at its lowest
     learnt = result.json("outputs/token_usage.json")["rate_limits"]["limits"]
-    assert learnt["tokens"]["limit"] == 30_000 and 0.9 < learnt["tokens"]["window_seconds"] < 1.2
+    assert learnt["tokens"]["limit"] == 30_000 and 0.9 < learnt["tokens"]["window_seconds"] < 1.5
     assert learnt["input_tokens"]["limit"] == 30_000 and "requests" not in learnt
 
 
@@ -108,5 +108,5 @@ def test_dry_run_estimates_the_duration_from_the_last_run_with_the_model(cli, fa
     learnt = run.json("outputs/token_usage.json")["rate_limits"]["limits"]
     latency = run.json("outputs/timing.json")["latency_p50_ms"] / 1000
     expected = limit_bound(Demand(86, 0, 0), learnt, latency)  # (86 - 10) / the learnt rate + one latency
-    assert 7 < expected < 9 and row[8] == DurationEstimate(expected, "").text
+    assert 7 < expected < 10 and row[8] == DurationEstimate(expected, "").text
     assert f"from run {run.run_dir.name} (limits learnt: requests 10 per " in note
