@@ -81,7 +81,11 @@ def test_single_text_with_the_default_model_writes_the_run_folder(text_cli, fake
                                                                       "not_run": 0, "total": 1}
     for name, digest in summary["file_sha256"].items():
         assert hashlib.sha256((run / name).read_bytes()).hexdigest() == digest
-    assert result.out.startswith("completed: 1 classified, 0 failed") and str(run) in result.out
+    answer, line = result.out.strip().split("\n")
+    label = pd.read_csv(run / "outputs" / "classifications.csv", dtype=str)["label"][0]
+    name = next(lab.name for lab in load_labels(SENTIMENT).labels if lab.id == label)
+    assert answer == f"Arrived late but works great → {name}"  # the label's name, as a reader wants it
+    assert line.startswith("completed: 1 classified, 0 failed") and str(run) in line
 
 
 @pytest.mark.parametrize("model, batch_size, path", [("haiku", 5, "/v1/messages"),

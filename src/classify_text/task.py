@@ -103,6 +103,9 @@ class ClassifyText(Task):
     def choices(self) -> dict[int, Choice]:
         return self._choices
 
+    def answer_text(self, row: dict[str, str]) -> str:
+        return next((lab.name for lab in self._labels.labels if lab.id == row.get("label")), row.get("label", ""))
+
     def render_system(self, *, explain: bool = False) -> str:
         return prompts.render_system(self._labels, explain=explain)
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
+from labnb.concurrency import parse_concurrency
 from labnb.errors import LabError, UsageError
 from labnb.run.result import EXIT_INTERRUPTED, RunResult
 from labnb.scrub import scrub
@@ -35,7 +36,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how = p.add_argument_group("how")
     how.add_argument("--model", metavar="NAME", help="model alias from models.yaml (default: its 'default')")
     how.add_argument("--batch-size", type=int, metavar="N", help=f"{noun}s per model request (default 1)")
-    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 8)")
+    how.add_argument("--concurrency", metavar="N|auto",
+                     help="requests in flight: a number, or auto (default: start at 8, grow up to 64)")
     how.add_argument("--limit", type=int, metavar="N", help=f"only the first N {noun}s")
     how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
     how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
@@ -61,6 +63,8 @@ def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
         given.pop("explain", None)
     if "tags" in given:
         given["tags"] = tuple(given["tags"])
+    if "concurrency" in given:
+        given["concurrency"] = parse_concurrency(given["concurrency"])
     return cls(**given)
 
 

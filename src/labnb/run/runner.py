@@ -22,6 +22,7 @@ from labnb.progress import Progress
 from labnb.provenance import git_info, system_info
 from labnb.providers import create_classifier
 from labnb.ratelimit import RateLimiter
+from labnb.ratestats import SESSION_KEY
 from labnb.requests import batches
 from labnb.results import DONE_STATUSES, BatchOutcome
 from labnb.run.finalize import finalize_run
@@ -136,7 +137,10 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
     estimates: dict[int, float] = {}
     counts: Counter[str] = Counter()
     spent_tokens = 0
-    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, unit=plan.task.item_noun)
+    limiter = RateLimiter(entry.rpm, entry.tpm)
+    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, unit=plan.task.item_noun,
+                        status=limiter.status)
+    limiter.on_wait = progress.refresh
 
     def tokens_of(batch: list[Item]) -> int:
         return classifier.estimate_tokens(batch)
@@ -156,7 +160,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
                          tokens=spent_tokens, cost=budget.spent)
 
     executor = Executor(work=classifier.classify, on_result=on_result, concurrency=options.concurrency,
-                        limiter=RateLimiter(entry.rpm, entry.tpm), tokens_of=tokens_of, admit=admit)
+                        limiter=limiter, tokens_of=tokens_of, admit=admit)
     loop = asyncio.get_running_loop()
     handled = _install_signals(loop, stop)
     heartbeat = asyncio.create_task(recorder.heartbeat())
@@ -165,6 +169,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
         if executor.refused and not stop.reason:  # smaller requests that fitted ran; these did not
             stop.reason = "budget_exhausted"
     finally:
+        recorder.summary["sessions"][-1][SESSION_KEY] = executor.stats().to_dict()
         heartbeat.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
