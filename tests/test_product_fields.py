@@ -101,3 +101,17 @@ def test_odd_json_values(tmp_path):
         load_products(write(tmp_path, "d.json", json.dumps([{"title": "A", "brand": "\ud800"}])))
     nested = load_products(write(tmp_path, "e.json", json.dumps([{"title": "A", "tags": ["x", {"y": 1}]}])))
     assert nested[0].extra == {"tags": '["x", {"y": 1}]'}  # nested values in other columns: kept as JSON text
+
+
+def test_a_catalogs_own_label_columns_never_reach_the_model(cli, api_env, tmp_path):
+    path = write(tmp_path, "cat.csv", "product_id,title,brand,category,subcategory\n"
+                                      "A1,Gold Standard Whey,Optimum,Protein Powders,Whey Isolate\n")
+    result = cli("--input", str(path))
+    assert result.code == 0, result.err
+    [request] = api_env.requests_to("/v1/chat/completions")
+    user = request["json"]["messages"][-1]["content"]
+    assert "Gold Standard Whey | brand: Optimum" in user
+    assert "Protein Powders" not in json.dumps(request["json"]) and "Whey Isolate" not in json.dumps(request["json"])
+    [saved] = result.json("inputs/products.json")
+    assert saved["extra"] == {"brand": "Optimum"}
+    assert saved["withheld"] == {"category": "Protein Powders", "subcategory": "Whey Isolate"}
