@@ -115,3 +115,10 @@ def test_a_catalogs_own_label_columns_never_reach_the_model(cli, api_env, tmp_pa
     [saved] = result.json("inputs/products.json")
     assert saved["extra"] == {"brand": "Optimum"}
     assert saved["withheld"] == {"category": "Protein Powders", "subcategory": "Whey Isolate"}
+
+
+def test_column_split_names_what_is_offered_and_withheld(tmp_path):
+    from assign_cat.products import column_split
+
+    path = write(tmp_path, "p.csv", "title,brand,category,size\nWhey,Acme,Protein,\nCasein,,Protein,1 kg\n")
+    assert column_split(load_products(path)) == (["brand", "size"], ["category"])

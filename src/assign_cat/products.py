@@ -154,3 +154,11 @@ def _to_products(path: Path, rows: list[tuple[int, dict[str, Any]]], chosen: Seq
             expected_subcategory=fields.get("expected_subcategory", ""), extra=offered, withheld=withheld,
         ))
     return products
+
+
+def column_split(products: Sequence[Product]) -> tuple[list[str], list[str]]:
+    """``(offered, withheld)`` extra column names over all products, in first-seen order (for --dry-run and
+    ``run_config.json``)."""
+    offered = dict.fromkeys(k for p in products for k in p.extra)
+    withheld = dict.fromkeys(k for p in products for k in p.withheld if k not in offered)
+    return list(offered), list(withheld)
