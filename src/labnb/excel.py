@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
+from labnb.files import read_input
 
 Row = tuple[int, dict[str, Any]]
 MAX_XLSX_BYTES = 200 * 1024 * 1024
@@ -17,17 +19,10 @@ def excel_rows(path: Path, sheet: str | None, required: str) -> list[Row]:
     """Rows of one sheet; the first non-empty row is the header, numbers are the sheet's row numbers."""
     from openpyxl import load_workbook  # only when an Excel file is read
 
+    data = read_input(path, "input file", max_bytes=MAX_XLSX_BYTES)
     try:
-        if path.stat().st_size > MAX_XLSX_BYTES:
-            raise InputError(f"{path}: input file larger than {MAX_XLSX_BYTES // 2**20} MB")
         # data_only: a formula cell gives the value Excel last saved, the formula itself is never run.
-        book = load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise InputError(f"{path}: input file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a input file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not a readable Excel .xlsx file ({type(exc).__name__})") from None
     try:
@@ -50,7 +45,7 @@ def _cell(value: Any) -> Any:
 
 
 def _rows(path: Path, cells: Any, required: str) -> list[Row]:
-    from labnb.tables import canonical_header
+    from labnb.tables import check_header
 
     header: list[str] | None = None
     rows: list[Row] = []
@@ -59,13 +54,8 @@ def _rows(path: Path, cells: Any, required: str) -> list[Row]:
         if not any(v is not None and str(v).strip() for v in values):
             continue  # blank rows are not items
         if header is None:
-            header = canonical_header(["" if v is None else str(v).strip() for v in values], required)
-            if required not in header:
-                raise InputError(f"{path}: row {number}: missing required column '{required}'; "
-                                 f"found: {', '.join(h for h in header if h)[:200]}")
-            dupes = sorted({h for h in header if h and header.count(h) > 1})
-            if dupes:
-                raise InputError(f"{path}: row {number}: duplicate column '{dupes[0]}'")
+            header = check_header(path, f"row {number}", ["" if v is None else str(v).strip() for v in values],
+                                  required)
             continue
         rows.append((number, {h: v for h, v in zip(header, values) if h}))
     if header is None:

@@ -72,13 +72,8 @@ def delimited_rows(path: Path, text: str, delimiter: str, required: str) -> list
         header = next(reader)
     except csv.Error as exc:
         raise InputError(f"{path}: line 1: malformed header: {exc}") from None
-    header = canonical_header([h.strip() for h in header], required)
-    if required not in header:
-        raise InputError(f"{path}: line 1: missing required column '{required}'{_delimiter_hint(header, delimiter)}; "
-                         f"found: {', '.join(header)[:200]}")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
-    if dupes:
-        raise InputError(f"{path}: line 1: duplicate column '{dupes[0]}'")
+    header = [h.strip() for h in header]
+    header = check_header(path, "line 1", header, required, _delimiter_hint(header, delimiter))
     rows: list[Row] = []
     line = reader.line_num
     try:
@@ -104,6 +99,18 @@ def _delimiter_hint(header: list[str], delimiter: str) -> str:
             if other != delimiter and other in header[0]:
                 return f" (the file looks {name}-delimited; expected {names[delimiter]}-delimited)"
     return ""
+
+
+def check_header(path: Path, where: str, header: list[str], required: str, hint: str = "") -> list[str]:
+    """``header`` with ``required`` in canonical case; a missing required or a duplicate column is an InputError."""
+    header = canonical_header(header, required)
+    if required not in header:
+        raise InputError(f"{path}: {where}: missing required column '{required}'{hint}; "
+                         f"found: {', '.join(header)[:200]}")
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise InputError(f"{path}: {where}: duplicate column '{dupes[0]}'")
+    return header
 
 
 def canonical_header(header: list[str], name: str) -> list[str]:
