@@ -20,7 +20,7 @@ from typing import Any
 from labnb.console import error, safe, warn
 from labnb.errors import LabError, UsageError
 
-LIST_COLUMNS = ("run_id", "model", "status", "products", "failures", "accuracy", "cost_usd", "duration_s",
+LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
                 "total_tokens")
 
 
@@ -59,7 +59,7 @@ def _dump(data: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import run_records
+    from labnb.analysis.runs import run_records
 
     records = run_records(args.runs_dir)
     if args.json:
@@ -74,14 +74,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise UsageError("compare: give at least two runs")
-    from assign_cat.analysis.runs import load_readable
+    from labnb.analysis.runs import load_readable
 
     runs, skipped = load_readable(args.runs, args.runs_dir)  # bad RUNs fail before the slow imports below
     for line in skipped:
         warn(f"skipped {line}")
     if len(runs) < 2:
         raise UsageError(f"compare: {len(runs)} readable run{'s' if len(runs) != 1 else ''}; give at least two")
-    from assign_cat.analysis.compare import compare_runs
+    from labnb.analysis.compare import compare_runs
 
     result = compare_runs(runs)
     if args.out:
@@ -97,26 +97,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     for pair in _records(result.pairs):
         print(f"{safe(pair['run_a'])} vs {safe(pair['run_b'])}: agreement {_fmt(pair['agreement'])} "
-              f"({pair['n_agree']}/{pair['n_compared']} products both answered), kappa {_fmt(pair['kappa'])}")
+              f"({pair['n_agree']}/{pair['n_compared']} items both answered), kappa {_fmt(pair['kappa'])}")
     n = len(result.disagreements)
     where = f"; written to {args.out}" if args.out else " (--out FILE.csv saves them)"
-    print(f"{n} product{'s' if n != 1 else ''} with differing answers{where}")
+    print(f"{n} item{'s' if n != 1 else ''} with differing answers{where}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import resolve_run
+    from labnb.analysis.runs import resolve_run
 
     for ref in args.runs:  # bad RUNs fail before the slow imports below
         resolve_run(ref, args.runs_dir)
-    from assign_cat.analysis.report import write_report
+    from labnb.analysis.report import write_report
 
     print(f"wrote {safe(write_report(args.runs, args.output, args.runs_dir))}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.export import export_xlsx
+    from labnb.analysis.export import export_xlsx
 
     path, rows = export_xlsx(args.run, args.xlsx, args.runs_dir)
     print(f"wrote {safe(path)}: {rows} rows, every cell as text")
@@ -124,7 +124,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assign_cat.analysis.runs import DEFAULT_RUNS_DIR
+    from labnb.analysis.runs import DEFAULT_RUNS_DIR
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), metavar="DIR",

@@ -7,8 +7,8 @@ import zipfile
 
 import openpyxl
 
-from assign_cat.analysis.runs import DEFAULT_RUNS_DIR, load_run, run_records
-from assign_cat.plan import PROJECT_ROOT
+from labnb.analysis.runs import DEFAULT_RUNS_DIR, load_run, run_records
+from labnb.run.options import PROJECT_ROOT
 from test_analyze import PAIR_X, PAIR_Y, make_run, run_cli
 
 
@@ -22,9 +22,8 @@ def broken_runs_dir(tmp_path):
     (torn / "metadata" / "run_summary.json").write_text('{"status": "runn')
     foreign = make_run(runs, "assign-cat-2025-09-19-180000", PAIR_X)
     (foreign / "metadata" / "run_summary.json").write_text(json.dumps({"counts": [1], "status": {"x": 1}}))
-    (foreign / "outputs" / "token_usage.json").write_text("[]")
     odd = make_run(runs, "assign-cat-2025-09-19-190000", PAIR_X)
-    (odd / "metadata" / "run_summary.json").write_text(json.dumps({"counts": [1], "status": {"x": 1}, "started_at": 5}))
+    (odd / "outputs" / "token_usage.json").write_text("[]")
     (runs / "half-created").mkdir()  # killed before its summary was written
     (runs / "\x1b[31mevil").mkdir()
     return runs, good, other
@@ -38,15 +37,16 @@ def test_list_shows_every_broken_folder_as_unreadable_with_its_reason(tmp_path):
         "assign-cat-2025-09-19-160000": "unreadable: metadata/run_summary.json: malformed JSON: nested too deeply",
         "assign-cat-2025-09-19-170000": "unreadable: metadata/run_summary.json: line 1: malformed JSON: "
                                         "Unterminated string starting at",
-        "assign-cat-2025-09-19-180000": "unreadable: outputs/token_usage.json: expected a JSON object",
+        "assign-cat-2025-09-19-180000": "unreadable: metadata/run_summary.json: field 'status' has the wrong type "
+                                        "(dict)",
         "half-created": "unreadable: no metadata/run_summary.json",
         "\x1b[31mevil": "unreadable: no metadata/run_summary.json",
-        "assign-cat-2025-09-19-190000": "{'x': 1}",  # foreign but harmless fields: listed as they are
+        "assign-cat-2025-09-19-190000": "unreadable: outputs/token_usage.json: expected a JSON object, got list",
     }
     out = run_cli("list", "--runs-dir", str(runs))
     assert (out.returncode, out.stderr) == (0, "")
     assert "\x1b" not in out.stdout and "\\x1b[31mevil" in out.stdout
-    assert out.stdout.count("unreadable: ") == 5
+    assert out.stdout.count("unreadable: ") == 6
 
 
 def test_compare_and_report_skip_unreadable_runs(tmp_path):

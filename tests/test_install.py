@@ -31,7 +31,7 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
     assert listed.returncode == 0 and "assign-cat-2025-09-19-140000" in listed.stdout, listed.stderr
     usage = subprocess.run([str(bin_ / "assign-cat"), "--help"], capture_output=True, text=True, env=env)
     assert usage.returncode == 0 and "--single-product TITLE" in usage.stdout
-    snippet = ("from assign_cat.analysis import load_run, load_runs\n"
+    snippet = ("from labnb.analysis import load_run, load_runs\n"
                f"runs = load_runs({str(tmp_path / 'runs')!r})\n"
                f"df = load_run({str(tmp_path / 'runs' / 'assign-cat-2025-09-19-140000')!r})\n"
                "print(len(runs), len(df), __import__('assign_cat').__file__)")

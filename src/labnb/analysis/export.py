@@ -10,7 +10,7 @@ import csv
 import io
 from pathlib import Path
 
-from assign_cat.analysis.runs import DEFAULT_RUNS_DIR, complete_lines, resolve_run
+from labnb.analysis.runs import DEFAULT_RUNS_DIR, complete_lines, resolve_run
 from labnb.errors import InputError
 
 SHEET = "classifications"
