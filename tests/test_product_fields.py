@@ -7,9 +7,9 @@ import json
 import openpyxl
 import pytest
 
+from assign_cat.labelcols import is_label_column, parse_fields
 from assign_cat.products import load_products
 from labnb.errors import InputError, UsageError
-from labnb.labelcols import is_label_column, parse_fields
 
 
 def write(tmp_path, name, text):

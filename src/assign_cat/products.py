@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assign_cat.labelcols import check_fields, split_fields
 from labnb.errors import InputError
-from labnb.labelcols import check_fields, split_fields
 from labnb.tables import clean, read_rows, row_label
 
 MAX_TITLE_CHARS = 1000

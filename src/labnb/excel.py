@@ -10,6 +10,7 @@ from typing import Any
 
 from labnb.errors import InputError
 from labnb.files import read_input
+from labnb.headers import check_header
 
 Row = tuple[int, dict[str, Any]]
 MAX_XLSX_BYTES = 200 * 1024 * 1024
@@ -45,8 +46,6 @@ def _cell(value: Any) -> Any:
 
 
 def _rows(path: Path, cells: Any, required: str) -> list[Row]:
-    from labnb.tables import check_header
-
     header: list[str] | None = None
     rows: list[Row] = []
     for number, values in enumerate(cells, start=1):

@@ -15,6 +15,7 @@ from typing import Any
 
 from labnb.errors import InputError
 from labnb.files import read_input
+from labnb.headers import canonical_header, check_header
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -99,28 +100,6 @@ def _delimiter_hint(header: list[str], delimiter: str) -> str:
             if other != delimiter and other in header[0]:
                 return f" (the file looks {name}-delimited; expected {names[delimiter]}-delimited)"
     return ""
-
-
-def check_header(path: Path, where: str, header: list[str], required: str, hint: str = "") -> list[str]:
-    """``header`` with ``required`` in canonical case; a missing required or a duplicate column is an InputError."""
-    header = canonical_header(header, required)
-    if required not in header:
-        raise InputError(f"{path}: {where}: missing required column '{required}'{hint}; "
-                         f"found: {', '.join(header)[:200]}")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
-    if dupes:
-        raise InputError(f"{path}: {where}: duplicate column '{dupes[0]}'")
-    return header
-
-
-def canonical_header(header: list[str], name: str) -> list[str]:
-    """``header`` with the one column that spells ``name`` in another case renamed to ``name``."""
-    if name in header:
-        return header
-    matches = [i for i, h in enumerate(header) if h.casefold() == name.casefold()]
-    if len(matches) != 1:
-        return header
-    return [name if i == matches[0] else h for i, h in enumerate(header)]
 
 
 def _canonical_key(item: dict[str, Any], name: str) -> dict[str, Any]:

@@ -102,7 +102,8 @@ def load_run(path: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> pd.Da
     path and use_case."""
     run_dir = resolve_run(path, runs_dir)
     summary = read_json(run_dir / SUMMARY_FILE, {})
-    summary = RunSummary.from_dict(summary, str(run_dir / SUMMARY_FILE)).to_dict()  # validated; old folders read as today's
+    # validated; older folders read as today's format
+    summary = RunSummary.from_dict(summary, str(run_dir / SUMMARY_FILE)).to_dict()
     task = task_class(summary.get("use_case"))
     df = read_classifications(run_dir, task)
     metrics = read_json(run_dir / "outputs" / "metrics.json")
