@@ -122,3 +122,12 @@ def test_column_split_names_what_is_offered_and_withheld(tmp_path):
 
     path = write(tmp_path, "p.csv", "title,brand,category,size\nWhey,Acme,Protein,\nCasein,,Protein,1 kg\n")
     assert column_split(load_products(path)) == (["brand", "size"], ["category"])
+
+
+def test_a_5000_digit_id_runs_end_to_end(cli, api_env, tmp_path):
+    big = "9" * 5000
+    path = write(tmp_path, "big.jsonl", f'{{"product_id": {big}, "title": "Whey Protein"}}\n')
+    result = cli("--input", str(path))
+    assert result.code == 0, result.err
+    rows = (result.run_dir / "outputs" / "classifications.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith(f"{big},Whey Protein,")
