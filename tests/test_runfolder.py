@@ -102,7 +102,13 @@ def test_the_lock_is_reentrant_within_a_process_and_released_explicitly(tmp_path
     again = RunFolder.open(folder.path).lock()  # the same process: a resume after a run goes ahead
     assert (folder.path / "metadata" / ".lock").read_text() == f"{os.getpid()}\n"
     again.unlock()
-    folder.unlock()
+    folder.lock()
+    from labnb.runlock import locked, release_all
+
+    release_all()
+    with locked(folder.path) as lock:
+        assert lock.held
+    assert not lock.held
     probe = subprocess.run([sys.executable, "-c", HOLD, str(folder.path), "open"], input="\n", capture_output=True,
                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert probe.returncode == 0, probe.stderr

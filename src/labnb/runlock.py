@@ -73,6 +73,12 @@ def acquire(run_dir: Path) -> RunLock:
     return lock
 
 
+def release_all() -> None:
+    """Let go of every run lock this process holds (the end of a command, or of a notebook's run)."""
+    for lock in list(_held.values()):
+        lock.release()
+
+
 @contextlib.contextmanager
 def locked(run_dir: Path) -> Iterator[RunLock]:
     """``with locked(run_dir):`` holds the lock for the block (a lock this process already held stays held)."""
