@@ -148,6 +148,8 @@ def test_url_password_is_warned_about_redacted_in_records_and_base_url_env_keeps
     assert err == (f"warning: {tmp_path / 'models.yaml'}: line 7: models.a.base_url holds a password, and "
                    "models.yaml is copied into every run folder; put the URL in an environment variable and name "
                    "it with base_url_env instead\n")
+    load_models_config(tmp_path / "models.yaml")
+    assert capsys.readouterr().err == ""  # once per file and alias, however often it is loaded
     entry = config.get("a")
     assert entry.base_url == "https://bob:hunter2-secret@h.example/v1"  # the client still needs it
     assert entry.to_dict()["base_url"] == "https://bob:***@h.example/v1"

@@ -141,14 +141,20 @@ def load_models_config(path: str | Path) -> ModelsConfig:
     return ModelsConfig(path=path, default=default, models=models)
 
 
+_warned: set[tuple[str, str]] = set()
+
+
 def _warn_url_passwords(path: Path, raw_models: LinedMap) -> None:
-    # The file is copied byte for byte into every run folder: say so, and how to keep the password out.
+    # The file is copied byte for byte into every run folder: say so (once), and how to keep the password out.
     from labnb.console import warn
 
     for alias, spec in raw_models.items():
         password = url_password(spec.get("base_url") or "")
         if password:
             register_secret(password)
+            if (str(path), str(alias)) in _warned:
+                continue
+            _warned.add((str(path), str(alias)))
             warn(f"{path}: line {spec.line_of('base_url')}: models.{alias}.base_url holds a password, and "
                  "models.yaml is copied into every run folder; put the URL in an environment variable "
                  "and name it with base_url_env instead")
