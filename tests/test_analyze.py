@@ -164,8 +164,10 @@ def test_load_runs_flags_stale_running_and_interrupted(tmp_path):
     make_run(tmp_path, "assign-cat-2025-09-19-140200", answers, status="running",
              updated_at=NOW - timedelta(minutes=5))  # stale: STALE_AFTER_SECONDS is 30
     make_run(tmp_path, "assign-cat-2025-09-19-140300", answers, status="interrupted")
-    (tmp_path / "not-a-run").mkdir()  # ignored by the listing
+    (tmp_path / "not-a-run").mkdir()  # listed as unreadable, first (it has no start time)
     table = load_runs(tmp_path, now=NOW)
+    assert table["status"].iloc[0] == "unreadable: no metadata/run_summary.json"
+    table = table.iloc[1:]
     assert table["status"].tolist() == ["completed", "running", "crashed?", "interrupted"]
     assert table["items"].tolist() == [2, 2, 2, 2]
     assert table["not_run"].tolist() == [1, 1, 1, 1]

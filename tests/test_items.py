@@ -75,7 +75,7 @@ def test_gold_given_as_names_becomes_ids_and_unknown_ones_are_counted():
                                                                              "item 1)"),
     ("latin1.csv", "text\nCr\xe8me\n".encode("latin-1"), {}, "line 2: not UTF-8 (byte 0xe8)"),
     ("bad.jsonl", '{"text": "A"}\n{"text": \n', {}, "line 2: malformed JSON"),
-    ("reviews.xlsx", "PK", {}, "unknown file type '.xlsx'"),
+    ("reviews.xlsx", "PK", {}, "not a readable Excel .xlsx file"),
 ], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "")
 def test_bad_files_are_one_line_errors_naming_file_and_line(tmp_path, name, data, kwargs, message):
     path = write(tmp_path, name, data)

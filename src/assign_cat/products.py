@@ -1,25 +1,32 @@
-"""Input products: loaded from CSV, TSV, JSON or JSONL into typed records."""
+"""Input products: loaded from CSV, TSV, JSON, JSONL or Excel into typed records.
+
+Columns other than the documented ones are split: ``extra`` (offered to the model) and
+``withheld`` (label-like columns, or those left out by ``--fields``), both kept in ``inputs/``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labnb.itemrows import ItemRow, RowRules, item_rows, single_item
-from labnb.tables import read_rows
+from assign_cat.labelcols import check_fields, split_fields
+from labnb.errors import InputError
+from labnb.itemrows import RowRules, item_rows, single_item
+from labnb.tables import read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
 GOLD_FIELDS = ("expected_category", "expected_subcategory")
 KNOWN_FIELDS = ("product_id", "title", "description", *GOLD_FIELDS)
 RULES = RowRules(noun="product", text_column="title", id_column="product_id", id_prefix="p",
-                 max_text_chars=MAX_TITLE_CHARS, max_field_chars=MAX_FIELD_CHARS)
+                 max_text_chars=MAX_TITLE_CHARS, max_field_chars=MAX_FIELD_CHARS, known=KNOWN_FIELDS)
 
 
 @dataclass(frozen=True)
 class Product:
-    """One product; ``extra`` holds every other input column (brand, ingredients…)."""
+    """One product; ``extra`` holds the other columns offered to the model, ``withheld`` those that are not."""
 
     product_id: str
     title: str
@@ -27,6 +34,7 @@ class Product:
     expected_category: str = ""
     expected_subcategory: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_gold(self) -> bool:
@@ -47,6 +55,8 @@ class Product:
                 out[key] = getattr(self, key)
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.withheld:
+            out["withheld"] = dict(self.withheld)
         return out
 
     @classmethod
@@ -56,8 +66,10 @@ class Product:
             description=data.get("description", ""),
             expected_category=data.get("expected_category", ""),
             expected_subcategory=data.get("expected_subcategory", ""),
-            extra=dict(data.get("extra", {})),
+            extra=dict(data.get("extra", {})), withheld=dict(data.get("withheld", {})),
         )
+
+
 
 
 def single_product(title: str) -> list[Product]:
@@ -66,17 +78,40 @@ def single_product(title: str) -> list[Product]:
     return [Product(product_id=product_id, title=title)]
 
 
-def load_products(path: str | Path, limit: int | None = None) -> list[Product]:
-    """Read products from ``path`` (format by extension); problems are one-line InputErrors."""
+def load_products(path: str | Path, limit: int | None = None, *, fields: Sequence[str] | None = None,
+                  title_column: str | None = None, sheet: str | None = None) -> list[Product]:
+    """Read products from ``path`` (format by extension); problems are one-line InputErrors.
+
+    ``fields`` names exactly the extra columns offered to the model (default: all but label-like ones);
+    ``title_column`` takes titles from another column; ``sheet`` picks an Excel sheet.
+    """
     path = Path(path)
-    products = [_product(row) for row in item_rows(path, read_rows(path, required="title", noun="product"), RULES)]
+    rows = read_rows(path, required=title_column or "title", noun="product", sheet=sheet)
+    if title_column and title_column != "title":
+        rows = [(n, _retitle(path, n, row, title_column)) for n, row in rows]
+    checked = item_rows(path, rows, RULES)
+    check_fields(fields, {k for row in checked for k in row.fields}, KNOWN_FIELDS, str(path))
+    products = []
+    for row in checked:
+        offered, withheld = split_fields(row.extra(KNOWN_FIELDS), fields)
+        products.append(Product(
+            product_id=row.item_id, title=row.text, description=row.fields.get("description", ""),
+            expected_category=row.fields.get("expected_category", ""),
+            expected_subcategory=row.fields.get("expected_subcategory", ""), extra=offered, withheld=withheld,
+        ))
     return products[:limit] if limit is not None else products
 
 
-def _product(row: ItemRow) -> Product:
-    fields = row.fields
-    return Product(
-        product_id=row.item_id, title=row.text, description=fields.get("description", ""),
-        expected_category=fields.get("expected_category", ""),
-        expected_subcategory=fields.get("expected_subcategory", ""), extra=row.extra(KNOWN_FIELDS),
-    )
+def _retitle(path: Path, number: int, row: dict[str, Any], column: str) -> dict[str, Any]:
+    if any(str(k).strip().casefold() == "title" for k in row):
+        raise InputError(f"{path}: {row_label(path)} {number}: --title-column {column}: the file also has a "
+                         "'title' column; rename one of them")
+    return {("title" if k == column else k): v for k, v in row.items()}
+
+
+def column_split(products: Sequence[Product]) -> tuple[list[str], list[str]]:
+    """``(offered, withheld)`` extra column names over all products, in first-seen order (for --dry-run and
+    ``run_config.json``)."""
+    offered = dict.fromkeys(k for p in products for k in p.extra)
+    withheld = dict.fromkeys(k for p in products for k in p.withheld if k not in offered)
+    return list(offered), list(withheld)

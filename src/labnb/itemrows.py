@@ -31,7 +31,10 @@ class ItemRow:
 
 @dataclass(frozen=True)
 class RowRules:
-    """What a use case calls its parts: ``text_column`` holds the main text, ``id_column`` the optional id."""
+    """What a use case calls its parts: ``text_column`` holds the main text, ``id_column`` the optional id.
+
+    ``known`` are the documented columns: found in any case (``Product_ID``) and never a nested JSON value.
+    """
 
     noun: str
     text_column: str
@@ -39,6 +42,39 @@ class RowRules:
     id_prefix: str
     max_text_chars: int
     max_field_chars: int = 20_000
+    known: tuple[str, ...] = ()
+
+
+def unicode_problem(text: str) -> str:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate, or a raw byte from argv), or ``""``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(text[exc.start])
+        if 0xDC80 <= char <= 0xDCFF:  # how Python keeps a non-UTF-8 byte of argv (surrogateescape)
+            return f"not UTF-8 (byte 0x{char - 0xDC00:02x})"
+        return f"not valid Unicode (lone surrogate U+{char:04X})"
+    return ""
+
+
+def _text_fields(path: Path, label: str, row: dict, rules: RowRules) -> dict[str, str]:
+    known = (rules.text_column, rules.id_column, *rules.known)
+    fields: dict[str, str] = {}
+    for key, value in row.items():
+        if key is None:
+            continue
+        name = str(key).strip()
+        canonical = next((k for k in known if k.casefold() == name.casefold()), None)
+        if canonical and canonical not in row:
+            name = canonical  # the documented columns in any case
+        if name in known and isinstance(value, (dict, list)):
+            raise InputError(f"{path}: {label}: field '{name}' must be text or a number, not a nested JSON value")
+        text = clean(value)
+        problem = unicode_problem(text) or unicode_problem(name)
+        if problem:
+            raise InputError(f"{path}: {label}: field '{name}' is {problem}")
+        fields[name] = text
+    return fields
 
 
 def item_rows(path: Path, rows: list[Row], rules: RowRules) -> list[ItemRow]:
@@ -49,7 +85,7 @@ def item_rows(path: Path, rows: list[Row], rules: RowRules) -> list[ItemRow]:
     out: list[ItemRow] = []
     seen: dict[str, int] = {}
     for index, (number, row) in enumerate(rows, start=1):
-        fields = {str(k).strip(): clean(v) for k, v in row.items() if k is not None}
+        fields = _text_fields(path, f"{where} {number}", row, rules)
         column = rules.text_column
         text = " ".join(fields.get(column, "").split())
         if not text:
@@ -72,6 +108,9 @@ def item_rows(path: Path, rows: list[Row], rules: RowRules) -> list[ItemRow]:
 
 def single_item(text: str, rules: RowRules, option: str) -> tuple[str, str]:
     """(id, text) of a one-item command-line option such as ``--single-text TEXT``."""
+    problem = unicode_problem(text)
+    if problem:
+        raise InputError(f"{option}: the {rules.text_column} is {problem}")
     text = " ".join(text.split())
     if not text:
         raise InputError(f"{option}: the {rules.text_column} is empty")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from labnb.analysis import figures
 from labnb.analysis.compare import compare_runs, run_names, task_of
-from labnb.analysis.runs import load_run
+from labnb.analysis.runs import DEFAULT_RUNS_DIR, load_readable
 from labnb.errors import InputError
 
 MAX_DISAGREEMENTS = 500  # keep the page light; the CSV from `compare --out` has them all
@@ -142,11 +142,17 @@ def render_report(runs: Sequence[pd.DataFrame]) -> str:
     )
 
 
-def write_report(run_dirs: Sequence[str | Path], out_path: str | Path, runs_dir: str | Path = "runs") -> Path:
-    """Load ``run_dirs`` (paths or run ids) and write the HTML report to ``out_path``."""
+def write_report(run_dirs: Sequence[str | Path], out_path: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    """Load ``run_dirs`` (paths or run ids) and write the HTML report to ``out_path``; unreadable runs are skipped."""
     if not run_dirs:
         raise InputError("report: no runs given")
-    runs = [load_run(ref, runs_dir) for ref in run_dirs]
+    from labnb.console import warn
+
+    runs, skipped = load_readable([str(r) for r in run_dirs], runs_dir)
+    for line in skipped:
+        warn(f"skipped {line}")
+    if not runs:
+        raise InputError("report: none of the runs given is readable")
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(runs), encoding="utf-8")
