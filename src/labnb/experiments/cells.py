@@ -1,0 +1,155 @@
+"""One cell: its recorded state, its dry-run projection, and its run as an ordinary CLI process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labnb.experiments.grid import CellPlan
+from labnb.experiments.spec import Spec, SpecError
+
+FINAL_STATUSES = ("completed", "completed_with_errors", "budget_exhausted")
+
+
+@dataclass
+class CellState:
+    """A cell as ``cells.json`` records it. ``state``: pending | running | done | skipped | failed."""
+
+    index: int
+    name: str
+    values: dict[str, Any]
+    options: dict[str, Any]
+    state: str = "pending"
+    run_id: str | None = None
+    run_dir: str | None = None
+    exit_code: int | None = None
+    message: str = ""
+    projected_cost_usd: float | None = None
+    max_cost_usd: float | None = None
+    resumed: int = 0
+
+    @classmethod
+    def of(cls, plan: CellPlan) -> CellState:
+        return cls(plan.index, plan.name, plan.values, plan.options)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellState:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A cell's dry run: requests, tokens and the three projected costs (USD)."""
+
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float  # no cache: the upper bound the budget uses
+    cost_cached: float
+    cost_batch_api: float
+
+    def budget_cost(self, batch_api: bool) -> float:
+        """The most the cell is expected to cost: cache writes can make 'with cache' the dearer one."""
+        return self.cost_batch_api if batch_api else max(self.cost_usd, self.cost_cached)
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def parse_dry_run(text: str) -> Projection | None:
+    """The first model row of a use case's ``--dry-run`` table; ``None`` when there is none."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        header = re.split(r"\s{2,}", line.strip())
+        if "cost USD" in header and "requests" in header:
+            row = dict(zip(header, re.split(r"\s{2,}", lines[i + 1].strip())))
+            try:
+                return Projection(int(_number(row["requests"])), int(_number(row["input tok"])),
+                                  int(_number(row["output tok"])), _number(row["cost USD"]),
+                                  _number(row.get("with cache", row["cost USD"])),
+                                  _number(row.get("batch API", row["cost USD"])))
+            except (KeyError, ValueError):
+                return None
+    return None
+
+
+def project(spec: Spec, cell: CellState) -> Projection:
+    """Price ``cell`` with its use case's own ``--dry-run`` (in-process: nothing sent, no folder)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = spec.use_case.cli().main([*spec.argv(cell.options), "--dry-run"])
+        except SystemExit as exc:  # argparse
+            code = exc.code if isinstance(exc.code, int) else 2
+    if code != 0:
+        message = (err.getvalue().strip().splitlines() or ["the dry run failed"])[-1]
+        raise SpecError(f"{spec.path}: cell {cell.name}: {message.removeprefix('error: ')}")
+    projection = parse_dry_run(out.getvalue())
+    if projection is None:
+        raise SpecError(f"{spec.path}: cell {cell.name}: could not read the dry run's cost table")
+    return projection
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the experiment process dies (even by kill -9), so no cell runs orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class CellProcess:
+    """A running cell: its process, where its stderr goes, and the run folders that existed before it."""
+
+    cell: CellState
+    process: subprocess.Popen
+    before: set[str] = field(default_factory=set)
+
+    def discover(self, runs_dir: Path) -> bool:
+        """Record the cell's run folder once it appears; True when it is known."""
+        if self.cell.run_dir is None:
+            new = sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
+            fresh = [n for n in new if n not in self.before]
+            if fresh:
+                self.cell.run_dir, self.cell.run_id = str(runs_dir / fresh[0]), fresh[0]
+        return self.cell.run_dir is not None
+
+
+def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None) -> CellProcess:
+    """Start ``cell`` as an ordinary run (or resume its run folder), its stderr appended to ``log``."""
+    entry = str(spec.use_case.entry)
+    if cell.run_dir:
+        argv = [sys.executable, entry, "--resume", cell.run_dir]
+    else:
+        argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir)]
+        if max_cost is not None:
+            argv += ["--max-cost", f"{max_cost:.6f}"]
+    before = {p.name for p in runs_dir.iterdir()} if runs_dir.is_dir() else set()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as err:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
+                                   preexec_fn=_die_with_parent, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return CellProcess(cell, process, before)
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log (progress bars end with carriage returns, not newlines)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    lines = [seg.strip() for line in text.splitlines() for seg in line.split("\r") if seg.strip()]
+    return lines[-1] if lines else ""
