@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,24 +112,23 @@ def _die_with_parent() -> None:
 
 @dataclass
 class CellProcess:
-    """A running cell: its process, where its stderr goes, and the run folders that existed before it."""
+    """A running cell: its process, and the folder its run folder will appear in (its own, so never ambiguous)."""
 
     cell: CellState
     process: subprocess.Popen
-    before: set[str] = field(default_factory=set)
+    runs_dir: Path
 
-    def discover(self, runs_dir: Path) -> bool:
+    def discover(self) -> bool:
         """Record the cell's run folder once it appears; True when it is known."""
-        if self.cell.run_dir is None:
-            new = sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
-            fresh = [n for n in new if n not in self.before]
-            if fresh:
-                self.cell.run_dir, self.cell.run_id = str(runs_dir / fresh[0]), fresh[0]
+        if self.cell.run_dir is None and self.runs_dir.is_dir():
+            found = sorted(p for p in self.runs_dir.iterdir() if p.is_dir())
+            if found:
+                self.cell.run_dir, self.cell.run_id = str(found[0]), found[0].name
         return self.cell.run_dir is not None
 
 
 def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None) -> CellProcess:
-    """Start ``cell`` as an ordinary run (or resume its run folder), its stderr appended to ``log``."""
+    """Start ``cell`` as an ordinary run in ``runs_dir`` (or resume its run folder), stderr appended to ``log``."""
     entry = str(spec.use_case.entry)
     if cell.run_dir:
         argv = [sys.executable, entry, "--resume", cell.run_dir]
@@ -137,12 +136,11 @@ def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: floa
         argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir)]
         if max_cost is not None:
             argv += ["--max-cost", f"{max_cost:.6f}"]
-    before = {p.name for p in runs_dir.iterdir()} if runs_dir.is_dir() else set()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                                    preexec_fn=_die_with_parent, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    return CellProcess(cell, process, before)
+    return CellProcess(cell, process, runs_dir)
 
 
 def last_line(path: Path) -> str:

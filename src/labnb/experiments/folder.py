@@ -24,9 +24,9 @@ class ExperimentFolder:
     def id(self) -> str:
         return self.path.name
 
-    @property
-    def runs_dir(self) -> Path:
-        return self.path / "runs"
+    def runs_dir(self, cell: CellState) -> Path:
+        """Where the cell's run folder goes: a folder of its own, so a cell always knows its run."""
+        return self.path / "runs" / f"{cell.index:03d}"
 
     def log(self, cell: CellState) -> Path:
         return self.path / "logs" / f"cell-{cell.index:03d}.log"

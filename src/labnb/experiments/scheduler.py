@@ -77,9 +77,7 @@ class Scheduler:
         return False
 
     def _may_start(self) -> bool:
-        # One cell at a time until its run folder exists: that is how each cell knows its folder.
-        return len(self.running) < self.parallel and all(
-            cp.cell.run_dir or cp.process.poll() is not None for cp in self.running)
+        return len(self.running) < self.parallel
 
     def _launch(self, cell: CellState) -> None:
         cap = None
@@ -100,13 +98,13 @@ class Scheduler:
         if cell.run_dir:
             cell.resumed += 1
         cell.state, cell.exit_code, cell.message = "running", None, ""
-        self.running.append(start(self.spec, cell, self.folder.runs_dir, self.folder.log(cell), cap))
+        self.running.append(start(self.spec, cell, self.folder.runs_dir(cell), self.folder.log(cell), cap))
         self.save()
 
     def _poll(self) -> None:
         for cp in list(self.running):
             known = cp.cell.run_dir is not None
-            if cp.discover(self.folder.runs_dir) and not known:
+            if cp.discover() and not known:
                 self.save()
             if cp.process.poll() is not None:
                 self._finish(cp)
@@ -120,7 +118,7 @@ class Scheduler:
             cell.run_dir = line.rsplit(" | ", 1)[1]
             cell.run_id = Path(cell.run_dir).name
         else:
-            cp.discover(self.folder.runs_dir)
+            cp.discover()
         status = run_json(cell.run_dir, "metadata/run_summary.json").get("status") if cell.run_dir else None
         cell.exit_code = code
         if status in FINAL_STATUSES:

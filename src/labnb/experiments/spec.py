@@ -129,14 +129,16 @@ def load_spec(path: str | Path, base: Path | None = None) -> Spec:
     grid = data.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise fail("grid", "empty: give at least one run option with a list of values")
-    resolved = {str(k): _value(fail, f"options.{k}", declared, str(k), v, base) for k, v in options.items()}
+    resolved = {str(k): _value(fail, f"options.{k}", _option(fail, f"options.{k}", declared, str(k)), v, base)
+                for k, v in options.items()}
     for key, values in grid.items():
         if key in options:
             raise fail(f"grid.{key}", "also set under options: give it in one place")
+        option = _option(fail, f"grid.{key}", declared, str(key))
         if not isinstance(values, list) or not values:
             raise fail(f"grid.{key}", "expected a non-empty list of values")
         for i, value in enumerate(values):
-            _value(fail, f"grid.{key}[{i}]", declared, str(key), value, base)
+            _value(fail, f"grid.{key}[{i}]", option, value, base)
         if len({str(v) for v in values}) != len(values):
             raise fail(f"grid.{key}", "a value is listed twice")
     grid = {str(k): list(v) for k, v in grid.items()}
@@ -144,13 +146,17 @@ def load_spec(path: str | Path, base: Path | None = None) -> Spec:
     return Spec(path.resolve(), name, use_case, resolved, grid, gate, base, declared)
 
 
-def _value(fail: Any, key: str, declared: dict[str, Option], name: str, value: Any, base: Path) -> Any:
+def _option(fail: Any, key: str, declared: dict[str, Option], name: str) -> Option:
     if name in RESERVED:
         instead = RESERVED[name]
         raise fail(key, "not a spec option" + (f": use {instead}" if instead else ""))
     option = declared.get(name)
     if option is None:
         raise fail(key, "unknown run option (see the use case's --help; long names with underscores)")
+    return option
+
+
+def _value(fail: Any, key: str, option: Option, value: Any, base: Path) -> Any:
     if option.kind is bool:
         if not isinstance(value, bool):
             raise fail(key, f"expected true or false, got {value!r}")
