@@ -27,10 +27,11 @@ def cost_accuracy(rows: list[dict], numbers: dict[str, int]) -> Figure | None:
                 capsize=3, label="cell (95% Wilson interval)")
     front = sorted((r for r in data if r["pareto"]), key=lambda r: r["cost_usd"])
     ax.plot([r["cost_usd"] for r in front], [r["accuracy"] for r in front], color="tab:orange", lw=1.5,
-            drawstyle="steps-post", label="Pareto front")
+            drawstyle="steps-post", marker="o", markersize=11, markerfacecolor="none", label="Pareto front")
     for r in data:
         ax.annotate(f"#{numbers[r['cell']]}", (r["cost_usd"], r["accuracy"]), textcoords="offset points",
                     xytext=(5, 4), fontsize=8)
+    ax.set_xlim(left=0, right=max(x) * 1.08)
     ax.set_xlabel("cost of the run (USD)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(max(0.0, min(r["accuracy_ci_low"] for r in data) - 0.05), 1.0)

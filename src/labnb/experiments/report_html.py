@@ -17,10 +17,10 @@ MOST_WRONG = 25
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; color: #222; max-width: 1320px; padding: 0 1em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.78em; width: 100%; }
-th, td { border: 1px solid #ccc; padding: 2px 5px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #ccc; padding: 2px 5px; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #f0f0f0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.id { font-size: 0.85em; color: #555; }
+.id { font-size: 0.85em; color: #666; }
 tr.best td { background: #eef7ee; }
 p.note { color: #555; font-style: italic; }
 img { max-width: 100%; }
@@ -37,16 +37,17 @@ def _breakable(name: str) -> str:
 
 
 def _leaderboard(board: Leaderboard, numbers: dict[str, int]) -> str:
-    columns = [c for c in board.columns if c not in board.grid_keys]  # the cell name holds the grid values
-    head = "<th>#</th>" + "".join(f"<th>{_esc(c)}</th>" for c in columns) + "<th>vs best</th>"
+    # The cell name holds the grid values, and the run id goes under it: fewer, wider columns.
+    columns = [c for c in board.columns if c not in board.grid_keys and c != "run_id"]
+    head = "<th>#</th>" + "".join(f"<th>{'_<wbr>'.join(_esc(w) for w in c.split('_'))}</th>" for c in columns)
+    head += "<th>vs best</th>"
     body = []
     for row in board.rows:
         cells = [f'<td class="num">{numbers[row["cell"]]}</td>']
         for c in columns:
             if c == "cell":
-                cells.append(f"<td>{_breakable(row['cell'])}</td>")
-            elif c == "run_id":
-                cells.append(f'<td class="id">{_esc(row["run_id"] or "not run")}</td>')
+                cells.append(f"<td>{_breakable(row['cell'])}<br><span class=\"id\">{_esc(row['run_id'] or 'not run')}"
+                             "</span></td>")
             else:
                 cells.append(f'<td class="num">{_esc(fmt(c, row.get(c)))}</td>')
         cells.append(f"<td>{_esc(verdict(board, row))}</td>")
@@ -80,8 +81,7 @@ def _most_wrong(board: Leaderboard, numbers: dict[str, int]) -> str:
     if not worst:
         return _note("Every cell answered every scored item right.")
     answers = {r.row["cell"]: items.answers(r.table, use) for r in scored}
-    golds = pd.concat([items.gold(r.table, use) for r in scored])
-    texts = pd.concat([items.texts(r.table, use) for r in scored])
+    golds, texts = (_first_per_item(pd.concat([view(r.table, use) for r in scored])) for view in (items.gold, items.texts))
     body = []
     for item in worst:
         grouped: dict[str, list[str]] = defaultdict(list)
@@ -98,6 +98,10 @@ def _most_wrong(board: Leaderboard, numbers: dict[str, int]) -> str:
     more = _note(f"The {len(worst)} items most often wrong, of {sum(1 for v in wrong.values() if v)} "
                  "wrong in at least one cell.")
     return f"{more}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _first_per_item(series: pd.Series) -> pd.Series:
+    return series[~series.index.duplicated()]
 
 
 def _note(text: str) -> str:
