@@ -3,6 +3,7 @@
     python src/analyze_runs.py list [--runs-dir DIR] [--json]
     python src/analyze_runs.py compare RUN RUN [RUN...] [--out disagreements.csv] [--json]
     python src/analyze_runs.py report RUN [RUN...] -o report.html
+    python src/analyze_runs.py diff RUN_A RUN_B [--out differences.csv]
 
 RUN is a run folder path or a run id under --runs-dir (default runs/).
 """
@@ -109,6 +110,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from assign_cat.analysis.runs import resolve_run
+    from labnb.experiments.diff import diff_runs, headline
+
+    result = diff_runs(resolve_run(args.run_a, args.runs_dir), resolve_run(args.run_b, args.runs_dir))
+    if args.out:
+        result.items.to_csv(args.out, index=False)
+    print(headline(result))
+    if len(result.items):
+        print(_text_table(_records(result.items), list(result.items.columns)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run ids are looked up (default: runs)")
@@ -126,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder or run id")
     p.add_argument("-o", "--output", required=True, metavar="HTML", help="the report file to write")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("diff", parents=[common], help="items whose answers differ; what B fixed and broke; McNemar")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--out", metavar="CSV", help="write the differing items to this CSV file")
+    p.set_defaults(func=cmd_diff)
     return parser
 
 
