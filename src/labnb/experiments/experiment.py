@@ -45,7 +45,8 @@ def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Pro
              for r in [header, *rows]]
     head = (f"dry run: experiment '{spec.name}', {len(cells)} cells of {spec.use_case.name}; nothing was sent, "
             "no folder was created")
-    note = "'cost USD' (no cache) is what --max-cost budgets against; 'with cache' and 'batch API' as in each run's --dry-run."
+    note = ("--max-cost budgets against the dearer of 'cost USD' (no cache) and 'with cache' ('batch API' with "
+            "--batch-api), as each run's --dry-run projects them.")
     return "\n".join([head, *lines, note])
 
 

@@ -180,7 +180,7 @@ def to_markdown(board: Leaderboard, title: str) -> str:
     lines.append("|" + "|".join("---" if c in HEAD or c in board.grid_keys or c == "vs best" else "---:"
                                 for c in columns) + "|")
     for row in board.rows:
-        cells = [fmt(c, row.get(c)) if c not in HEAD and c not in board.grid_keys else ("–" if row.get(c) is None else show(row.get(c)))
-                 for c in board.columns]
+        cells = [fmt(c, row.get(c)) if c not in HEAD and c not in board.grid_keys
+                 else "–" if row.get(c) is None else show(row.get(c)) for c in board.columns]
         lines.append("| " + " | ".join([*cells, verdict(board, row)]).replace("\n", " ") + " |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from labnb.experiments import figures, items
-
 from labnb.experiments.leaderboard import Leaderboard, fmt, verdict
 from labnb.pngfig import img
 
@@ -81,7 +80,8 @@ def _most_wrong(board: Leaderboard, numbers: dict[str, int]) -> str:
     if not worst:
         return _note("Every cell answered every scored item right.")
     answers = {r.row["cell"]: items.answers(r.table, use) for r in scored}
-    golds, texts = (_first_per_item(pd.concat([view(r.table, use) for r in scored])) for view in (items.gold, items.texts))
+    golds, texts = (_first_per_item(pd.concat([view(r.table, use) for r in scored]))
+                    for view in (items.gold, items.texts))
     body = []
     for item in worst:
         grouped: dict[str, list[str]] = defaultdict(list)

@@ -19,7 +19,8 @@ GATE_KEYS = ("cell", "metric", "min")
 GATE_METRICS = ("n", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "category_accuracy", "macro_f1")
 # Options the experiment itself drives: a cell never takes them from the spec.
 RESERVED = {"resume": "run_experiment.py --resume EXP_DIR", "retry_failed": None, "replay": None,
-            "dry_run": "run_experiment.py --dry-run", "compare_models": None, "runs_dir": "run_experiment.py --runs-dir",
+            "dry_run": "run_experiment.py --dry-run", "compare_models": None,
+            "runs_dir": "run_experiment.py --runs-dir",
             "max_cost": "run_experiment.py --max-cost", "help": None}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
