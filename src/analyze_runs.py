@@ -4,6 +4,7 @@
     python src/analyze_runs.py compare RUN RUN [RUN...] [--out disagreements.csv] [--json]
     python src/analyze_runs.py report RUN [RUN...] -o report.html
     python src/analyze_runs.py diff RUN_A RUN_B [--out differences.csv]
+    python src/analyze_runs.py export-mlflow RUN_OR_EXPERIMENT... [--tracking-uri URI]
 
 RUN is a run folder path or a run id under --runs-dir (default runs/).
 """
@@ -15,6 +16,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from labnb.errors import LabError, UsageError
@@ -123,6 +125,21 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_mlflow(args: argparse.Namespace) -> int:
+    from assign_cat.analysis.runs import resolve_run
+    from labnb.experiments.mlflow_export import default_tracking_uri, export, is_experiment
+
+    refs = [Path(r) if is_experiment(r) else resolve_run(r, args.runs_dir) for r in args.runs]
+    uri = args.tracking_uri or default_tracking_uri(args.runs_dir)
+    results = export(refs, uri)
+    for r in results:
+        print(f"{'exported' if r.created else 'already there'}: {r.run_id} -> experiment '{r.experiment}', "
+              f"MLflow run {r.mlflow_run_id}")
+    print(f"{sum(r.created for r in results)} exported, {sum(not r.created for r in results)} already there "
+          f"| {uri}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run ids are looked up (default: runs)")
@@ -145,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", metavar="RUN_B")
     p.add_argument("--out", metavar="CSV", help="write the differing items to this CSV file")
     p.set_defaults(func=cmd_diff)
+    p = sub.add_parser("export-mlflow", parents=[common], help="log runs or experiments as MLflow runs")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_EXPERIMENT", help="run folder, run id or experiment folder")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow tracking URI (default: sqlite:///RUNS_DIR/mlflow.db, embedded, no server)")
+    p.set_defaults(func=cmd_export_mlflow)
     return parser
 
 

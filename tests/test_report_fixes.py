@@ -17,7 +17,7 @@ def test_runs_sharing_no_product_are_not_said_to_agree(tmp_path):
 def test_zero_cost_runs_show_accuracy_not_an_empty_cost_chart_and_one_call_is_words_not_a_bar(tmp_path):
     answers = [("p1", "Whey", "a/a1", "a/a1"), ("p2", "Zinc", "b/b1", "a/a1")]  # one call of two products
     a = make_run(tmp_path, "run-a", answers, cost=0.0)
-    b = make_run(tmp_path, "run-b", answers[:1] + [("p2", "Zinc", "a/a1", "a/a1")], cost=0.0)
+    b = make_run(tmp_path, "run-b", [*answers[:1], ("p2", "Zinc", "a/a1", "a/a1")], cost=0.0)
     html = write_report([a, b], tmp_path / "r.html").read_text()
     assert "Every run cost $0.000000, so cost says nothing: accuracy alone is shown." in html
     assert 'alt="accuracy by run"' in html and 'alt="cost vs accuracy"' not in html
@@ -27,7 +27,7 @@ def test_zero_cost_runs_show_accuracy_not_an_empty_cost_chart_and_one_call_is_wo
 
 
 def test_a_paid_run_beside_a_free_one_plots_cost_with_both_points_and_the_agreeing_note(tmp_path):
-    answers = [(f"p{i}", f"t{i}", "a/a1", "a/a1") for i in range(10)]  # five calls of two products: enough for a histogram
+    answers = [(f"p{i}", f"t{i}", "a/a1", "a/a1") for i in range(10)]  # five calls of two: enough for a histogram
     a = make_run(tmp_path, "run-a", answers, cost=0.0)
     b = make_run(tmp_path, "run-b", answers, cost=0.02)
     html = write_report([a, b], tmp_path / "r.html").read_text()
