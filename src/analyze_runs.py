@@ -21,7 +21,7 @@ from typing import Any
 
 from labnb.errors import LabError, UsageError
 
-LIST_COLUMNS = ("run_id", "model", "status", "products", "failures", "accuracy", "cost_usd", "duration_s",
+LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
                 "total_tokens")
 
 
@@ -60,7 +60,7 @@ def _dump(data: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import run_records
+    from labnb.analysis.runs import run_records
 
     records = run_records(args.runs_dir)
     if args.json:
@@ -75,10 +75,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise UsageError("compare: give at least two runs")
-    from assign_cat.analysis.runs import load_run
+    from labnb.analysis.runs import load_run
 
     runs = [load_run(ref, args.runs_dir) for ref in args.runs]  # bad RUNs fail before the slow imports below
-    from assign_cat.analysis.compare import compare_runs
+    from labnb.analysis.compare import compare_runs
 
     result = compare_runs(runs)
     if args.out:
@@ -94,26 +94,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     for pair in _records(result.pairs):
         print(f"{pair['run_a']} vs {pair['run_b']}: agreement {_fmt(pair['agreement'])} "
-              f"({pair['n_agree']}/{pair['n_compared']} products both answered), kappa {_fmt(pair['kappa'])}")
+              f"({pair['n_agree']}/{pair['n_compared']} items both answered), kappa {_fmt(pair['kappa'])}")
     n = len(result.disagreements)
     where = f"; written to {args.out}" if args.out else " (--out FILE.csv saves them)"
-    print(f"{n} product{'s' if n != 1 else ''} with differing answers{where}")
+    print(f"{n} item{'s' if n != 1 else ''} with differing answers{where}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import resolve_run
+    from labnb.analysis.runs import resolve_run
 
     for ref in args.runs:  # bad RUNs fail before the slow imports below
         resolve_run(ref, args.runs_dir)
-    from assign_cat.analysis.report import write_report
+    from labnb.analysis.report import write_report
 
     print(f"wrote {write_report(args.runs, args.output, args.runs_dir)}")
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import resolve_run
+    from labnb.analysis.runs import resolve_run
     from labnb.experiments.diff import diff_runs, headline
 
     result = diff_runs(resolve_run(args.run_a, args.runs_dir), resolve_run(args.run_b, args.runs_dir))
@@ -126,7 +126,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_export_mlflow(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import resolve_run
+    from labnb.analysis.runs import resolve_run
     from labnb.experiments.mlflow_export import default_tracking_uri, export, is_experiment
 
     refs = [Path(r) if is_experiment(r) else resolve_run(r, args.runs_dir) for r in args.runs]

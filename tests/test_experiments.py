@@ -18,6 +18,7 @@ from assign_cat.products import load_products
 from conftest import ROOT, TEST_KEY, subprocess_env, taxonomy_pairs, write_models_yaml
 from fakeapi import FakeAPIServer
 from labnb.experiments import experiment
+from labnb.experiments.cells import budget_cost
 from labnb.experiments.cli import main
 from labnb.experiments.gate import parse_fail_under
 
@@ -158,25 +159,26 @@ def test_a_2x2_grid_ranks_cells_with_hand_computed_intervals_p_values_and_the_ga
 
 
 def test_dry_run_prices_every_cell_and_the_total_and_creates_nothing(api_env, tmp_path, capsys):
-    from assign_cat.dryrun import project
-    from assign_cat.plan import RunOptions, prepare
+    from assign_cat.task import AssignCat, AssignCatOptions
+    from labnb.run.dryrun import project
+    from labnb.run.plan import prepare
 
     spec = write_spec(tmp_path, "  model: [gpt4o_mini, haiku]\n  batch_size: [1, 4]\n", n=6)
     code, out, err = run(capsys, str(spec), "--dry-run", "--runs-dir", str(tmp_path / "runs"))
     assert code == 0, err
     assert not (tmp_path / "runs").exists() and api_env.model_calls == 0
-    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:7]}  # the total adds the rows
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:7]}
     expected, totals = {}, [0, 0, 0, 0.0, 0.0, 0.0]
     for model in ("gpt4o_mini", "haiku"):
         for size in (1, 4):
-            plan = prepare(RunOptions(model=model, batch_size=size, input=str(spec.parent / "items.csv"),
-                                      models_config=str(spec.parent / "models.yaml"), concurrency=2),
-                           require_key=False)
+            plan = prepare(AssignCat(), AssignCatOptions(
+                model=model, batch_size=size, input=str(spec.parent / "items.csv"),
+                models_config=str(spec.parent / "models.yaml"), concurrency=2), require_key=False)
             p = project(plan.entry, plan)
             values = [p.requests, p.input_tokens, p.output_tokens, p.cost_uncached, p.cost_cached, p.cost_batch_api]
             expected[f"model={model},batch_size={size}"] = [f"{v:,}" for v in values[:3]] + [
                 f"{v:.6f}" for v in values[3:]]
-            totals = [t + (round(v, 6) if isinstance(v, float) else v) for t, v in zip(totals, values)]
+            totals = [t + v for t, v in zip(totals, values)]
     expected["total"] = [f"{v:,}" for v in totals[:3]] + [f"{v:.6f}" for v in totals[3:]]
     assert rows == expected
 
@@ -204,7 +206,7 @@ def test_max_cost_caps_the_experiment_no_cell_starts_past_it(api_env, tmp_path, 
 
     spec = write_spec(tmp_path, "  model: [gpt4o_mini, haiku]\n", n=3)
     loaded = load_spec(spec)
-    cheap, dear = (p.budget_cost(False) for p in experiment.price(loaded, experiment.new_cells(loaded)).values())
+    cheap, dear = (budget_cost(p, False) for p in experiment.price(loaded, experiment.new_cells(loaded)).values())
     budget = round(cheap + dear / 2, 6)  # room for the first cell, not for both
     code, out, _ = run(capsys, str(spec), "--runs-dir", str(tmp_path / "runs"), "--max-cost", str(budget))
     assert code == 1

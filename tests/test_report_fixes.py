@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assign_cat.analysis.report import write_report
+from labnb.analysis.report import write_report
 from test_analyze import make_run
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,8 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from labnb.errors import LabError
 from labnb.experiments.grid import CellPlan
 from labnb.experiments.spec import Spec, SpecError
+from labnb.run.dryrun import Projection
 
 FINAL_STATUSES = ("completed", "completed_with_errors", "budget_exhausted")
 
@@ -48,58 +49,30 @@ class CellState:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Projection:
-    """A cell's dry run: requests, tokens and the three projected costs (USD)."""
-
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float  # no cache: the upper bound the budget uses
-    cost_cached: float
-    cost_batch_api: float
-
-    def budget_cost(self, batch_api: bool) -> float:
-        """The most the cell is expected to cost: cache writes can make 'with cache' the dearer one."""
-        return self.cost_batch_api if batch_api else max(self.cost_usd, self.cost_cached)
-
-
-def _number(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-def parse_dry_run(text: str) -> Projection | None:
-    """The first model row of a use case's ``--dry-run`` table; ``None`` when there is none."""
-    lines = text.splitlines()
-    for i, line in enumerate(lines[:-1]):
-        header = re.split(r"\s{2,}", line.strip())
-        if "cost USD" in header and "requests" in header:
-            row = dict(zip(header, re.split(r"\s{2,}", lines[i + 1].strip())))
-            try:
-                return Projection(int(_number(row["requests"])), int(_number(row["input tok"])),
-                                  int(_number(row["output tok"])), _number(row["cost USD"]),
-                                  _number(row.get("with cache", row["cost USD"])),
-                                  _number(row.get("batch API", row["cost USD"])))
-            except (KeyError, ValueError):
-                return None
-    return None
+def budget_cost(projection: Projection, batch_api: bool) -> float:
+    """The most a cell is expected to cost: cache writes can make 'with cache' the dearer one."""
+    return projection.cost_batch_api if batch_api else max(projection.cost_uncached, projection.cost_cached)
 
 
 def project(spec: Spec, cell: CellState) -> Projection:
-    """Price ``cell`` with its use case's own ``--dry-run`` (in-process: nothing sent, no folder)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = spec.use_case.cli().main([*spec.argv(cell.options), "--dry-run"])
-        except SystemExit as exc:  # argparse
-            code = exc.code if isinstance(exc.code, int) else 2
-    if code != 0:
-        message = (err.getvalue().strip().splitlines() or ["the dry run failed"])[-1]
-        raise SpecError(f"{spec.path}: cell {cell.name}: {message.removeprefix('error: ')}")
-    projection = parse_dry_run(out.getvalue())
-    if projection is None:
-        raise SpecError(f"{spec.path}: cell {cell.name}: could not read the dry run's cost table")
-    return projection
+    """Price ``cell`` as its run's own ``--dry-run`` does (nothing sent, no folder); a cell that cannot run fails."""
+    from labnb.run.cli import options_of
+    from labnb.run.dryrun import project as dry_run_projection
+    from labnb.run.plan import prepare
+    from labnb.usecases import task_class
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = spec.use_case.cli().build_parser().parse_args(spec.argv(cell.options))
+        task = task_class(spec.use_case.name)
+        plan = prepare(task(), options_of(task, args), require_key=False)
+    except SystemExit:  # argparse: its one line is on stderr
+        message = (err.getvalue().strip().splitlines() or ["bad options"])[-1]
+        raise SpecError(f"{spec.path}: cell {cell.name}: {message.removeprefix('error: ')}") from None
+    except LabError as exc:
+        raise SpecError(f"{spec.path}: cell {cell.name}: {exc}") from None
+    return dry_run_projection(plan.entry, plan)
 
 
 def _die_with_parent() -> None:

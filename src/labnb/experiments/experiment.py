@@ -9,11 +9,12 @@ from pathlib import Path
 from labnb.errors import InputError
 from labnb.experiments import gate as gates
 from labnb.experiments import leaderboard
-from labnb.experiments.cells import CellState, Projection, project
+from labnb.experiments.cells import CellState, project
 from labnb.experiments.folder import ExperimentFolder
 from labnb.experiments.scheduler import Scheduler, run_cost
 from labnb.experiments.spec import Gate, Spec, load_spec
 from labnb.jsonio import write_text_atomic
+from labnb.run.dryrun import Projection
 
 EXIT_CELLS_UNFINISHED = 1
 
@@ -34,11 +35,12 @@ def price(spec: Spec, cells: list[CellState]) -> dict[int, Projection]:
 def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Projection]) -> str:
     header = ("cell", "requests", "input tok", "output tok", "cost USD", "with cache", "batch API")
     rows = [(c.name, *(f"{v:,}" for v in (p.requests, p.input_tokens, p.output_tokens)),
-             *(f"{v:.6f}" for v in (p.cost_usd, p.cost_cached, p.cost_batch_api)))
+             *(f"{v:.6f}" for v in (p.cost_uncached, p.cost_cached, p.cost_batch_api)))
             for c in cells for p in [projections[c.index]]]
     total = [sum(p.requests for p in projections.values()), sum(p.input_tokens for p in projections.values()),
              sum(p.output_tokens for p in projections.values())]
-    costs = [sum(getattr(p, a) for p in projections.values()) for a in ("cost_usd", "cost_cached", "cost_batch_api")]
+    costs = [sum(getattr(p, a) for p in projections.values()) for a in ("cost_uncached", "cost_cached",
+                                                                         "cost_batch_api")]
     rows.append(("total", *(f"{v:,}" for v in total), *(f"{v:.6f}" for v in costs)))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
@@ -101,7 +103,7 @@ def run(spec: Spec, folder: ExperimentFolder, header: dict, cells: list[CellStat
                           say=say)
     for cell in cells:
         if cell.index in projections:
-            cell.projected_cost_usd = projections[cell.index].cost_usd
+            cell.projected_cost_usd = projections[cell.index].cost_uncached
     scheduler.save()
     scheduler.run()
     return finish(spec, folder, cells, gates_)

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labnb.experiments.cells import FINAL_STATUSES, CellProcess, CellState, Projection, last_line, start
+from labnb.experiments.cells import FINAL_STATUSES, CellProcess, CellState, budget_cost, last_line, start
 from labnb.experiments.folder import ExperimentFolder
 from labnb.experiments.spec import Spec
 from labnb.jsonio import read_json
+from labnb.run.dryrun import Projection
 
 POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 30  # a run gives in-flight calls 5 s after a signal, then writes everything
@@ -85,7 +86,7 @@ class Scheduler:
             spent = sum(run_cost(c) for c in self.cells if c.state == "done")
             reserved = sum(cp.cell.max_cost_usd or 0.0 for cp in self.running)
             available = self.max_cost - spent - reserved
-            projection = self.projections[cell.index].budget_cost(bool(cell.options.get("batch_api")))
+            projection = budget_cost(self.projections[cell.index], bool(cell.options.get("batch_api")))
             if projection > available + 1e-12:
                 cell.state = "skipped"
                 cell.message = (f"not started: projected ${projection:.6f} > ${max(available, 0):.6f} left "

@@ -12,7 +12,7 @@ import yaml
 
 from labnb.errors import InputError
 from labnb.experiments.grid import CellPlan, cell_names, expand
-from labnb.experiments.usecases import USE_CASES, UseCase
+from labnb.experiments.usecases import UseCase, use_case
 
 TOP_KEYS = ("name", "use_case", "options", "grid", "gate")
 GATE_KEYS = ("cell", "metric", "min")
@@ -117,13 +117,11 @@ def load_spec(path: str | Path, base: Path | None = None) -> Spec:
     name = data.get("name")
     if not isinstance(name, str) or not SLUG.match(name):
         raise fail("name", "required: a slug of lowercase letters, digits, '-' and '_'")
-    use_case = USE_CASES.get(str(data.get("use_case")))
-    if use_case is None:
-        raise fail("use_case", f"expected one of {', '.join(USE_CASES)}, got {data.get('use_case')!r}")
     try:
-        declared = declared_options(use_case.cli().build_parser())
-    except ImportError:
-        raise fail("use_case", f"{use_case.name} is not installed here ({use_case.cli_module})") from None
+        use = use_case(str(data.get("use_case")))
+        declared = declared_options(use.cli().build_parser())
+    except (InputError, ImportError) as exc:
+        raise fail("use_case", f"{data.get('use_case')!r}: {exc}") from None
     options = data.get("options") or {}
     if not isinstance(options, dict):
         raise fail("options", "expected a mapping of run options")
@@ -144,7 +142,7 @@ def load_spec(path: str | Path, base: Path | None = None) -> Spec:
             raise fail(f"grid.{key}", "a value is listed twice")
     grid = {str(k): list(v) for k, v in grid.items()}
     gate = _gate(fail, data.get("gate"), cell_names(grid)) if data.get("gate") is not None else None
-    return Spec(path.resolve(), name, use_case, resolved, grid, gate, base, declared)
+    return Spec(path.resolve(), name, use, resolved, grid, gate, base, declared)
 
 
 def _option(fail: Any, key: str, declared: dict[str, Option], name: str) -> Option:

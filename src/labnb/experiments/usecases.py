@@ -1,46 +1,56 @@
-"""The one table that maps a use case to its CLI entry and to the columns of its run folders."""
+"""A use case as an experiment sees it: its CLI entry and the columns of its run folders, from its task."""
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from labnb.errors import InputError
+from labnb.usecases import FIRST_USE_CASE, package_of, task_class
+
 SRC = Path(__file__).resolve().parents[2]
+# Leaderboard column -> the metrics.json keys that hold it, first present wins (absent: the column is left out).
+METRIC_KEYS: dict[str, tuple[str, ...]] = {
+    "category_accuracy": ("category_accuracy",),
+    "macro_f1": ("subcategory_f1_macro", "macro_f1", "f1_macro", "label_f1_macro"),
+}
 
 
 @dataclass(frozen=True)
 class UseCase:
-    """How to run a use case and read its ``classifications.csv``."""
+    """How to run a use case (``src/run_<package>.py``, argparse in ``<package>.cli``) and read its tables."""
 
     name: str
-    script: str  # under src/
-    cli_module: str  # has build_parser() and main(argv)
     id_column: str
     text_column: str
     answer_columns: tuple[str, ...]
     gold_columns: tuple[str, ...]
-    # leaderboard column -> metrics.json keys to try, first present wins
     metrics: tuple[tuple[str, tuple[str, ...]], ...]
 
     @property
     def entry(self) -> Path:
-        return SRC / self.script
+        return SRC / f"run_{package_of(self.name)}.py"
 
     def cli(self) -> Any:
-        return importlib.import_module(self.cli_module)
+        return importlib.import_module(f"{package_of(self.name)}.cli")
 
 
-USE_CASES: dict[str, UseCase] = {u.name: u for u in (
-    UseCase("assign-cat", "run_assign_cat.py", "assign_cat.cli", "product_id", "title", ("category", "subcategory"),
-            ("expected_category", "expected_subcategory"),
-            (("category_accuracy", ("category_accuracy",)), ("macro_f1", ("subcategory_f1_macro", "f1_macro")))),
-    UseCase("classify-text", "run_classify_text.py", "classify_text.cli", "item_id", "text", ("label",),
-            ("expected_label",), (("macro_f1", ("macro_f1", "f1_macro", "label_f1_macro")),)),
-)}
+@cache
+def use_case(name: str) -> UseCase:
+    """The use case ``name`` (a one-line InputError when there is no such package)."""
+    task = task_class(name)
+    has = ("category_accuracy",) if "category_accuracy" in task.summary_metrics else ()
+    metrics = tuple((column, METRIC_KEYS[column]) for column in (*has, "macro_f1"))
+    return UseCase(task.name, task.id_column, task.text_column, tuple(task.answer_columns),
+                   tuple(task.gold_columns), metrics)
 
 
 def use_case_of(summary: dict[str, Any]) -> UseCase:
-    """The use case a run folder's ``run_summary.json`` names (assign-cat for folders that predate the field)."""
-    return USE_CASES.get(str(summary.get("use_case") or "assign-cat"), USE_CASES["assign-cat"])
+    """The use case a run folder's ``run_summary.json`` names (folders that predate the field: the first one)."""
+    try:
+        return use_case(str(summary.get("use_case") or FIRST_USE_CASE))
+    except InputError:
+        return use_case(FIRST_USE_CASE)
