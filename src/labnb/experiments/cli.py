@@ -59,7 +59,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not args.resume:
         folder, header, cells = experiment.start(spec, Path(args.runs_dir or DEFAULT_RUNS) / "experiments")
-    print(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start | {folder.path}", flush=True)
+    cut = sum(c.state != "done" and bool(c.run_dir) for c in cells)
+    print(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start"
+          + (f", {cut} to resume" if cut else "") + f" | {folder.path}", flush=True)
     gates = ([spec.gate] if spec.gate else []) + extra
     try:
         outcome = experiment.run(spec, folder, header, cells, parallel=args.parallel, max_cost=args.max_cost,
