@@ -45,7 +45,8 @@ def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Pro
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in [header, *rows]]
-    head = (f"dry run: experiment '{spec.name}', {len(cells)} cells of {spec.use_case.name}; nothing was sent, "
+    head = (f"dry run: experiment '{spec.name}', {len(cells)} cell{'s' if len(cells) != 1 else ''} of "
+            f"{spec.use_case.name}; nothing was sent, "
             "no folder was created")
     note = ("--max-cost budgets against the dearer of 'cost USD' (no cache) and 'with cache' ('batch API' with "
             "--batch-api), as each run's --dry-run projects them.")
