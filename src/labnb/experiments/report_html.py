@@ -90,7 +90,7 @@ def _most_wrong(board: Leaderboard, numbers: dict[str, int]) -> str:
                 grouped[str(series[item])].append(f"#{numbers[cell]}")
         gold = str(golds.get(item, ""))
         shown = "<br>".join(f"{'✓' if a == gold else '✗'} {_esc(a)}: {', '.join(cs)}" for a, cs in
-                            sorted(grouped.items(), key=lambda kv: -len(kv[1])))
+                            sorted(grouped.items(), key=lambda kv: (kv[0] != gold, -len(kv[1]), kv[0])))
         body.append(f"<tr><td>{_esc(item)}</td><td>{_esc(texts.get(item, ''))}</td><td>{_esc(gold)}</td>"
                     f'<td class="num">{wrong[item]} of {len(scored)}</td><td>{shown}</td></tr>')
     head = "".join(f"<th>{h}</th>" for h in (use.id_column, use.text_column, "gold", "wrong in",
