@@ -22,7 +22,7 @@ FINAL_STATUSES = ("completed", "completed_with_errors", "budget_exhausted")
 
 @dataclass
 class CellState:
-    """A cell as ``cells.json`` records it. ``state``: pending | running | done | skipped | failed."""
+    """A cell as ``cells.json`` records it. ``state``: pending | running | done | skipped | failed | interrupted."""
 
     index: int
     name: str

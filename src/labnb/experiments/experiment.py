@@ -72,6 +72,11 @@ def reopen(exp_dir: str | Path) -> tuple[Spec, ExperimentFolder, dict, list[Cell
     spec = load_spec(folder.path / "experiment.yaml", base=Path(header["spec_dir"]))
     if [c.name for c in cells] != [c.name for c in new_cells(spec)]:
         raise InputError(f"{folder.path / 'cells.json'}: its cells do not match experiment.yaml")
+    for cell in cells:  # a run folder made just before the crash, not yet in cells.json: continue it
+        home = folder.runs_dir(cell)
+        found = sorted(p for p in home.iterdir() if p.is_dir()) if home.is_dir() else []
+        if found and not cell.run_dir and cell.state != "done":
+            cell.run_dir, cell.run_id = str(found[0]), found[0].name
     return spec, folder, header, cells
 
 
