@@ -152,8 +152,9 @@ def test_a_2x2_grid_ranks_cells_with_hand_computed_intervals_p_values_and_the_ga
     assert report.count("data:image/png;base64,") == 2  # cost-accuracy scatter and per-label heat map
     # --fail-under gates the best cell (haiku at 0.95): one point above fails, at it passes.
     spec_, folder, _, states = experiment.reopen(exp)
-    assert experiment.finish(spec_, folder, states, [parse_fail_under("accuracy=0.95")]).exit_code == 0
-    failed = experiment.finish(spec_, folder, states, [parse_fail_under("accuracy=0.96")])
+    metrics = spec_.use_case.gate_metrics
+    assert experiment.finish(spec_, folder, states, [parse_fail_under("accuracy=0.95", metrics)]).exit_code == 0
+    failed = experiment.finish(spec_, folder, states, [parse_fail_under("accuracy=0.96", metrics)])
     assert (failed.exit_code, failed.line.splitlines()[-1]) == (
         4, "gate failed: model=haiku,batch_size=5 accuracy 0.950 < 0.96")
 

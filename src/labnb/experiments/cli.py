@@ -22,7 +22,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="run_experiment.py", epilog=EPILOG,
-                description="Run every cell of an experiment spec (the cross product of its grid) as an ordinary run.")
+                description="Run every cell of an experiment spec (every combination of its grid's values) "
+                            "as an ordinary run.")
     p.add_argument("spec", nargs="?", metavar="SPEC.yaml", help="the experiment spec")
     p.add_argument("--dry-run", action="store_true", help="price every cell and the total; run nothing, no folder")
     p.add_argument("--max-cost", type=float, metavar="USD", help="cap the whole experiment: no cell starts past it")
@@ -45,7 +46,6 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--parallel must be at least 1, got {args.parallel}")
     if args.max_cost is not None and args.max_cost <= 0:
         raise UsageError(f"--max-cost must be positive, got {args.max_cost}")
-    extra = [parse_fail_under(text) for text in args.fail_under]
     if args.resume:
         spec, folder, header, cells = experiment.reopen(args.resume)
         todo = [c for c in cells if c.state != "done" and not c.run_dir]
@@ -53,6 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         spec = load_spec(args.spec)
         cells = experiment.new_cells(spec)
         todo = cells
+    extra = [parse_fail_under(text, spec.use_case.gate_metrics) for text in args.fail_under]
     projections = experiment.price(spec, todo)  # every cell to start is checked before anything runs
     if args.dry_run:
         print(experiment.dry_run_table(spec, todo, projections))

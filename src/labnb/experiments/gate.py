@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from labnb.errors import UsageError
 from labnb.experiments.leaderboard import Leaderboard
-from labnb.experiments.spec import GATE_METRICS, Gate
+from labnb.experiments.spec import Gate
 
 EXIT_GATE_FAILED = 4
 
 
-def parse_fail_under(text: str) -> Gate:
-    """``METRIC=VALUE`` from ``--fail-under``: a gate on the best cell."""
+def parse_fail_under(text: str, metrics: tuple[str, ...]) -> Gate:
+    """``METRIC=VALUE`` from ``--fail-under``: a gate on the best cell; METRIC one of ``metrics``."""
     metric, sep, value = text.partition("=")
-    if not sep or metric not in GATE_METRICS:
-        raise UsageError(f"--fail-under: expected METRIC=VALUE with METRIC one of {', '.join(GATE_METRICS)}, "
+    if not sep or metric not in metrics:
+        raise UsageError(f"--fail-under: expected METRIC=VALUE with METRIC one of {', '.join(metrics)}, "
                          f"got {text!r}")
     try:
         return Gate("best", metric, float(value))

@@ -1,8 +1,7 @@
-"""The cells of a grid: the cross product of its lists, in grid order, each named ``k=v,k=v``."""
+"""The cells of a grid: every combination of its lists' values, in grid order, each named ``k=v,k=v``."""
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +27,22 @@ def cell_name(values: dict[str, Any]) -> str:
     return ",".join(f"{k}={show(v)}" for k, v in values.items())
 
 
+def combinations(grid: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
+    """Every combination of the grid's values, the last key varying fastest."""
+    combos: list[tuple[Any, ...]] = [()]
+    for values in grid.values():
+        combos = [(*combo, value) for combo in combos for value in values]
+    return combos
+
+
 def cell_names(grid: dict[str, list[Any]]) -> list[str]:
-    return [cell_name(dict(zip(grid, combo))) for combo in itertools.product(*grid.values())]
+    return [cell_name(dict(zip(grid, combo))) for combo in combinations(grid)]
 
 
 def expand(options: dict[str, Any], grid: dict[str, list[Any]], resolve: Any = None) -> list[CellPlan]:
     """Every cell of ``grid`` over the shared ``options``; ``resolve(key, value)`` turns grid values into options."""
     cells = []
-    for index, combo in enumerate(itertools.product(*grid.values()), start=1):
+    for index, combo in enumerate(combinations(grid), start=1):
         values = dict(zip(grid, combo))
         resolved = {k: resolve(k, v) if resolve else v for k, v in values.items()}
         cells.append(CellPlan(index, cell_name(values), values, {**options, **resolved}))

@@ -151,7 +151,7 @@ def fmt(column: str, value: Any) -> str:
         return "–"
     if isinstance(value, bool):
         return "yes" if value else ""
-    if column.startswith("accuracy") or column in ("category_accuracy", "macro_f1"):
+    if column.startswith("accuracy") or column.endswith(("accuracy", "f1")):
         return f"{value:.1%}"
     if column in ("cost_usd", "cost_per_1k_items"):
         return f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"

@@ -48,7 +48,7 @@ def _cells_of(ref: Path) -> tuple[str, list[str], list[CellState]]:
             c for c in cells if c.run_dir]
     summary = run_json(str(ref), "metadata/run_summary.json")
     run_id = str(summary.get("run_id") or ref.name)
-    return str(summary.get("use_case") or "assign-cat"), [], [CellState(1, run_id, {}, {}, state="done",
+    return str(summary.get("use_case") or "runs"), [], [CellState(1, run_id, {}, {}, state="done",
                                                                          run_id=run_id, run_dir=str(ref))]
 
 

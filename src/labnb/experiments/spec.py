@@ -16,7 +16,6 @@ from labnb.experiments.usecases import UseCase, use_case
 
 TOP_KEYS = ("name", "use_case", "options", "grid", "gate")
 GATE_KEYS = ("cell", "metric", "min")
-GATE_METRICS = ("n", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "category_accuracy", "macro_f1")
 # Options the experiment itself drives: a cell never takes them from the spec.
 RESERVED = {"resume": "run_experiment.py --resume EXP_DIR", "retry_failed": None, "replay": None,
             "dry_run": "run_experiment.py --dry-run", "compare_models": None,
@@ -141,7 +140,7 @@ def load_spec(path: str | Path, base: Path | None = None) -> Spec:
         if len({str(v) for v in values}) != len(values):
             raise fail(f"grid.{key}", "a value is listed twice")
     grid = {str(k): list(v) for k, v in grid.items()}
-    gate = _gate(fail, data.get("gate"), cell_names(grid)) if data.get("gate") is not None else None
+    gate = None if data.get("gate") is None else _gate(fail, data["gate"], cell_names(grid), use.gate_metrics)
     return Spec(path.resolve(), name, use, resolved, grid, gate, base, declared)
 
 
@@ -175,7 +174,7 @@ def _value(fail: Any, key: str, option: Option, value: Any, base: Path) -> Any:
     return str(value)
 
 
-def _gate(fail: Any, gate: Any, names: list[str]) -> Gate:
+def _gate(fail: Any, gate: Any, names: list[str], metrics: tuple[str, ...]) -> Gate:
     if not isinstance(gate, dict):
         raise fail("gate", "expected a mapping {cell, metric, min}")
     for key in gate:
@@ -185,8 +184,8 @@ def _gate(fail: Any, gate: Any, names: list[str]) -> Gate:
     if cell != "best" and cell not in names:
         raise fail("gate.cell", f"'best' or a cell name such as {names[0]!r}, got {cell!r}")
     metric = gate.get("metric", "accuracy")
-    if metric not in GATE_METRICS:
-        raise fail("gate.metric", f"expected one of {', '.join(GATE_METRICS)}, got {metric!r}")
+    if metric not in metrics:
+        raise fail("gate.metric", f"expected one of {', '.join(metrics)}, got {metric!r}")
     minimum = gate.get("min")
     if isinstance(minimum, bool) or not isinstance(minimum, (int, float)):
         raise fail("gate.min", f"required: a number, got {minimum!r}")

@@ -8,15 +8,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from labnb.errors import InputError
-from labnb.usecases import FIRST_USE_CASE, package_of, task_class
+from labnb.usecases import package_of, task_class
 
 SRC = Path(__file__).resolve().parents[2]
-# Leaderboard column -> the metrics.json keys that hold it, first present wins (absent: the column is left out).
-METRIC_KEYS: dict[str, tuple[str, ...]] = {
-    "category_accuracy": ("category_accuracy",),
-    "macro_f1": ("subcategory_f1_macro", "macro_f1", "f1_macro", "label_f1_macro"),
-}
+SCORES = ("n", "accuracy", "accuracy_ci_low", "accuracy_ci_high")
 
 
 @dataclass(frozen=True)
@@ -28,7 +23,11 @@ class UseCase:
     text_column: str
     answer_columns: tuple[str, ...]
     gold_columns: tuple[str, ...]
-    metrics: tuple[tuple[str, tuple[str, ...]], ...]
+    metrics: tuple[tuple[str, tuple[str, ...]], ...]  # leaderboard column -> metrics.json keys, first present wins
+
+    @property
+    def gate_metrics(self) -> tuple[str, ...]:
+        return (*SCORES, *(column for column, _ in self.metrics))
 
     @property
     def entry(self) -> Path:
@@ -42,15 +41,13 @@ class UseCase:
 def use_case(name: str) -> UseCase:
     """The use case ``name`` (a one-line InputError when there is no such package)."""
     task = task_class(name)
-    has = ("category_accuracy",) if "category_accuracy" in task.summary_metrics else ()
-    metrics = tuple((column, METRIC_KEYS[column]) for column in (*has, "macro_f1"))
+    # The metrics the task shows beside accuracy, and macro F1 at the level accuracy is scored (its last column).
+    finest = f"{task.answer_columns[-1]}_f1_macro"
+    metrics = (*((m, (m,)) for m in task.summary_metrics), ("macro_f1", (finest, "macro_f1", "f1_macro")))
     return UseCase(task.name, task.id_column, task.text_column, tuple(task.answer_columns),
                    tuple(task.gold_columns), metrics)
 
 
 def use_case_of(summary: dict[str, Any]) -> UseCase:
-    """The use case a run folder's ``run_summary.json`` names (folders that predate the field: the first one)."""
-    try:
-        return use_case(str(summary.get("use_case") or FIRST_USE_CASE))
-    except InputError:
-        return use_case(FIRST_USE_CASE)
+    """The use case a run folder's ``run_summary.json`` names (a one-line InputError when it names none)."""
+    return use_case(str(summary.get("use_case") or ""))
