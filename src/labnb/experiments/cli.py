@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
         print(experiment.dry_run_table(spec, todo, projections))
         return 0
     if not args.resume:
-        folder, header, cells = experiment.start(spec, Path(args.runs_dir or DEFAULT_RUNS) / "experiments")
+        folder, header, cells = experiment.start(spec, Path(args.runs_dir or DEFAULT_RUNS).resolve() / "experiments")
     cut = sum(c.state != "done" and bool(c.run_dir) for c in cells)
     print(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start"
           + (f", {cut} to resume" if cut else "") + f" | {folder.path}", flush=True)

@@ -49,7 +49,7 @@ class ExperimentFolder:
 
     @classmethod
     def open(cls, path: str | Path) -> ExperimentFolder:
-        folder = cls(Path(path))
+        folder = cls(Path(path).resolve())  # cells.json records absolute run folders: resumable from anywhere
         if not (folder.path / "cells.json").is_file() or not (folder.path / "experiment.yaml").is_file():
             raise InputError(f"{path}: not an experiment folder (no cells.json and experiment.yaml inside)")
         return folder
