@@ -4,6 +4,8 @@
     python src/analyze_runs.py compare RUN RUN [RUN...] [--out disagreements.csv] [--json]
     python src/analyze_runs.py report RUN [RUN...] -o report.html
     python src/analyze_runs.py export RUN --xlsx classifications.xlsx
+    python src/analyze_runs.py diff RUN_A RUN_B [--out differences.csv]
+    python src/analyze_runs.py export-mlflow RUN_OR_EXPERIMENT... [--tracking-uri URI]
 
 RUN is a run folder path or a run id under --runs-dir (default: the project's runs/, as the runner).
 """
@@ -15,6 +17,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from labnb.console import error, safe, warn
@@ -123,6 +126,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from labnb.analysis.runs import resolve_run
+    from labnb.experiments.diff import diff_runs, headline
+
+    result = diff_runs(resolve_run(args.run_a, args.runs_dir), resolve_run(args.run_b, args.runs_dir))
+    if args.out:
+        result.items.to_csv(args.out, index=False)
+    print(headline(result))
+    if len(result.items):
+        print(_text_table(_records(result.items), list(result.items.columns)))
+    return 0
+
+
+def cmd_export_mlflow(args: argparse.Namespace) -> int:
+    from labnb.analysis.runs import resolve_run
+    from labnb.experiments.mlflow_export import default_tracking_uri, export, is_experiment
+
+    refs = [Path(r) if is_experiment(r) else resolve_run(r, args.runs_dir) for r in args.runs]
+    uri = args.tracking_uri or default_tracking_uri(args.runs_dir)
+    results = export(refs, uri)
+    for r in results:
+        print(f"{'exported' if r.created else 'already there'}: {r.run_id} -> experiment '{r.experiment}', "
+              f"MLflow run {r.mlflow_run_id}")
+    print(f"{sum(r.created for r in results)} exported, {sum(not r.created for r in results)} already there "
+          f"| {uri}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from labnb.analysis.runs import DEFAULT_RUNS_DIR
 
@@ -147,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run folder or run id")
     p.add_argument("--xlsx", required=True, metavar="FILE", help="the .xlsx file to write (Excel never evaluates it)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("diff", parents=[common], help="items whose answers differ; what B fixed and broke; McNemar")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--out", metavar="CSV", help="write the differing items to this CSV file")
+    p.set_defaults(func=cmd_diff)
+    p = sub.add_parser("export-mlflow", parents=[common], help="log runs or experiments as MLflow runs")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_EXPERIMENT", help="run folder, run id or experiment folder")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow tracking URI (default: sqlite:///RUNS_DIR/mlflow.db, embedded, no server)")
+    p.set_defaults(func=cmd_export_mlflow)
     return parser
 
 
