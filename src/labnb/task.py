@@ -123,6 +123,10 @@ class Task(ABC):
         """The labels in a few words, for the dry run's first line."""
         return f"{len(self.choices())} labels"
 
+    def dry_run_notes(self) -> list[str]:
+        """Notes the dry run adds to its first line (e.g. which input columns the model sees)."""
+        return []
+
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod
     def choices(self) -> dict[int, Choice]:
