@@ -9,7 +9,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from assign_cat import prompts
 from assign_cat.gold import GoldResolution, resolve_gold
 from assign_cat.labelcols import parse_fields
 from assign_cat.products import Product, column_split, load_products, single_product
@@ -55,6 +54,8 @@ class AssignCat(Task):
     per_label_metric = "per_category"
     label_noun = "category"
     labels_option = "taxonomy"
+    metrics_module = "assign_cat.metrics"
+    prompts_module = "assign_cat.prompts"
     summary_metrics = ("category_accuracy",)
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
@@ -156,14 +157,8 @@ class AssignCat(Task):
         sub = next(s for s in cat.subcategories if s.id == row["subcategory"])
         return f"{cat.name} > {sub.name}"
 
-    def render_system(self, *, explain: bool = False) -> str:
-        return prompts.render_system(self._tax, explain=explain)
-
-    def render_user(self, items: Sequence[Any]) -> str:
-        return prompts.render_user(items)
-
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
-        return prompts.templates(self._tax, explain=explain)
+    def label_source(self) -> Taxonomy:
+        return self._tax
 
     def columns(self, with_gold: bool) -> list[str]:
         documented = COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)
@@ -187,22 +182,6 @@ class AssignCat(Task):
             row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
         return row
 
-    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
-        from assign_cat.metrics import write_metrics  # sklearn is slow to import; only with gold
-
-        return write_metrics(run_dir)
-
-    @classmethod
-    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
-        from assign_cat.metrics import compute_metrics
-
-        return compute_metrics(rows)
-
-    @classmethod
-    def confusion_matrix(cls, rows: Any) -> Any:
-        from assign_cat.metrics import confusion_matrix
-
-        return confusion_matrix(rows)
 
 
 TASK = AssignCat

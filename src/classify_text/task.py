@@ -9,7 +9,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from classify_text import prompts
 from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
 from labnb.jsonio import read_json
@@ -46,6 +45,8 @@ class ClassifyText(Task):
     choice_noun = "label"
     choices_source = "the label set"
     options_class = ClassifyTextOptions
+    metrics_module = "classify_text.metrics"
+    prompts_module = "classify_text.prompts"
 
     def __init__(self) -> None:
         self.label_set: LabelSet | None = None
@@ -106,14 +107,8 @@ class ClassifyText(Task):
     def answer_text(self, row: dict[str, str]) -> str:
         return next((lab.name for lab in self._labels.labels if lab.id == row.get("label")), row.get("label", ""))
 
-    def render_system(self, *, explain: bool = False) -> str:
-        return prompts.render_system(self._labels, explain=explain)
-
-    def render_user(self, items: Sequence[Any]) -> str:
-        return prompts.render_user(items)
-
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
-        return prompts.templates(self._labels, explain=explain)
+    def label_source(self) -> LabelSet:
+        return self._labels
 
     def columns(self, with_gold: bool) -> list[str]:
         return COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)
@@ -127,21 +122,7 @@ class ClassifyText(Task):
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
-        from classify_text.metrics import write_metrics  # sklearn is slow to import; only with gold
-
-        return write_metrics(run_dir, self._labels)
-
-    @classmethod
-    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
-        from classify_text.metrics import compute_metrics
-
-        return compute_metrics(rows)
-
-    @classmethod
-    def confusion_matrix(cls, rows: Any) -> Any:
-        from classify_text.metrics import confusion_matrix
-
-        return confusion_matrix(rows)
+        return self._metrics().write_metrics(run_dir, self._labels)  # in label-set order
 
 
 TASK = ClassifyText

@@ -132,13 +132,27 @@ class Task(ABC):
     def choices(self) -> dict[int, Choice]:
         """Every choice, by its number in the prompt (from 1, in a stable order)."""
 
-    @abstractmethod
+    # The module with the task's ``render_system(labels, explain=)``, ``render_user(items)`` and
+    # ``templates(labels, explain=)``, where ``labels`` is what ``label_source()`` returns.
+    prompts_module: ClassVar[str] = ""
+
+    def label_source(self) -> Any:
+        """The loaded labels the prompts list (e.g. a label set)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _prompts(cls) -> Any:
+        import importlib
+
+        return importlib.import_module(cls.prompts_module)
+
     def render_system(self, *, explain: bool = False) -> str:
         """The stable prefix of every request: instructions and the numbered choices."""
+        return self._prompts().render_system(self.label_source(), explain=explain)
 
-    @abstractmethod
     def render_user(self, items: Sequence[Item]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
+        return self._prompts().render_user(items)
 
     def answer_text(self, row: dict[str, str]) -> str:
         """A row's answer for people (a one-item run prints it), e.g. "Sports Nutrition > Whey Protein"."""
@@ -146,7 +160,7 @@ class Task(ABC):
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
-        return {}
+        return self._prompts().templates(self.label_source(), explain=explain)
 
     # --- outputs --------------------------------------------------------------------------------
     @abstractmethod
@@ -157,16 +171,26 @@ class Task(ABC):
     def row(self, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
         """The classifications.csv row of one item's result (without the framework's common fields)."""
 
-    @abstractmethod
+    # The module with the task's ``write_metrics(run_dir)``, ``compute_metrics(rows)`` and
+    # ``confusion_matrix(rows)``; imported only when scoring (scikit-learn is slow to import).
+    metrics_module: ClassVar[str] = ""
+
+    @classmethod
+    def _metrics(cls) -> Any:
+        import importlib
+
+        return importlib.import_module(cls.metrics_module)
+
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
+        return self._metrics().write_metrics(run_dir)
 
     @classmethod
     def compute_metrics(cls, rows: Any) -> dict[str, Any]:
         """Metrics of classifications rows (a DataFrame) with gold, for runs without a metrics.json."""
-        return {}
+        return cls._metrics().compute_metrics(rows) if cls.metrics_module else {}
 
     @classmethod
     def confusion_matrix(cls, rows: Any) -> Any:
         """Gold x predicted counts (a DataFrame) of classifications rows, or None."""
-        return None
+        return cls._metrics().confusion_matrix(rows) if cls.metrics_module else None
