@@ -47,3 +47,34 @@ def test_local_run_over_the_sample_catalog(cli, monkeypatch):
     again = pd.read_csv(second.run_dir / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
     columns = ["product_id", "category", "subcategory", "confidence", "raw_response", "correct"]
     assert second.run_dir != run and again[columns].equals(table[columns])
+
+
+def test_ctrl_c_while_the_model_loads_leaves_nothing_behind_or_an_interrupted_run(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    runs = tmp_path / "runs"
+    process = subprocess.Popen([sys.executable, str(ROOT / "src" / "run_assign_cat.py"), "--model", "local",
+                                "--input", str(ROOT / "data" / "sample_products.csv"), "--runs-dir", str(runs)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    maps = f"/proc/{process.pid}/maps"
+    while process.poll() is None:  # the event: torch's library is mapped, so the model is loading now
+        with open(maps) as handle:
+            if "libtorch" in handle.read():
+                break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    folders = sorted(runs.iterdir()) if runs.exists() else []
+    if process.returncode == 130 and not folders:
+        assert err.strip().splitlines()[-1] == "error: interrupted" and out == ""
+        return
+    # The load had finished: the run stopped as an interrupted run (or had completed), never a half folder.
+    assert len(folders) == 1 and process.returncode in (0, 130), err
+    status = json.loads((folders[0] / "metadata" / "run_summary.json").read_text())["status"]
+    assert status in ("interrupted", "completed")

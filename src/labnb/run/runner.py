@@ -40,17 +40,20 @@ from labnb.usage import Usage
 def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any) -> tuple[RunFolder, RunRecorder]:
     """Create the run folder and snapshot every input and setting of the run; ``summary`` adds or overrides fields."""
     task = plan.task
+    # Load a local model (provenance hashes its weights) before the folder exists: Ctrl-C during the
+    # seconds it takes then leaves nothing behind.
+    provenance, templates = classifier.provenance(), classifier.prompt_templates()
     folder = RunFolder.create(plan.options.runs_dir, task.run_prefix())
     folder.write_json(f"inputs/{task.items_file}", [p.to_dict() for p in plan.items])
     task.snapshot(folder)
-    folder.write_json("inputs/prompt_templates.json", classifier.prompt_templates())
+    folder.write_json("inputs/prompt_templates.json", templates)
     folder.copy_in(plan.models_config_path, "config/models.yaml")
     folder.write_json("config/run_config.json", {
         "options": plan.options.to_dict(), "model_entry": plan.entry.to_dict(),
         "input_path": str(plan.input_path) if plan.input_path else None, **task.config_paths(),
         "models_config_path": str(plan.models_config_path), "replay_of": plan.replay_of, "use_case": task.name,
     })
-    folder.write_json("config/system_info.json", {**system_info(), "model": classifier.provenance()})
+    folder.write_json("config/system_info.json", {**system_info(), "model": provenance})
     recorder = RunRecorder(folder, {
         "run_id": folder.run_id, "use_case": task.name, "status": "running",
         "started_at": utc_now(), "ended_at": None, "model_alias": plan.entry.alias,
