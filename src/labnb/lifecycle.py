@@ -13,6 +13,7 @@ from labnb.runfolder import SUMMARY, RunFolder
 from labnb.timeutil import utc_now
 
 HEARTBEAT_SECONDS = 5.0
+STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS  # three missed heartbeats: the one rule for "this run crashed"
 FINAL_STATUSES = ("completed", "completed_with_errors", "failed", "interrupted", "budget_exhausted")
 
 
