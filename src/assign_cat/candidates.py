@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assign_cat.embedding_scoring import product_texts
 from assign_cat.products import Product
 from assign_cat.taxonomy import DeepTaxonomy, Node
 from labnb.embedder import Embedder
-from labnb.retrieval import ChoiceIndex
+from labnb.classify.scoring import item_texts
+from labnb.retrieval import RetrievalIndex
 
 DEFAULT_CANDIDATES = 30
 
@@ -25,7 +25,7 @@ def node_text(node: Node) -> str:
 
 def product_text(product: Product) -> str:
     """What a product is matched on: title, description and its other text fields (brand, …)."""
-    return product_texts(product)["full"]
+    return item_texts(product)["full"]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -49,7 +49,7 @@ class CandidateFinder:
         self.taxonomy = taxonomy
         position = {n.id: i for i, n in enumerate(taxonomy.nodes)}
         ancestors = [[position[a] for a in n.lineage[:-1]] for n in taxonomy.nodes]
-        self.index = ChoiceIndex.build(embedder, [node_text(n) for n in taxonomy.nodes], context=ancestors,
+        self.index = RetrievalIndex.build(embedder, [node_text(n) for n in taxonomy.nodes], context=ancestors,
                                        source_key=f"taxonomy-sha256={source_sha256}", cache_dir=cache_dir)
         self._allowed = [position[n.id] for n in taxonomy.assignable]
 

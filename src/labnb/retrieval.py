@@ -46,7 +46,7 @@ class Shortlist:
     scores: tuple[float, ...]
 
 
-class ChoiceIndex:
+class RetrievalIndex:
     """Choice texts embedded once (``raw``: L2-normalized, as cached) and searched by item texts."""
 
     def __init__(self, embedder: Embedder, texts: Sequence[str], raw: Any, *,
@@ -67,7 +67,7 @@ class ChoiceIndex:
 
     @classmethod
     def build(cls, embedder: Embedder, texts: Sequence[str], *, source_key: str, cache_dir: Path | None = None,
-              **scoring: Any) -> ChoiceIndex:
+              **scoring: Any) -> RetrievalIndex:
         """The index of ``texts``, embedded or read from the cache when it holds them for this source and model;
         ``scoring``: ``context`` (per choice, the indices of its context choices) and ``context_weight``."""
         cache_dir = cache_dir or default_cache_dir()
