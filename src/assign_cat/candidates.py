@@ -9,8 +9,8 @@ from pathlib import Path
 
 from assign_cat.products import Product
 from assign_cat.taxonomy import DeepTaxonomy, Node
-from labnb.embedder import Embedder
 from labnb.classify.scoring import item_texts
+from labnb.embedder import Embedder
 from labnb.retrieval import RetrievalIndex
 
 DEFAULT_CANDIDATES = 30

@@ -36,12 +36,22 @@ class RequestBuilder:
         per = TOKENS_PER_EXPLAINED_ANSWER if self.explain else TOKENS_PER_ANSWER
         return max(self.entry.max_tokens, per * count + 64)
 
+    def schema_for(self, items: Sequence[Item]) -> dict:
+        """The answer schema of a request for ``items``: its enum holds the numbers the request offers."""
+        offered = self.task.offered(items)
+        return self.schema if offered is None else answer_schema(offered, explain=self.explain)
+
     def build(self, items: Sequence[Item], note: str = "") -> ChatRequest:
         return ChatRequest(
-            system=self.system, user=self.task.render_user(items) + note, schema=self.schema,
+            system=self.system, user=self.task.render_user(items) + note, schema=self.schema_for(items),
             schema_name=self.schema_name, cache_key=f"{self.task.name}-{self.system_sha256[:16]}",
             max_tokens=self.max_tokens(len(items)),
         )
+
+    def record(self, request: ChatRequest, items: Sequence[Item]) -> dict:
+        """What calls.jsonl keeps of a request (the system prompt by its hash; it never changes in a run)."""
+        return {"system_sha256": self.system_sha256, "user": request.user, "max_tokens": request.max_tokens,
+                **self.task.request_record(items)}
 
     def repair(self, items: Sequence[Item], problem: str, previous: str) -> ChatRequest:
         """The one follow-up that tells the model what was wrong with its answer."""

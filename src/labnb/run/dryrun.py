@@ -8,7 +8,7 @@ average entry per item. Nothing is sent and no run folder is created.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import mean
 
 from labnb import tokens
@@ -47,8 +47,16 @@ def project(entry: ModelEntry, plan: Plan) -> Projection:
     def n(text: str) -> int:
         return tokens.count(entry, text)
 
-    prefix = n(builder.system) + n(json.dumps(builder.schema, separators=(",", ":")))
-    inputs = sum(prefix + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
+    system = n(builder.system)
+    whole_schema = n(json.dumps(builder.schema, separators=(",", ":")))
+
+    def schema(group: list) -> int:  # a request offering a subset of the choices has its own enum
+        offered = plan.task.offered(group)
+        return whole_schema if offered is None else n(json.dumps(builder.schema_for(group), separators=(",", ":")))
+
+    subsets = bool(groups) and plan.task.offered(groups[0]) is not None
+    prefix = system if subsets else system + whole_schema  # the part every request shares
+    inputs = sum(system + schema(group) + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
     codes = plan.task.choices()
     per_item = mean(n(json.dumps({"n": 10, "k": k}, separators=(",", ":")) + ",") for k in codes)
     if plan.options.explain:
@@ -74,6 +82,24 @@ def priced(entry: ModelEntry, requests: int, inputs: int, outputs: int, prefix: 
     )
 
 
+def _per_item(plan: Plan, entries: list[ModelEntry], rows: list[Projection]) -> list[str]:
+    """With retrieval: tokens and cost per item, and what offering every choice in every request would cost."""
+    whole = plan.task.whole()
+    if whole is None or not plan.items:
+        return []
+    noun, count = plan.task.item_noun, len(plan.items)
+    whole_plan = replace(plan, task=whole)
+    out = [f"per {noun}, with the candidates each request offers vs every choice in every request (uncached):"]
+    for entry, row in zip(entries, rows):
+        if counts_tokens(entry):
+            full = project(entry, whole_plan)
+            out.append(f"  {entry.alias}: {row.input_tokens / count:,.1f} input tokens, "
+                       f"${row.cost_uncached / count:.6f} per {noun}; every choice: "
+                       f"{full.input_tokens / count:,.1f} tokens, ${full.cost_uncached / count:.6f} per {noun} "
+                       f"({full.input_tokens / max(row.input_tokens, 1):.1f}x)")
+    return out
+
+
 def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     """The report printed by ``--dry-run`` (a table, one row per model)."""
     entries = list(load_models_config(plan.models_config_path).models.values()) if compare_models else [plan.entry]
@@ -91,6 +117,7 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in
                        enumerate(zip(row, widths))) for row in [header, *body]]
+    lines += _per_item(plan, entries, rows)
     notes = ("'with cache' assumes the system prefix is read from the provider's cache after the first wave of "
              f"{plan.options.concurrency} concurrent requests; 'estimate' = o200k count x {tokens.ESTIMATE_FACTOR}.")
     return "\n".join([head, *lines, notes])
