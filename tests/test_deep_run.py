@@ -185,3 +185,29 @@ def test_a_run_on_the_full_google_taxonomy(cli, fake_api, tmp_path):
     templates = result.json("inputs/prompt_templates.json")
     assert len(templates["label_codes"]) == 5595 and templates["candidates"] == 30
     assert os.environ["LABNB_CACHE_DIR"] and finder.index.cache_path.is_file()
+
+
+def test_a_replay_sends_the_same_candidates_and_a_batch_api_run_offers_them_too(cli, fake_api, small, monkeypatch):
+    taxonomy, products = small
+    fake_api.taxonomy_pairs, fake_api.labels = LEAF_PAIRS, ANSWERS
+    args = ("--taxonomy", str(taxonomy), "--leaves-only", "--candidates", "3", "--batch-size", "2")
+    first = cli("--input", str(products), "--model", "haiku", *args)
+    assert first.code == 0, first.err
+    sent = [r["json"] for r in fake_api.requests_to("/v1/messages")]
+    fake_api.requests.clear()
+    taxonomy.write_text("1 - Changed\n")  # a replay reads the run's own snapshot, never today's file
+    replay = cli("--replay", str(first.run_dir))
+    assert replay.code == 0, replay.err
+    assert [r["json"] for r in fake_api.requests_to("/v1/messages")] == sent
+    assert table(replay.run_dir).drop(columns=["latency_ms"]).equals(table(first.run_dir).drop(columns=["latency_ms"]))
+    taxonomy.write_text(SMALL)
+    monkeypatch.setenv("LABNB_BATCH_POLL_SECONDS", "0.02")
+    batch = cli("--input", str(products), "--model", "haiku", *args, "--batch-api", "--wait")
+    assert batch.code == 0, batch.err
+    requests = [json.loads(line) for line in
+                (batch.run_dir / "outputs" / "batch" / "requests-001.jsonl").read_text().splitlines()]
+    assert [r["params"]["tools"][0]["input_schema"]["properties"]["r"]["items"]["properties"]["k"]["enum"]
+            for r in requests] == [[1, 2, 3], [1, 4, 5, 6]]
+    assert [c["request"]["candidates"] for c in calls(batch.run_dir)] == [
+        {"w": SHORTLISTS["w"], "f": SHORTLISTS["f"]}, {"s": SHORTLISTS["s"], "d": SHORTLISTS["d"]}]
+    assert table(batch.run_dir).subcategory.tolist() == ["3", "4", "7", "9"]

@@ -153,8 +153,9 @@ class DeepLabels:
         outputs = Path(run_dir) / "outputs"
         rows = pd.read_csv(outputs / "classifications.csv", dtype=str, keep_default_na=False)
         metrics = compute_metrics(rows)
-        shortlists = recorded_candidates(outputs / "calls.jsonl") if self.retrieves else None
-        metrics.update(deep_metrics(rows, self.taxonomy, candidates=shortlists, k=self.k))
+        # Only requests that offered shortlists record them (the local model ranks every node).
+        shortlists = recorded_candidates(outputs / "calls.jsonl") if self.retrieves else {}
+        metrics.update(deep_metrics(rows, self.taxonomy, candidates=shortlists or None, k=self.k))
         metrics["taxonomy"] = {"format": self.taxonomy.format, "root": self.taxonomy.root.path_text
                                if self.taxonomy.root else None, "leaves_only": self.taxonomy.leaves_only,
                                "assignable_nodes": len(self.nodes), "candidates": self.k if self.retrieves else None}
