@@ -60,10 +60,7 @@ class RetrievalIndex:
         self.cache_hit = cache_hit
         self.mean = raw.mean(axis=0) if len(raw) else np.zeros(embedder.dimension, dtype=np.float32)
         centred = _normalized(raw - self.mean)
-        self.vectors = centred.copy()
-        for i, ctx in enumerate(context or ()):
-            if len(ctx):
-                self.vectors[i] += context_weight * centred[list(ctx)].mean(axis=0)
+        self.vectors = centred + context_weight * _context_means(context, len(raw)) @ centred if context else centred
 
     @classmethod
     def build(cls, embedder: Embedder, texts: Sequence[str], *, source_key: str, cache_dir: Path | None = None,
@@ -109,6 +106,17 @@ def cache_key(embedder: Embedder, texts: Sequence[str], source_key: str) -> str:
     for text in texts:
         digest.update(text.encode("utf-8") + b"\n")
     return digest.hexdigest()
+
+
+def _context_means(context: Sequence[Sequence[int]], count: int) -> Any:
+    """A sparse (count x count) matrix whose row i averages the rows of ``context[i]`` (none: a zero row)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    rows = [i for i, ctx in enumerate(context) for _ in ctx]
+    cols = [j for ctx in context for j in ctx]
+    weights = [1.0 / len(ctx) for ctx in context for _ in ctx]
+    return csr_matrix((np.asarray(weights, dtype=np.float32), (rows, cols)), shape=(count, count))
 
 
 def _normalized(vectors: Any) -> Any:
