@@ -56,6 +56,12 @@ class AssignCat(Task):
     choice_noun = "subcategory"
     choices_source = "the taxonomy"
     options_class = AssignCatOptions
+    text_column = "title"
+    answer_columns = ("category", "subcategory")
+    gold_columns = ("expected_category", "expected_subcategory")
+    per_label_metric = "per_category"
+    label_noun = "category"
+    summary_metrics = ("category_accuracy",)
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         self.taxonomy: Taxonomy | None = None
@@ -213,3 +219,18 @@ class AssignCat(Task):
         from assign_cat.metrics import write_metrics  # sklearn is slow to import; only with gold
 
         return write_metrics(run_dir)
+
+    @classmethod
+    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
+        from assign_cat.metrics import compute_metrics
+
+        return compute_metrics(rows)
+
+    @classmethod
+    def confusion_matrix(cls, rows: Any) -> Any:
+        from assign_cat.metrics import confusion_matrix
+
+        return confusion_matrix(rows)
+
+
+TASK = AssignCat

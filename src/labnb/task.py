@@ -85,6 +85,14 @@ class Task(ABC):
     choice_noun: ClassVar[str] = "label"  # "k=… is not a <choice_noun> number of <choices_source>"
     choices_source: ClassVar[str] = "the label set"
     options_class: ClassVar[type[RunOptions]]
+    # How analysis reads its classifications.csv: the main text, the answer and gold columns, and the
+    # per-label block of metrics.json with the word for its labels (a two-level task: its upper level).
+    text_column: ClassVar[str] = "text"
+    answer_columns: ClassVar[tuple[str, ...]] = ("label",)
+    gold_columns: ClassVar[tuple[str, ...]] = ("expected_label",)
+    per_label_metric: ClassVar[str] = "per_label"
+    label_noun: ClassVar[str] = "label"
+    summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
 
     @property
     def items_noun(self) -> str:
@@ -171,3 +179,13 @@ class Task(ABC):
     @abstractmethod
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
+
+    @classmethod
+    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
+        """Metrics of classifications rows (a DataFrame) with gold, for runs without a metrics.json."""
+        return {}
+
+    @classmethod
+    def confusion_matrix(cls, rows: Any) -> Any:
+        """Gold x predicted counts (a DataFrame) of classifications rows, or None."""
+        return None

@@ -9,6 +9,7 @@ from labnb.calls import CallRecord
 from labnb.config import ModelEntry
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
+from labnb.records import Timing, TokenUsage
 from labnb.run.outputs import finalize_table
 from labnb.run.plan import Plan
 from labnb.run.result import EXIT_CODES, RunResult
@@ -30,14 +31,14 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     counts = Counter(row["status"] for row in rows)
     calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
     usage = run_token_usage(calls, plan.entry)
-    folder.write_json("outputs/token_usage.json", usage)
+    folder.write_json("outputs/token_usage.json", TokenUsage.build(usage).to_dict())
     sessions = recorder.summary.get("sessions", [])
     setup = sum(s.get("setup_seconds", 0.0) for s in sessions)
     duration = setup + sum(s.get("duration_seconds", 0.0) for s in sessions)
     processed = sum(counts[s] for s in ("ok", "invalid", "error"))
-    folder.write_json("outputs/timing.json",
-                      timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
-                             noun=plan.task.item_noun))
+    folder.write_json("outputs/timing.json", Timing.build(
+        timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
+               noun=plan.task.item_noun)).to_dict())
     accuracy = None
     if plan.with_gold:
         accuracy = plan.task.write_metrics(folder.path).get("accuracy")
