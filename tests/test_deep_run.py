@@ -63,7 +63,7 @@ def test_requests_offer_only_their_products_candidates(cli, fake_api, small):
     taxonomy, products = small
     fake_api.taxonomy_pairs, fake_api.labels = LEAF_PAIRS, ANSWERS
     result = cli("--input", str(products), "--taxonomy", str(taxonomy), "--leaves-only", "--candidates", "3",
-                 "--batch-size", "2", "--model", "gpt4o_mini")
+                 "--batch-size", "2", "--model", "gpt4o_mini", "--concurrency", "1")  # calls in input order
     assert result.code == 0, result.err
     bodies = [r["json"] for r in fake_api.requests_to("/v1/chat/completions")]
     assert [enum(b) for b in bodies] == [[1, 2, 3], [1, 4, 5, 6]]  # the union of each batch's shortlists
@@ -104,7 +104,7 @@ def test_an_answer_outside_the_offered_candidates_is_invalid(cli, fake_api, smal
     fake_api.taxonomy_pairs = LEAF_PAIRS
     fake_api.labels = {**ANSWERS, "Adjustable Dumbbell Set, 2 x 24 kg": ("1", "4")}  # Fish Oil: k=2
     result = cli("--input", str(products), "--taxonomy", str(taxonomy), "--leaves-only", "--candidates", "3",
-                 "--model", "gpt4o_mini")
+                 "--model", "gpt4o_mini", "--concurrency", "1")
     assert result.code == 1
     assert enum(fake_api.requests_to("/v1/chat/completions")[3]["json"]) == [1, 5, 6]
     row = table(result.run_dir).iloc[3]
@@ -172,7 +172,7 @@ def test_a_run_on_the_full_google_taxonomy(cli, fake_api, tmp_path):
     fake_api.labels = {title: (picks[pid].lineage[0], picks[pid].id) for pid, title in
                        zip(["p0001", "p0002", "p0003"], ["Gold Standard 100% Whey Protein", "Yoga Mat 6 mm Non-Slip",
                                                          "Stainless Steel Chef's Knife 8 inch"])}
-    result = cli("--input", str(products), "--taxonomy", str(GOOGLE), "--model", "gpt4o_mini")
+    result = cli("--input", str(products), "--taxonomy", str(GOOGLE), "--model", "gpt4o_mini", "--concurrency", "1")
     assert result.code == 0, result.err
     bodies = [r["json"] for r in fake_api.requests_to("/v1/chat/completions")]
     assert [enum(b) for b in bodies] == [sorted(number[i] for i in shortlists[p].node_ids) for p in shortlists]
@@ -190,7 +190,8 @@ def test_a_run_on_the_full_google_taxonomy(cli, fake_api, tmp_path):
 def test_a_replay_sends_the_same_candidates_and_a_batch_api_run_offers_them_too(cli, fake_api, small, monkeypatch):
     taxonomy, products = small
     fake_api.taxonomy_pairs, fake_api.labels = LEAF_PAIRS, ANSWERS
-    args = ("--taxonomy", str(taxonomy), "--leaves-only", "--candidates", "3", "--batch-size", "2")
+    args = ("--taxonomy", str(taxonomy), "--leaves-only", "--candidates", "3", "--batch-size", "2",
+            "--concurrency", "1")
     first = cli("--input", str(products), "--model", "haiku", *args)
     assert first.code == 0, first.err
     sent = [r["json"] for r in fake_api.requests_to("/v1/messages")]

@@ -1,12 +1,12 @@
 """Candidate retrieval: the K choices nearest to each item in embedding space, for any task.
 
 Scoring: every vector is centred on the mean choice vector (the direction all choices share says nothing
-about which one fits) and re-normalized; a choice may also be matched with its context (in a taxonomy:
+about which one fits) and re-normalized; a choice may also be matched with its context (in a label tree:
 its ancestors), score = cos(item, choice) + ``context_weight`` * mean cos(item, context choice). That is
-linear, so each choice is one precomputed vector and a search is one matrix product.
+linear, so each choice is one precomputed vector and a search is one matrix multiplication.
 
 The choice embeddings are cached on disk (``.npy`` + a small JSON), keyed by the caller's source key
-(e.g. the sha256 of the taxonomy file), the model (name + weights sha256) and the texts themselves, so a
+(e.g. the sha256 of the label file), the model (name + weights sha256) and the texts themselves, so a
 second run on the same choices does not re-embed them and any change to the file, the texts or the
 model does. The cache folder can be deleted at any time.
 """

@@ -146,7 +146,7 @@ class Task(ABC):
         return {}
 
     def rank(self, items: Sequence[Item], top: int) -> Ranking | None:
-        """The local model's ranking when the task ranks choices itself (a deep taxonomy, over node paths);
+        """The local model's ranking when the task ranks choices itself (a deep label tree, over node paths);
         None: the framework's scoring of every choice."""
         return None
 

@@ -60,7 +60,7 @@ class EmbeddingClassifier(Classifier):
 
     async def classify(self, items: Sequence[Item]) -> BatchOutcome:
         items = list(items)
-        # A task that ranks its choices itself (a deep taxonomy) loads its own index on this first call.
+        # A task that ranks its choices itself (a deep label tree) loads its own index on this first call.
         if await asyncio.to_thread(self.task.rank, [], TOP_K) is not None:
             return await self._classify_ranked(items)
         index = await asyncio.to_thread(self.index)  # model load and choice vectors: once, not per call
