@@ -61,6 +61,7 @@ class AssignCat(Task):
     gold_columns = ("expected_category", "expected_subcategory")
     per_label_metric = "per_category"
     label_noun = "category"
+    labels_option = "taxonomy"
     summary_metrics = ("category_accuracy",)
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
@@ -182,6 +183,11 @@ class AssignCat(Task):
         whole = copy.copy(self)
         whole.deep = self.deep.whole()
         return whole
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        cat = self._tax.category(row["category"])
+        sub = next(s for s in cat.subcategories if s.id == row["subcategory"])
+        return f"{cat.name} > {sub.name}"
 
     def render_system(self, *, explain: bool = False) -> str:
         if self.deep:

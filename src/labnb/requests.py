@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TypeVar
 
+from labnb import tokens
 from labnb.answers import answer_schema, sha256_text
 from labnb.clients import ChatRequest
 from labnb.config import ModelEntry
@@ -12,6 +14,7 @@ from labnb.task import Item, Task
 
 T = TypeVar("T")
 TOKENS_PER_ANSWER = 40
+CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
 TOKENS_PER_EXPLAINED_ANSWER = 100
 REPAIR_NOTE = (
     "\n\nYour previous answer was not valid: {problem}.\nPrevious answer: {previous}\n"
@@ -30,6 +33,32 @@ class RequestBuilder:
         self.schema = answer_schema(task.choices(), explain=explain)
         self.system_sha256 = sha256_text(self.system)
         self.schema_name = f"classify_{task.items_noun}"
+        self._prefix_tokens: int | None = None
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` for the run's model: exact for OpenAI models, an estimate otherwise."""
+        return tokens.count(self.entry, text)
+
+    @property
+    def subsets(self) -> bool:
+        """Whether requests offer subsets of the choices (each with its own schema enum)."""
+        return self.task.offered([]) is not None
+
+    def prefix_tokens(self) -> int:
+        """Tokens of what every request repeats: the system prefix and, unless requests offer subsets of the
+        choices, the answer schema (counted once)."""
+        if self._prefix_tokens is None:
+            schema = 0 if self.subsets else self._schema_tokens(self.schema)
+            self._prefix_tokens = self.count(self.system) + schema
+        return self._prefix_tokens
+
+    def input_tokens(self, items: Sequence[Item]) -> int:
+        """Input tokens of the request for ``items``, counted as the dry run counts them (used live by budgets)."""
+        own_schema = self._schema_tokens(self.schema_for(items)) if self.subsets else 0
+        return self.prefix_tokens() + own_schema + self.count(self.task.render_user(items)) + CHAT_FRAMING_TOKENS
+
+    def _schema_tokens(self, schema: dict) -> int:
+        return self.count(json.dumps(schema, separators=(",", ":")))
 
     def max_tokens(self, count: int) -> int:
         """The answer budget: the configured one, raised so a large batch is never cut off."""

@@ -93,6 +93,7 @@ class Task(ABC):
     per_label_metric: ClassVar[str] = "per_label"
     label_noun: ClassVar[str] = "label"
     summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
+    labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
     @property
     def items_noun(self) -> str:
@@ -138,7 +139,8 @@ class Task(ABC):
 
     def offered(self, items: Sequence[Item]) -> dict[int, Choice] | None:
         """The choices a request for ``items`` offers when it offers only some (candidate retrieval: its
-        items' shortlists); the answer schema's enum then holds exactly their numbers. None: every choice."""
+        items' shortlists); the answer schema's enum then holds exactly their numbers. None: every choice,
+        for any ``items`` (the framework asks ``offered([])`` to learn whether a task offers subsets)."""
         return None
 
     def request_record(self, items: Sequence[Item]) -> dict[str, Any]:
@@ -162,6 +164,10 @@ class Task(ABC):
     @abstractmethod
     def render_user(self, items: Sequence[Item]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        """A row's answer for people (a one-item run prints it), e.g. "Sports Nutrition > Whey Protein"."""
+        return " > ".join(row.get(c, "") for c in self.answer_columns)
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""

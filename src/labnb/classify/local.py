@@ -72,7 +72,7 @@ class EmbeddingClassifier(Classifier):
         except Exception as exc:  # a runtime failure of torch fails this batch, not the whole run
             return self._failed(items, started, round((time.perf_counter() - clock) * 1000, 3), exc)
         call = self._record(items, started, clock, texts, tokens)
-        results = [self._result(index, p, row, call) for p, row in zip(items, probs)]
+        results = [self._result(index, p, row, call, len(items)) for p, row in zip(items, probs)]
         call.response = f"{len(results)} items scored"
         return BatchOutcome(results=results, calls=[call])
 
@@ -94,7 +94,8 @@ class EmbeddingClassifier(Classifier):
             results.append(ItemResult(
                 item.item_id, answer=dict(choices[top[0][0]].answer), status="ok",
                 raw_response=json.dumps({"top": entries}, separators=(",", ":"), sort_keys=True),
-                confidence=entries[0]["score"], latency_ms=call.latency_ms, call_id=call.call_id))
+                confidence=entries[0]["score"], latency_ms=round(call.latency_ms / len(items), 3),
+                call_id=call.call_id))
         call.response = f"{len(results)} items scored"
         return BatchOutcome(results=results, calls=[call])
 
@@ -127,7 +128,8 @@ class EmbeddingClassifier(Classifier):
         return probs, texts, self.embedder.count_tokens(texts)
 
     @staticmethod
-    def _result(index: ChoiceIndex, item: Item, row: Any, call: CallRecord) -> ItemResult:
+    def _result(index: ChoiceIndex, item: Item, row: Any, call: CallRecord, share: int) -> ItemResult:
+        """One item's answer; its latency is its share of the batch call (one encoding for all of them)."""
         rounded = [round(float(x), DECIMALS) for x in row]
         # Sort on the rounded score, ties in choice order: the same input gives the same answer.
         order = sorted(range(len(rounded)), key=lambda i: (-rounded[i], i))[:TOP_K]
@@ -135,7 +137,7 @@ class EmbeddingClassifier(Classifier):
         return ItemResult(
             item.item_id, answer=dict(index.choices[order[0]].answer), status="ok",
             raw_response=json.dumps({"top": top}, separators=(",", ":"), sort_keys=True),
-            confidence=top[0]["score"], latency_ms=call.latency_ms, call_id=call.call_id,
+            confidence=top[0]["score"], latency_ms=round(call.latency_ms / share, 3), call_id=call.call_id,
         )
 
     def prompt_templates(self) -> dict[str, Any]:
