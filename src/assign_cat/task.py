@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from assign_cat.candidates import DEFAULT_CANDIDATES
+from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.gold import GoldResolution, resolve_gold
 from assign_cat.labelcols import parse_fields
 from assign_cat.products import Product, column_split, load_products, single_product
-from assign_cat.taxonomy import Taxonomy, load_taxonomy
+from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_deep, load_taxonomy
+from labnb.errors import UsageError
 from labnb.jsonio import read_json
 from labnb.results import ItemResult
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.runfolder import RunFolder
-from labnb.task import Choice, Group, Task
+from labnb.task import Choice, Group, Ranking, Task
 
 FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
 COLUMNS = [*FIRST_COLUMNS, "status", "error_type", "error", "latency_ms", "confidence", "call_id"]
@@ -33,10 +37,18 @@ class AssignCatOptions(RunOptions):
     fields: str | None = None  # --fields a,b: exactly the extra columns offered to the model
     title_column: str | None = None
     sheet: str | None = None
+    leaves_only: bool = False
+    taxonomy_root: str | None = None
+    candidates: int = DEFAULT_CANDIDATES
 
     @classmethod
     def single_option(cls) -> str:
         return "single_product"
+
+    def check(self) -> None:
+        super().check()
+        if self.candidates < 1:
+            raise UsageError(f"--candidates must be at least 1, got {self.candidates}")
 
 
 class AssignCat(Task):
@@ -63,11 +75,12 @@ class AssignCat(Task):
         self.taxonomy_path: Path | None = None
         self.gold: GoldResolution | None = None
         self.extra_columns: list[str] = []  # input columns carried into classifications.csv
+        self.deep: DeepLabels | None = None  # Google's or Shopify's taxonomy, any depth
         # Given a taxonomy, the task is ready to render and parse, as tests and notebooks use it.
         if isinstance(taxonomy, Taxonomy):
             self.taxonomy = taxonomy
         elif taxonomy is not None:
-            self._use_taxonomy(Path(taxonomy))
+            self._use_taxonomy(Path(taxonomy), AssignCatOptions())
 
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
@@ -76,43 +89,77 @@ class AssignCat(Task):
                           "all but label-like ones; \"\" offers none)")
         what.add_argument("--title-column", metavar="NAME", help="take titles from this column (default: title)")
         what.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx input (default: the first)")
-        files.add_argument("--taxonomy", metavar="FILE",
-                           help=f"taxonomy XML (default {AssignCatOptions().taxonomy})")
+        files.add_argument("--taxonomy", metavar="FILE", help=(
+            f"the project's taxonomy XML (default {AssignCatOptions().taxonomy}), Google's taxonomy-with-ids "
+            "text or Shopify's categories.txt, told apart by content"))
+        files.add_argument("--taxonomy-root", metavar="PATH",
+                           help='only the subtree under this node (a full path or an id), e.g. "Health & Beauty"')
+        files.add_argument("--leaves-only", action="store_true", default=None,
+                           help="assign products to leaf nodes only (deep taxonomies)")
+        files.add_argument("--candidates", type=int, metavar="K", help=(
+            f"with more assignable nodes than K (default {DEFAULT_CANDIDATES}), each request lists only its "
+            "products' K nearest nodes (local embedding model)"))
 
-    def _use_taxonomy(self, path: Path) -> None:
-        self.taxonomy_path, self.taxonomy = path, load_taxonomy(path)
+    def _use_taxonomy(self, path: Path, options: AssignCatOptions) -> None:
         self.__dict__.pop("_choices", None)
+        self.taxonomy_path, self.deep = path, None
+        if detect_format(path) == XML:
+            if options.taxonomy_root or options.leaves_only:
+                raise UsageError("--taxonomy-root and --leaves-only apply to Google's and Shopify's taxonomies; "
+                                 "a two-level XML taxonomy always assigns subcategories")
+            self.taxonomy = load_taxonomy(path)
+            return
+        tree = load_deep(path).restrict(options.taxonomy_root, leaves_only=options.leaves_only)
+        self.taxonomy, self.deep = None, DeepLabels(tree, path, options.candidates)
+
+    @property
+    def snapshot_name(self) -> str:
+        return "inputs/taxonomy.txt" if self.deep else "inputs/taxonomy.xml"
 
     def load(self, options: RunOptions) -> list[Product]:
         assert isinstance(options, AssignCatOptions)
-        self._use_taxonomy(Path(options.taxonomy))
+        self._use_taxonomy(Path(options.taxonomy), options)
         if options.input is None:
-            return single_product(options.single_product or "")
-        products = load_products(Path(options.input), options.limit, fields=parse_fields(options.fields),
-                                 title_column=options.title_column, sheet=options.sheet)
-        return self._with_gold(products)
+            products = single_product(options.single_product or "")
+        else:
+            products = self._with_gold(load_products(
+                Path(options.input), options.limit, fields=parse_fields(options.fields),
+                title_column=options.title_column, sheet=options.sheet))
+        if self.deep:
+            self.deep.prepare(products)
+        return products
 
     def _with_gold(self, products: list[Product]) -> list[Product]:
-        """Gold given as ids, names or ``Category > Subcategory`` paths, as ids; the columns to carry along."""
-        self.gold = resolve_gold(products, self._tax)
-        offered, withheld = column_split(self.gold.products)
-        self.extra_columns = [c for c in dict.fromkeys([*offered, *withheld])]
-        return self.gold.products
+        """Two-level gold given as ids, names or ``Category > Subcategory`` paths, as ids (a deep taxonomy's
+        gold is matched by ``DeepLabels``); and the input columns to carry along."""
+        if not self.deep:
+            self.gold = resolve_gold(products, self._tax)
+            products = self.gold.products
+        offered, withheld = column_split(products)
+        self.extra_columns = list(dict.fromkeys([*offered, *withheld]))
+        return products
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Product]:
+        assert isinstance(options, AssignCatOptions)
         products = [Product.from_dict(p) for p in read_json(folder.file(f"inputs/{self.items_file}"))]
-        self._use_taxonomy(folder.file("inputs/taxonomy.xml"))
-        return self._with_gold(products)
+        deep = folder.file("inputs/taxonomy.txt")
+        self._use_taxonomy(deep if deep.is_file() else folder.file("inputs/taxonomy.xml"), options)
+        products = self._with_gold(products)
+        if self.deep:
+            self.deep.prepare(products)
+        return products
 
     def snapshot(self, folder: RunFolder) -> None:
         assert self.taxonomy_path is not None
-        folder.copy_in(self.taxonomy_path, "inputs/taxonomy.xml")
+        folder.copy_in(self.taxonomy_path, self.snapshot_name)
 
     def config_paths(self) -> dict[str, Any]:
         offered, withheld = column_split(self.gold.products) if self.gold else ([], [])
         return {"taxonomy_path": str(self.taxonomy_path), "columns_offered": offered, "columns_withheld": withheld}
 
     def gold_warning(self, items: Sequence[Any]) -> str | None:
+        if self.deep:
+            return self.deep.gold_warning(items)
         tax = self._tax
         outside = [p for p in items if p.has_gold and not tax.is_valid(p.expected_category, p.expected_subcategory)]
         if not outside:
@@ -123,6 +170,10 @@ class AssignCat(Task):
                 f"{first.expected_subcategory}); they will be scored wrong")
 
     def describe(self) -> str:
+        if self.deep:
+            deep = self.deep
+            shortlist = f"{deep.k} candidates per {self.item_noun}" if deep.retrieves else "all offered"
+            return f"taxonomy '{deep.taxonomy.name}' ({len(deep.nodes):,} assignable nodes; {shortlist})"
         return f"taxonomy '{self._tax.name}' ({len(self._tax.pairs)} pairs)"
 
     def dry_run_notes(self) -> list[str]:
@@ -150,7 +201,23 @@ class AssignCat(Task):
         return out
 
     def choices(self) -> dict[int, Choice]:
-        return self._choices
+        return self.deep.choices if self.deep else self._choices
+
+    def offered(self, items: Sequence[Any]) -> dict[int, Choice] | None:
+        return self.deep.offered(items) if self.deep else None
+
+    def request_record(self, items: Sequence[Any]) -> dict[str, Any]:
+        return self.deep.request_record(items) if self.deep else {}
+
+    def rank(self, items: Sequence[Any], top: int) -> Ranking | None:
+        return self.deep.rank(items, top) if self.deep else None
+
+    def whole(self) -> AssignCat | None:
+        if not (self.deep and self.deep.retrieves):
+            return None
+        whole = copy.copy(self)
+        whole.deep = self.deep.whole()
+        return whole
 
     def answer_text(self, row: dict[str, str]) -> str:
         cat = self._tax.category(row["category"])
@@ -160,16 +227,29 @@ class AssignCat(Task):
     def label_source(self) -> Taxonomy:
         return self._tax
 
-    def columns(self, with_gold: bool) -> list[str]:
-        documented = COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)
-        return documented + [self._carried(c) for c in self.extra_columns]
+    def render_system(self, *, explain: bool = False) -> str:
+        return self.deep.render_system(explain=explain) if self.deep else super().render_system(explain=explain)
 
-    @staticmethod
-    def _carried(column: str) -> str:
+    def render_user(self, items: Sequence[Any]) -> str:
+        return self.deep.render_user(items) if self.deep else super().render_user(items)
+
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
+        return self.deep.templates(explain=explain) if self.deep else super().prompt_templates(explain=explain)
+
+    def _documented(self, with_gold: bool) -> list[str]:
+        columns = COLUMNS + DEEP_COLUMNS if self.deep else list(COLUMNS)
+        return columns + GOLD_COLUMNS if with_gold else columns
+
+    def columns(self, with_gold: bool) -> list[str]:
+        return self._documented(with_gold) + [self._carried(c) for c in self.extra_columns]
+
+    def _carried(self, column: str) -> str:
         """An input column's name in classifications.csv (``input_status`` where it would clash)."""
-        return f"input_{column}" if column in COLUMNS + GOLD_COLUMNS else column
+        return f"input_{column}" if column in self._documented(True) else column
 
     def row(self, item: Any, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
+        if self.deep:
+            return self.deep.row(item, result, with_gold)
         category, subcategory = result.answer.get("category", ""), result.answer.get("subcategory", "")
         row: dict[str, Any] = {"product_id": item.product_id, "title": item.title,
                                "category": category, "subcategory": subcategory}
@@ -182,6 +262,8 @@ class AssignCat(Task):
             row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
         return row
 
+    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+        return self.deep.write_metrics(run_dir) if self.deep else super().write_metrics(run_dir)
 
 
 TASK = AssignCat

@@ -39,27 +39,48 @@ class RequestBuilder:
         """Tokens of ``text`` for the run's model: exact for OpenAI models, an estimate otherwise."""
         return tokens.count(self.entry, text)
 
+    @property
+    def subsets(self) -> bool:
+        """Whether requests offer subsets of the choices (each with its own schema enum)."""
+        return self.task.offered([]) is not None
+
     def prefix_tokens(self) -> int:
-        """Tokens of what every request repeats: the system prefix and the answer schema (counted once)."""
+        """Tokens of what every request repeats: the system prefix and, unless requests offer subsets of the
+        choices, the answer schema (counted once)."""
         if self._prefix_tokens is None:
-            self._prefix_tokens = self.count(self.system) + self.count(json.dumps(self.schema, separators=(",", ":")))
+            schema = 0 if self.subsets else self._schema_tokens(self.schema)
+            self._prefix_tokens = self.count(self.system) + schema
         return self._prefix_tokens
 
     def input_tokens(self, items: Sequence[Item]) -> int:
         """Input tokens of the request for ``items``, counted as the dry run counts them (used live by budgets)."""
-        return self.prefix_tokens() + self.count(self.task.render_user(items)) + CHAT_FRAMING_TOKENS
+        own_schema = self._schema_tokens(self.schema_for(items)) if self.subsets else 0
+        return self.prefix_tokens() + own_schema + self.count(self.task.render_user(items)) + CHAT_FRAMING_TOKENS
+
+    def _schema_tokens(self, schema: dict) -> int:
+        return self.count(json.dumps(schema, separators=(",", ":")))
 
     def max_tokens(self, count: int) -> int:
         """The answer budget: the configured one, raised so a large batch is never cut off."""
         per = TOKENS_PER_EXPLAINED_ANSWER if self.explain else TOKENS_PER_ANSWER
         return max(self.entry.max_tokens, per * count + 64)
 
+    def schema_for(self, items: Sequence[Item]) -> dict:
+        """The answer schema of a request for ``items``: its enum holds the numbers the request offers."""
+        offered = self.task.offered(items)
+        return self.schema if offered is None else answer_schema(offered, explain=self.explain)
+
     def build(self, items: Sequence[Item], note: str = "") -> ChatRequest:
         return ChatRequest(
-            system=self.system, user=self.task.render_user(items) + note, schema=self.schema,
+            system=self.system, user=self.task.render_user(items) + note, schema=self.schema_for(items),
             schema_name=self.schema_name, cache_key=f"{self.task.name}-{self.system_sha256[:16]}",
             max_tokens=self.max_tokens(len(items)),
         )
+
+    def record(self, request: ChatRequest, items: Sequence[Item]) -> dict:
+        """What calls.jsonl keeps of a request (the system prompt by its hash; it never changes in a run)."""
+        return {"system_sha256": self.system_sha256, "user": request.user, "max_tokens": request.max_tokens,
+                **self.task.request_record(items)}
 
     def repair(self, items: Sequence[Item], problem: str, previous: str) -> ChatRequest:
         """The one follow-up that tells the model what was wrong with its answer."""

@@ -44,6 +44,15 @@ class Choice:
     group: Group | None = None
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A task's own ranking of choices for items with the local model: per item, (choice number, score)
+    best first, and the text embedded for each item (its tokens are the call's usage)."""
+
+    texts: list[str]
+    top: list[list[tuple[int, float]]]
+
+
 class Item(Protocol):
     """What the framework needs of an item: its id, its main text and offered fields, whether it has gold."""
 
@@ -145,6 +154,26 @@ class Task(ABC):
         import importlib
 
         return importlib.import_module(cls.prompts_module)
+
+    def offered(self, items: Sequence[Item]) -> dict[int, Choice] | None:
+        """The choices a request for ``items`` offers when it offers only some (candidate retrieval: its
+        items' shortlists); the answer schema's enum then holds exactly their numbers. None: every choice,
+        for any ``items`` (the framework asks ``offered([])`` to learn whether a task offers subsets)."""
+        return None
+
+    def request_record(self, items: Sequence[Item]) -> dict[str, Any]:
+        """Extra facts about a request for ``items`` (e.g. each item's shortlist), recorded in calls.jsonl."""
+        return {}
+
+    def rank(self, items: Sequence[Item], top: int) -> Ranking | None:
+        """The local model's ranking when the task ranks choices itself (a deep label tree, over node paths);
+        None: the framework's scoring of every choice."""
+        return None
+
+    def whole(self) -> Task | None:
+        """The same task offering every choice in every request, to price what retrieval saves; None when
+        it already does."""
+        return None
 
     def render_system(self, *, explain: bool = False) -> str:
         """The stable prefix of every request: instructions and the numbered choices."""

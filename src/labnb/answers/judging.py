@@ -44,7 +44,9 @@ def judge(items: Sequence[Item], response: ChatResponse, call: CallRecord, task:
         call.status, call.error_type = "error", kind
         call.error = response.refusal or "the answer was cut off at max_tokens"
         return Judged({p.item_id: failed(p, call, response.text) for p in items})
-    parsed = parse_answer(response.data, items, task.choices(), item_noun=task.item_noun,
+    offered = task.offered(items)
+    codes = task.choices() if offered is None else offered
+    parsed = parse_answer(response.data, items, codes, item_noun=task.item_noun,
                           choice_noun=task.choice_noun, source=task.choices_source)
     return Judged(stamp(parsed.results, call), parsed.problem)
 

@@ -26,6 +26,13 @@ def _integer(value: Any) -> Any:
     return value
 
 
+def _offered(codes: dict[int, Choice], source: str) -> str:
+    low, high = (min(codes), max(codes)) if codes else (0, 0)
+    if high - low + 1 == len(codes):
+        return f"of {source} ({low} to {high})"
+    return f"this request offered ({len(codes)} numbers of {source})"  # a shortlist of candidates
+
+
 def parse_answer(data: Any, items: Sequence[Item], codes: dict[int, Choice], *, item_noun: str = "item",
                  choice_noun: str = "label", source: str = "the label set") -> ParsedAnswer:
     """Match answer entries to items by their number ``n``; map each choice number ``k`` to its choice."""
@@ -56,10 +63,9 @@ def parse_answer(data: Any, items: Sequence[Item], codes: dict[int, Choice], *, 
         if k in codes:
             out.results[item.item_id] = ItemResult(item.item_id, dict(codes[k].answer), raw_response=raw)
         else:  # kept as answered, never mapped to a neighbour
-            low, high = (min(codes), max(codes)) if codes else (0, 0)
             out.results[item.item_id] = ItemResult(
                 item.item_id, status="invalid", error_type="invalid_label", raw_response=raw,
-                error=f"k={k} is not a {choice_noun} number of {source} ({low} to {high})")
+                error=f"k={k} is not a {choice_noun} number {_offered(codes, source)}")
     if problems:
         out.problem = "; ".join(dict.fromkeys(problems))
     out.missing = [p for i, p in enumerate(items, start=1) if i not in seen]

@@ -72,8 +72,7 @@ class LLMClassifier(Classifier):
         record = CallRecord(
             call_id=self.new_call_id(), item_ids=[p.item_id for p in items], started_at=started,
             latency_ms=0.0, status="ok", attempt=attempt,
-            request={"system_sha256": self.requests.system_sha256, "user": request.user,
-                     "max_tokens": request.max_tokens},
+            request=self.requests.record(request, items),
         )
         outcome.calls.append(record)
         try:

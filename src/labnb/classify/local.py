@@ -60,6 +60,9 @@ class EmbeddingClassifier(Classifier):
 
     async def classify(self, items: Sequence[Item]) -> BatchOutcome:
         items = list(items)
+        # A task that ranks its choices itself (a deep label tree) loads its own index on this first call.
+        if await asyncio.to_thread(self.task.rank, [], TOP_K) is not None:
+            return await self._classify_ranked(items)
         index = await asyncio.to_thread(self.index)  # model load and choice vectors: once, not per call
         started, clock = utc_now(), time.perf_counter()
         try:
@@ -68,20 +71,46 @@ class EmbeddingClassifier(Classifier):
             raise
         except Exception as exc:  # a runtime failure of torch fails this batch, not the whole run
             return self._failed(items, started, round((time.perf_counter() - clock) * 1000, 3), exc)
-        latency = round((time.perf_counter() - clock) * 1000, 3)
+        call = self._record(items, started, clock, texts, tokens)
+        results = [self._result(index, p, row, call, len(items)) for p, row in zip(items, probs)]
+        call.response = f"{len(results)} items scored"
+        return BatchOutcome(results=results, calls=[call])
+
+    async def _classify_ranked(self, items: list[Item]) -> BatchOutcome:
+        started, clock = utc_now(), time.perf_counter()
+        try:
+            ranking = await asyncio.to_thread(self.task.rank, items, TOP_K)
+            assert ranking is not None
+            tokens = await asyncio.to_thread(self.embedder.count_tokens, ranking.texts)
+        except LabError:
+            raise
+        except Exception as exc:  # a runtime failure of torch fails this batch, not the whole run
+            return self._failed(items, started, round((time.perf_counter() - clock) * 1000, 3), exc)
+        call = self._record(items, started, clock, ranking.texts, tokens)
+        choices = self.task.choices()
+        results = []
+        for item, top in zip(items, ranking.top):
+            entries = [{**choices[k].answer, "score": round(score, DECIMALS)} for k, score in top]
+            results.append(ItemResult(
+                item.item_id, answer=dict(choices[top[0][0]].answer), status="ok",
+                raw_response=json.dumps({"top": entries}, separators=(",", ":"), sort_keys=True),
+                confidence=entries[0]["score"], latency_ms=round(call.latency_ms / len(items), 3),
+                call_id=call.call_id))
+        call.response = f"{len(results)} items scored"
+        return BatchOutcome(results=results, calls=[call])
+
+    def _record(self, items: list[Item], started: str, clock: float, texts: list[str], tokens: int) -> CallRecord:
         request: dict[str, Any] = {
             "count": len(items), "texts_count": len(texts),
             "texts_sha256": hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest(),
         }
         if len(texts) <= INLINE_TEXTS:
             request["texts"] = texts
-        call = CallRecord(
+        return CallRecord(
             call_id=self.new_call_id(), item_ids=[p.item_id for p in items], started_at=started,
-            latency_ms=latency, status="ok", usage=Usage(input_tokens=tokens), request=request,
+            latency_ms=round((time.perf_counter() - clock) * 1000, 3), status="ok", usage=Usage(input_tokens=tokens),
+            request=request,
         )
-        results = [self._result(index, p, row, call, len(items)) for p, row in zip(items, probs)]
-        call.response = f"{len(results)} items scored"
-        return BatchOutcome(results=results, calls=[call])
 
     def _failed(self, items: list[Item], started: str, latency: float, exc: Exception) -> BatchOutcome:
         message = f"local model failed: {type(exc).__name__}: {exc}"[:500]
@@ -112,6 +141,9 @@ class EmbeddingClassifier(Classifier):
         )
 
     def prompt_templates(self) -> dict[str, Any]:
+        if self.task.rank([], TOP_K) is not None:
+            return {"method": "the task's own ranking of its choices (Task.rank), best first; raw_response holds "
+                              "the top 3", "task": self.task.prompt_templates()}
         index = self.index()
         return {
             "method": "zero-shot sentence-embedding similarity with a lexical component",

@@ -41,8 +41,7 @@ def settle_group(items: Sequence[Item], item: BatchItemResult, call_id: str, par
     call = CallRecord(
         call_id=call_id, item_ids=[p.item_id for p in items], started_at=part.created_at or part.intent_at,
         latency_ms=elapsed_ms(part), status="ok", attempt="batch",
-        request={"system_sha256": builder.system_sha256, "user": request.user, "max_tokens": request.max_tokens,
-                 "custom_id": item.custom_id, "batch_id": part.batch_id},
+        request={**builder.record(request, items), "custom_id": item.custom_id, "batch_id": part.batch_id},
     )
     outcome = BatchOutcome(calls=[call])
     response = item.response

@@ -8,7 +8,7 @@ average entry per item. Nothing is sent and no run folder is created.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import mean
 
 from labnb import tokens
@@ -73,6 +73,24 @@ def priced(entry: ModelEntry, requests: int, inputs: int, outputs: int, prefix: 
     )
 
 
+def _per_item(plan: Plan, entries: list[ModelEntry], rows: list[Projection]) -> list[str]:
+    """With retrieval: tokens and cost per item, and what offering every choice in every request would cost."""
+    whole = plan.task.whole()
+    if whole is None or not plan.items:
+        return []
+    noun, count = plan.task.item_noun, len(plan.items)
+    whole_plan = replace(plan, task=whole)
+    out = [f"per {noun}, with the candidates each request offers vs every choice in every request (uncached):"]
+    for entry, row in zip(entries, rows):
+        if counts_tokens(entry):
+            full = project(entry, whole_plan)
+            out.append(f"  {entry.alias}: {row.input_tokens / count:,.1f} input tokens, "
+                       f"${row.cost_uncached / count:.6f} per {noun}; every choice: "
+                       f"{full.input_tokens / count:,.1f} tokens, ${full.cost_uncached / count:.6f} per {noun} "
+                       f"({full.input_tokens / max(row.input_tokens, 1):.1f}x)")
+    return out
+
+
 def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     """The report printed by ``--dry-run`` (a table, one row per model)."""
     entries = list(load_models_config(plan.models_config_path).models.values()) if compare_models else [plan.entry]
@@ -95,6 +113,7 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in
                        enumerate(zip(row, widths))) for row in [header, *body]]
+    lines += _per_item(plan, entries, rows)
     notes = ("'with cache' assumes the system prefix is read from the provider's cache after the first wave of "
              f"{initial(plan.options.concurrency)} concurrent requests; 'estimate' = o200k count x "
              f"{tokens.ESTIMATE_FACTOR}; 'time (est.)' is an estimate, {basis_note(times)}.")

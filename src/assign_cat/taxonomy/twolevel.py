@@ -1,4 +1,4 @@
-"""The two-level taxonomy: parsed from XML with a hardened parser, checked against the XSD."""
+"""The project's two-level taxonomy XML: parsed from XML with a hardened parser, checked against the XSD."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lxml import etree
 from labnb.errors import InputError
 from labnb.files import read_input
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "taxonomy.xsd"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "config" / "taxonomy.xsd"
 MAX_TAXONOMY_BYTES = 20 * 1024 * 1024
 
 
