@@ -237,7 +237,8 @@ def test_resume_takes_max_cost_concurrency_and_timeout_and_records_them(cli, fak
     assert again.code == 0, again.err
     assert set(table(run)["status"]) == {"ok"}
     resumes = summary_of(run)["resumes"]
-    assert len(resumes) == 1 and resumes[-1]["overrides"] == {"max_cost": 5.0, "concurrency": "2", "timeout": 9.0}
+    assert cli("--resume", str(run), "--concurrency", "0").code == 2  # checked as a new run checks it
+    assert len(resumes) == 1 and resumes[-1]["overrides"] == {"max_cost": 5.0, "concurrency": 2, "timeout": 9.0}
 
 
 def test_explain_with_the_local_model_is_refused(cli):
