@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,13 +103,14 @@ class Meter:
 
     def __init__(self, cache_min_tokens: int) -> None:
         self.cache_min_tokens = cache_min_tokens
+        self.count: Callable[[str], int] = tokens  # a test may count exactly instead, e.g. with tiktoken o200k
         self._seen_openai: set[str] = set()
         self._cached_anthropic: set[str] = set()
         self._lock = threading.Lock()
 
     def openai(self, parsed: Parsed, completion_text: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(wire usage, log entry); cached tokens are part of prompt_tokens, as OpenAI reports them."""
-        prompt, completion = tokens(parsed.system + parsed.user), tokens(completion_text)
+        prompt, completion = self.count(parsed.system + parsed.user), self.count(completion_text)
         key = hashlib.sha256(parsed.system.encode()).hexdigest()
         with self._lock:
             seen = key in self._seen_openai
@@ -124,7 +126,7 @@ class Meter:
 
     def anthropic(self, parsed: Parsed, completion_text: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(wire usage, log entry); Anthropic reports cache reads/writes apart from input_tokens."""
-        prompt, completion = tokens(parsed.system + parsed.user), tokens(completion_text)
+        prompt, completion = self.count(parsed.system + parsed.user), self.count(completion_text)
         system = len(parsed.system) // 4
         read = write = 0
         if parsed.cache_control and system >= max(1, self.cache_min_tokens):

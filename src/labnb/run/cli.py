@@ -96,6 +96,8 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
     continuing = [name for name in ("resume", "retry_failed", "replay") if getattr(args, name)]
     if len(continuing) > 1 or (continuing and (args.input or (single and getattr(args, single)))):
         raise UsageError("--resume, --retry-failed and --replay each take a run folder and exclude the other inputs")
+    if continuing and args.concurrency is not None:  # checked and recorded as a new run records it (2, not "2")
+        args.concurrency = parse_concurrency(args.concurrency)
     from labnb.run import resume
     from labnb.run.plan import prepare
 
