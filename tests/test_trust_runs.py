@@ -300,7 +300,6 @@ def test_resume_of_a_run_another_live_process_writes_is_refused_at_once(tmp_path
             process.wait()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 §3: --resume does not take the run folder's lock yet (labnb.runlock)")
 def test_resume_of_a_run_whose_lock_another_process_holds_is_refused_at_once(cli, fake_api):
     from labnb import runlock
 
