@@ -57,3 +57,24 @@ def test_replay_with_another_model_is_recorded(cli, fake_api):
 def test_replay_of_a_folder_that_is_not_a_run(cli, tmp_path):
     result = cli("--replay", str(tmp_path))
     assert result.code == 2 and result.err == f"error: {tmp_path}: not a run folder (no metadata/run_summary.json)\n"
+
+
+def test_a_run_folder_replays_with_nothing_but_the_code(cli, fake_api, tmp_path):
+    """A copy of the code without config/ (the XSD ships with the package) replays a copied run folder."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT, subprocess_env
+
+    first = cli("--single-product", "Whey Protein Isolate")
+    assert first.code == 0, first.err
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "src", code / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    run = shutil.copytree(first.run_dir, tmp_path / "elsewhere" / first.run_dir.name)
+    env = {**subprocess_env(fake_api), "PYTHONPATH": str(code / "src")}
+    again = subprocess.run([sys.executable, str(code / "src" / "run_assign_cat.py"), "--replay", str(run),
+                            "--runs-dir", str(tmp_path / "replays")], env=env, capture_output=True, text=True,
+                           timeout=120, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert not (code / "config").exists() and again.stdout.splitlines()[-1].startswith("completed: 1 classified")

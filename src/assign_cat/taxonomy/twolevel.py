@@ -12,7 +12,7 @@ from lxml import etree
 from labnb.errors import InputError
 from labnb.files import read_input
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "config" / "taxonomy.xsd"
+SCHEMA_PATH = Path(__file__).resolve().parent / "taxonomy.xsd"  # with the code: a run folder replays anywhere
 MAX_TAXONOMY_BYTES = 20 * 1024 * 1024
 
 
