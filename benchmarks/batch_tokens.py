@@ -1,6 +1,6 @@
 """Prompt and completion tokens per product, and cost per 800 products, by batch size; counted offline.
 
-Uses the dry run's own projection (assign_cat.dryrun.project) on the exact rendered requests: tiktoken o200k
+Uses the dry run's own projection (labnb.run.dryrun.project) on the exact rendered requests: tiktoken o200k
 counts for gpt-4o-mini (exact), o200k x 1.15 for Claude Haiku (an estimate). Taxonomies: the shipped
 config/taxonomy.xml (with descriptions) and benchmarks/data/taxonomy-20x133.xml (names only). Also compares the
 shipped numbered answer format with the previous id format (benchmarks/format_whatif.py).
@@ -17,9 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from assign_cat.dryrun import Projection, project  # noqa: E402
-from assign_cat.plan import Plan, RunOptions  # noqa: E402
 from assign_cat.products import load_products  # noqa: E402
+from assign_cat.task import AssignCat, AssignCatOptions  # noqa: E402
 from assign_cat.taxonomy import load_taxonomy  # noqa: E402
 from bench_inputs import SHIPPED_TAXONOMY, default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
 from format_whatif import (  # noqa: E402
@@ -33,6 +32,8 @@ from format_whatif import (  # noqa: E402
     project_format,
 )
 from labnb.config import load_models_config  # noqa: E402
+from labnb.run.dryrun import Projection, project  # noqa: E402
+from labnb.run.plan import Plan  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "batch_tokens.md"
 MODELS = ROOT / "config" / "models.yaml"
@@ -45,10 +46,9 @@ CONCURRENCY = 8  # the CLI default: the first wave of 8 requests writes the cach
 def projections(taxonomy_path: Path, products_path: Path, batch_size: int) -> dict[str, Projection]:
     """The dry-run projection of gpt4o_mini and haiku for one taxonomy and batch size."""
     config = load_models_config(MODELS)
-    options = RunOptions(batch_size=batch_size, concurrency=CONCURRENCY, input=str(products_path),
-                         taxonomy=str(taxonomy_path), models_config=str(MODELS))
-    plan = Plan(options, config.get("gpt4o_mini"), MODELS, taxonomy_path, load_taxonomy(taxonomy_path),
-                load_products(products_path))
+    options = AssignCatOptions(batch_size=batch_size, concurrency=CONCURRENCY, input=str(products_path),
+                               taxonomy=str(taxonomy_path), models_config=str(MODELS))
+    plan = Plan(AssignCat(taxonomy_path), options, config.get("gpt4o_mini"), MODELS, load_products(products_path))
     return {alias: project(config.get(alias), plan) for alias in ("gpt4o_mini", "haiku")}
 
 
@@ -124,7 +124,7 @@ def main() -> None:
     taxonomies = [(SHIPPED_TAXONOMY, "with descriptions"), (names_taxonomy(), "names only")]
     lines = ["# Tokens and cost by batch size (offline counts)", "",
              f"{N} products from {_source_text(args.products)}; every request rendered exactly as the CLI sends it "
-             "and counted with `assign_cat.dryrun.project` (what `--dry-run` prints).",
+             "and counted with `labnb.run.dryrun.project` (what `--dry-run` prints).",
              "Prompt tokens include the system prompt (instructions + taxonomy), the answer schema and the chat "
              "framing; completion tokens are projected as one compact JSON item per product plus 3 per request.",
              "gpt4o_mini: tiktoken o200k, exact. haiku: o200k x 1.15, an estimate (Claude's tokenizer is not public).",

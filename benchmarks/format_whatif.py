@@ -6,7 +6,7 @@
 - positional (not implemented): the shipped prompt, but answers are one subcategory number per product in
   order, {"r":[12,113]}; cheaper output, but a skipped product would shift every later label undetectably.
 
-Every format is counted exactly as ``assign_cat.dryrun.project`` counts the shipped one (same user turns,
+Every format is counted exactly as ``labnb.run.dryrun.project`` counts the shipped one (same user turns,
 chat framing, completion projection and cache assumptions); ``check_shipped`` proves the mirror is faithful.
 """
 
@@ -19,12 +19,13 @@ from statistics import mean
 from typing import Any
 
 from assign_cat import prompts
-from assign_cat.dryrun import CHAT_FRAMING_TOKENS, Projection, priced
 from assign_cat.products import Product
-from assign_cat.requests import batches
 from assign_cat.taxonomy import Taxonomy
 from labnb import tokens
+from labnb.answers import ANSWER_SHAPE, answer_schema
 from labnb.config import ModelEntry
+from labnb.requests import batches
+from labnb.run.dryrun import CHAT_FRAMING_TOKENS, Projection, priced
 
 PREVIOUS_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.
 For each product choose exactly one category id and one subcategory id that belongs to that category. \
@@ -91,12 +92,12 @@ def formats(entry: ModelEntry, taxonomy: Taxonomy) -> list[Format]:
     shipped = prompts.render_system(taxonomy)
     previous = PREVIOUS_SYSTEM.format(name=taxonomy.name, version=taxonomy.version,
                                       taxonomy=_previous_taxonomy(taxonomy), answer_shape=PREVIOUS_SHAPE)
-    positional = shipped.replace(f"one entry per product, in the form {prompts.ANSWER_SHAPE}, where n is the "
+    positional = shipped.replace(f"one entry per product, in the form {ANSWER_SHAPE}, where n is the "
                                  "product's number as given and k the number of its subcategory", POSITIONAL_RULE)
     if positional == shipped:
         raise RuntimeError("prompts.SYSTEM_TEMPLATE changed: update the positional variant in format_whatif.py")
     return [
-        Format(SHIPPED, shipped, prompts.answer_schema(taxonomy),
+        Format(SHIPPED, shipped, answer_schema(prompts.label_codes(taxonomy)),
                mean(n(_compact({"n": 10, "k": k}) + ",") for k in codes)),
         Format(PREVIOUS, previous, _previous_schema(taxonomy),
                mean(n(_compact({"n": 10, "c": c, "s": s}) + ",") for c, s in codes.values())),
@@ -106,7 +107,7 @@ def formats(entry: ModelEntry, taxonomy: Taxonomy) -> list[Format]:
 
 def project_format(entry: ModelEntry, fmt: Format, products: Sequence[Product], size: int,
                    concurrency: int) -> Projection:
-    """``assign_cat.dryrun.project`` for an arbitrary format (same formula, line for line)."""
+    """``labnb.run.dryrun.project`` for an arbitrary format (same formula, line for line)."""
     def n(text: str) -> int:
         return tokens.count(entry, text)
 
@@ -120,4 +121,4 @@ def project_format(entry: ModelEntry, fmt: Format, products: Sequence[Product], 
 def check_shipped(mirror: Projection, dry_run: Projection) -> None:
     """The shipped format counted here must equal what ``--dry-run`` projects, or the comparison is void."""
     if mirror != dry_run:
-        raise RuntimeError(f"format_whatif disagrees with assign_cat.dryrun.project:\n{mirror}\n{dry_run}")
+        raise RuntimeError(f"format_whatif disagrees with labnb.run.dryrun.project:\n{mirror}\n{dry_run}")

@@ -20,9 +20,10 @@ from xml.sax.saxutils import quoteattr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from assign_cat.embedding_scoring import NAIVE, Design, score_products, taxonomy_index  # noqa: E402
 from assign_cat.products import Product, load_products  # noqa: E402
+from assign_cat.task import AssignCat  # noqa: E402
 from assign_cat.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
+from labnb.classify.scoring import NAIVE, Design, choice_index, score_items  # noqa: E402
 from labnb.embedder import Embedder, load_embedder  # noqa: E402
 
 SPORTS = ROOT.parent / "shared" / "data" / "products" / "sports-supplements.tsv"
@@ -97,8 +98,8 @@ def cache_encodings(embedder: Embedder) -> None:
 def accuracy(taxonomy: Taxonomy, products: list[Product], design: Design) -> tuple[float, float]:
     """(category accuracy, pair accuracy) of ``design`` on ``products``."""
     embedder = load_embedder()
-    index = taxonomy_index(embedder, taxonomy, design)
-    probs, _ = score_products(embedder, index, design, products)
+    index = choice_index(embedder, list(AssignCat(taxonomy).choices().values()), design)
+    probs, _ = score_items(embedder, index, design, products)
     picks = [index.pairs[int(i)] for i in probs.argmax(axis=1)]
     cat = sum(c == p.expected_category for (c, _), p in zip(picks, products)) / len(products)
     pair = sum((c, s) == (p.expected_category, p.expected_subcategory) for (c, s), p in zip(picks, products))

@@ -46,8 +46,8 @@ def make_products(count: int, with_brand: bool) -> list:
 
 def worker(count: int, with_brand: bool) -> dict:
     """One measurement in this process: load, index, classify ``count`` products."""
-    from assign_cat.embedding_classifier import EmbeddingClassifier
-    from assign_cat.taxonomy import load_taxonomy
+    from assign_cat.task import AssignCat
+    from labnb.classify.local import EmbeddingClassifier
     from labnb.config import ModelEntry, Pricing
     from labnb.embedder import load_embedder
 
@@ -56,7 +56,7 @@ def worker(count: int, with_brand: bool) -> dict:
     embedder = load_embedder()
     load = time.perf_counter() - clock
     entry = ModelEntry(alias="local", provider="local", model="all-MiniLM-L6-v2", pricing=Pricing())
-    classifier = EmbeddingClassifier(entry, load_taxonomy(ROOT / "config" / "taxonomy.xml"), embedder=embedder)
+    classifier = EmbeddingClassifier(entry, AssignCat(ROOT / "config" / "taxonomy.xml"), embedder=embedder)
     clock = time.perf_counter()
     classifier.index()
     index_seconds = time.perf_counter() - clock

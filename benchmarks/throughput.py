@@ -181,15 +181,15 @@ def prepare(work: Path, n: int, source: str, taxonomy: Path) -> None:
 def render_requests(work: Path, batch: int) -> Path:
     """The exact request bodies the CLI sends at ``batch``, as a JSON list for the bare loop."""
     from assign_cat.products import load_products
-    from assign_cat.requests import RequestBuilder, batches
-    from assign_cat.taxonomy import load_taxonomy
+    from assign_cat.task import AssignCat
     from labnb.clients.openai_client import OpenAIClient
     from labnb.config import load_models_config
+    from labnb.requests import RequestBuilder, batches
 
     entry = load_models_config(work / "models.yaml").get(MODEL)
     os.environ.setdefault("OPENAI_API_KEY", KEY)  # the client wants a key; nothing is sent from here
     client = OpenAIClient(entry)
-    builder = RequestBuilder(entry, load_taxonomy(work / "taxonomy.xml"))
+    builder = RequestBuilder(entry, AssignCat(work / "taxonomy.xml"))
     bodies = [client.request_params(builder.build(group)) for group in batches(load_products(work / "products.csv"),
                                                                                 batch)]
     path = work / f"requests-{batch}.json"

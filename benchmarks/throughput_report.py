@@ -86,11 +86,12 @@ def answer_tokens(folder: Path) -> int:
 
 def token_rows(work: Path, rows: list[Row], n: int) -> list[Tokens]:
     """One ``Tokens`` per batch size, from the dry-run projection and the run at the reference concurrency."""
-    from assign_cat.dryrun import OPENAI_MIN_CACHE_TOKENS, project
-    from assign_cat.plan import Plan, RunOptions
     from assign_cat.products import load_products
+    from assign_cat.task import AssignCat, AssignCatOptions
     from assign_cat.taxonomy import load_taxonomy
     from labnb.config import load_models_config
+    from labnb.run.dryrun import OPENAI_MIN_CACHE_TOKENS, project
+    from labnb.run.plan import Plan
     from labnb.usage import Usage, price
 
     models = work / "models.yaml"
@@ -100,8 +101,9 @@ def token_rows(work: Path, rows: list[Row], n: int) -> list[Tokens]:
     out = []
     for batch in sorted({r.batch for r in rows}):
         row = min((r for r in rows if r.batch == batch), key=lambda r: abs(r.concurrency - REFERENCE_CONCURRENCY))
-        options = RunOptions(batch_size=batch, concurrency=REFERENCE_CONCURRENCY, input=str(work / "products.csv"))
-        p = project(entry, Plan(options, entry, models, work / "taxonomy.xml", taxonomy, products))
+        options = AssignCatOptions(batch_size=batch, concurrency=REFERENCE_CONCURRENCY,
+                                   input=str(work / "products.csv"))
+        p = project(entry, Plan(AssignCat(taxonomy), options, entry, models, products))
         waves = min(REFERENCE_CONCURRENCY, p.requests)
         cached = p.prefix_tokens * (p.requests - waves) if p.prefix_tokens >= OPENAI_MIN_CACHE_TOKENS else 0
         completion = row.ours.answer_tokens
@@ -118,7 +120,7 @@ def token_rows(work: Path, rows: list[Row], n: int) -> list[Tokens]:
 
 def cost_at(t: Tokens, concurrency: int, n: int) -> float:
     """Cost per 800 products at ``concurrency``: the prefix is read from cache after the first wave."""
-    from assign_cat.dryrun import OPENAI_MIN_CACHE_TOKENS
+    from labnb.run.dryrun import OPENAI_MIN_CACHE_TOKENS
     from labnb.usage import Usage, price
 
     cached = t.prefix * (t.requests - min(concurrency, t.requests)) if t.prefix >= OPENAI_MIN_CACHE_TOKENS else 0
@@ -204,7 +206,7 @@ def report(args: argparse.Namespace, rows: list[Row], fixed: Fixed, tokens: list
         f"Identical one-product runs differed by up to {fixed.spread:.2f} s CPU, so per-product CPU figures carry "
         f"about ±{fixed.spread / max(n - 1, 1) * 1000:.2f} ms of noise (negative values are noise around zero).",
         "", f"## Tokens and cost per {n} products (cost scaled to 800)", "",
-        "Prompt tokens: tiktoken o200k on the exact requests (`assign_cat.dryrun.project`); completion tokens: "
+        "Prompt tokens: tiktoken o200k on the exact requests (`labnb.run.dryrun.project`); completion tokens: "
         "tiktoken on the answers the fake returned (one compact JSON item per product, as a model writes them). "
         "'fake' columns: what the fake reported (characters / 4). "
         f"'cached': OpenAI prompt caching after the first wave of {REFERENCE_CONCURRENCY} requests "

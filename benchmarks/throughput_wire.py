@@ -36,13 +36,13 @@ def wire_check(work: Path, model: str, batch: int) -> str:
     from openai.types.chat import ChatCompletion
 
     from assign_cat.products import load_products
-    from assign_cat.requests import RequestBuilder, batches
-    from assign_cat.taxonomy import load_taxonomy
+    from assign_cat.task import AssignCat
     from labnb.clients.openai_client import OpenAIClient
     from labnb.config import load_models_config
+    from labnb.requests import RequestBuilder, batches
 
     entry = load_models_config(work / "models.yaml").get(model)
-    request = RequestBuilder(entry, load_taxonomy(work / "taxonomy.xml")).build(
+    request = RequestBuilder(entry, AssignCat(work / "taxonomy.xml")).build(
         batches(load_products(work / "products.csv"), batch)[0])
     saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     with _Recording() as server:

@@ -18,7 +18,7 @@ from typing import Any
 
 from labnb.errors import LabError, UsageError
 
-LIST_COLUMNS = ("run_id", "model", "status", "products", "failures", "accuracy", "cost_usd", "duration_s",
+LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
                 "total_tokens")
 
 
@@ -57,7 +57,7 @@ def _dump(data: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import run_records
+    from labnb.analysis.runs import run_records
 
     records = run_records(args.runs_dir)
     if args.json:
@@ -72,10 +72,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise UsageError("compare: give at least two runs")
-    from assign_cat.analysis.runs import load_run
+    from labnb.analysis.runs import load_run
 
     runs = [load_run(ref, args.runs_dir) for ref in args.runs]  # bad RUNs fail before the slow imports below
-    from assign_cat.analysis.compare import compare_runs
+    from labnb.analysis.compare import compare_runs
 
     result = compare_runs(runs)
     if args.out:
@@ -91,19 +91,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     for pair in _records(result.pairs):
         print(f"{pair['run_a']} vs {pair['run_b']}: agreement {_fmt(pair['agreement'])} "
-              f"({pair['n_agree']}/{pair['n_compared']} products both answered), kappa {_fmt(pair['kappa'])}")
+              f"({pair['n_agree']}/{pair['n_compared']} items both answered), kappa {_fmt(pair['kappa'])}")
     n = len(result.disagreements)
     where = f"; written to {args.out}" if args.out else " (--out FILE.csv saves them)"
-    print(f"{n} product{'s' if n != 1 else ''} with differing answers{where}")
+    print(f"{n} item{'s' if n != 1 else ''} with differing answers{where}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from assign_cat.analysis.runs import resolve_run
+    from labnb.analysis.runs import resolve_run
 
     for ref in args.runs:  # bad RUNs fail before the slow imports below
         resolve_run(ref, args.runs_dir)
-    from assign_cat.analysis.report import write_report
+    from labnb.analysis.report import write_report
 
     print(f"wrote {write_report(args.runs, args.output, args.runs_dir)}")
     return 0

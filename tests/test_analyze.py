@@ -14,9 +14,9 @@ import lxml.html
 import pandas as pd
 import pytest
 
-from assign_cat.analysis.compare import agreement, compare_runs
-from assign_cat.analysis.report import write_report
-from assign_cat.analysis.runs import RunNotFound, load_run, load_runs
+from labnb.analysis.compare import agreement, compare_runs
+from labnb.analysis.report import write_report
+from labnb.analysis.runs import RunNotFound, load_run, load_runs
 from labnb.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,8 @@ def test_load_run_types_and_attrs(pair):
     assert df["product_id"].tolist() == [f"p{i}" for i in range(1, 9)]
     assert df["latency_ms"].tolist() == [100.0, 100.0, 200.0, 200.0, 300.0, 300.0, 400.0, 400.0]
     assert df["correct"].tolist() == [True, False, True, True, True, False, True, True]
-    assert set(df.attrs) == {"run_id", "summary", "token_usage", "timing", "metrics", "run_config", "path"}
+    assert set(df.attrs) == {"run_id", "summary", "token_usage", "timing", "metrics", "run_config", "path",
+                              "use_case"}
     assert df.attrs["run_id"] == "assign-cat-2025-09-19-140000"
     assert df.attrs["token_usage"]["cost_usd"] == 0.02
     assert df.attrs["run_config"]["batch_size"] == 2
@@ -159,14 +160,14 @@ def test_load_runs_flags_stale_running_and_interrupted(tmp_path):
     answers = [("p1", "t", "a/a1", "a/a1"), ("p2", "t", "not_run", "a/a1")]
     make_run(tmp_path, "assign-cat-2025-09-19-140000", answers, status="completed", accuracy=1.0)
     make_run(tmp_path, "assign-cat-2025-09-19-140100", answers, status="running",
-             updated_at=NOW - timedelta(seconds=60))  # fresh heartbeat
+             updated_at=NOW - timedelta(seconds=10))  # fresh heartbeat
     make_run(tmp_path, "assign-cat-2025-09-19-140200", answers, status="running",
-             updated_at=NOW - timedelta(minutes=5))  # stale: over 2 minutes
+             updated_at=NOW - timedelta(minutes=5))  # stale: STALE_AFTER_SECONDS is 30
     make_run(tmp_path, "assign-cat-2025-09-19-140300", answers, status="interrupted")
     (tmp_path / "not-a-run").mkdir()  # ignored by the listing
     table = load_runs(tmp_path, now=NOW)
     assert table["status"].tolist() == ["completed", "running", "crashed?", "interrupted"]
-    assert table["products"].tolist() == [2, 2, 2, 2]
+    assert table["items"].tolist() == [2, 2, 2, 2]
     assert table["not_run"].tolist() == [1, 1, 1, 1]
     assert table["accuracy"].tolist() == [1.0, 1.0, 1.0, 1.0]  # summary's, else metrics (p2 not run: 1/1)
 
@@ -185,7 +186,7 @@ def test_cli_list_json(tmp_path):
     assert json.loads(out.stdout) == [{
         "run_id": "assign-cat-2025-09-19-140000", "use_case": "assign-cat", "model": "mini",
         "model_used": "openai/mini", "status": "crashed?", "started_at": "2025-09-19T14:00:00+00:00",
-        "products": 2, "ok": 1, "failures": 1, "not_run": 0, "accuracy": 0.5, "category_accuracy": 0.5,
+        "items": 2, "ok": 1, "failures": 1, "not_run": 0, "accuracy": 0.5, "category_accuracy": 0.5,
         "cost_usd": 0.5, "duration_s": 3.0, "total_tokens": 700, "prompt_tokens": 600, "completion_tokens": 100,
         "calls": 3, "retries": 1, "latency_p50_ms": 200.0, "latency_p95_ms": 300.0,
         "path": str(tmp_path / "assign-cat-2025-09-19-140000"),

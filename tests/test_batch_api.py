@@ -23,7 +23,7 @@ both = pytest.mark.parametrize("model", ["gpt4o_mini", "haiku"])
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch):
-    monkeypatch.setenv("ASSIGN_CAT_BATCH_POLL_SECONDS", "0.02")
+    monkeypatch.setenv("LABNB_BATCH_POLL_SECONDS", "0.02")
 
 
 def products(limit: int = 10):

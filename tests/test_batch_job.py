@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from assign_cat.batch_results import settle_group
 from assign_cat.products import Product, load_products
 from assign_cat.prompts import label_codes
-from assign_cat.requests import RequestBuilder
-from assign_cat.taxonomy import load_taxonomy
+from assign_cat.task import AssignCat
 from labnb.batchapi import BatchItem, BatchJob, BatchPart, BatchProvider, ItemResult
 from labnb.clients import ChatResponse
 from labnb.config import ModelEntry, Pricing
 from labnb.errors import InputError
+from labnb.requests import RequestBuilder
+from labnb.run.batch_results import settle_group
 from labnb.usage import Usage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def test_parts_respect_the_request_and_byte_limits_and_commit_at_once(tmp_path):
 
 @pytest.fixture(scope="module")
 def builder():
-    return RequestBuilder(ENTRY, load_taxonomy(ROOT / "config" / "taxonomy.xml"))
+    return RequestBuilder(ENTRY, AssignCat(ROOT / "config" / "taxonomy.xml"))
 
 
 def answer(data, finish="stop"):
@@ -68,11 +68,11 @@ def answer(data, finish="stop"):
 
 
 def settle(builder, products, item):
-    return settle_group(products, item, "c000007", PART, builder, builder.taxonomy)
+    return settle_group(products, item, "c000007", PART, builder, builder.task)
 
 
 def test_a_settled_answer_has_one_batch_call_and_every_row_points_at_it(builder):
-    daily_immune = next(k for k, pair in label_codes(builder.taxonomy).items() if pair[1] == "daily-immune")
+    daily_immune = next(k for k, pair in label_codes(builder.task.taxonomy).items() if pair[1] == "daily-immune")
     data = {"r": [{"n": 1, "k": daily_immune}, {"n": 2, "k": 999}]}
     outcome = settle(builder, PRODUCTS, ItemResult("g000003", answer(data)))
     [call] = outcome.calls
@@ -80,7 +80,7 @@ def test_a_settled_answer_has_one_batch_call_and_every_row_points_at_it(builder)
         "c000007", "batch", "ok", Usage(100, 20), 5_400_000.0)
     assert call.request["custom_id"] == "g000003" and call.request["batch_id"] == "batch_1"
     assert call.request["user"] == builder.build(PRODUCTS).user
-    got = [(r.product_id, r.status, r.error_type, r.call_id) for r in outcome.results]
+    got = [(r.item_id, r.status, r.error_type, r.call_id) for r in outcome.results]
     assert got == [("a", "ok", "", "c000007"), ("b", "invalid", "invalid_label", "c000007"),
                    ("c", "error", "missing_answer", "c000007")]  # no single retry in a batch
 
@@ -101,7 +101,7 @@ def test_no_follow_up_calls_schema_violations_stay_invalid_and_truncation_is_an_
 def test_ctrl_c_while_polling_leaves_the_run_submitted_and_resume_finishes_it(cli, fake_api, monkeypatch):
     import labnb.batchapi.jobs as jobs
 
-    monkeypatch.setenv("ASSIGN_CAT_BATCH_POLL_SECONDS", "0.01")
+    monkeypatch.setenv("LABNB_BATCH_POLL_SECONDS", "0.01")
     run = cli("--input", str(SAMPLE), "--limit", "3", "--batch-api").run_dir
     pause = jobs.sleep
 
@@ -121,7 +121,7 @@ def test_ctrl_c_while_polling_leaves_the_run_submitted_and_resume_finishes_it(cl
 
 
 def test_settling_again_after_a_crash_writes_no_call_or_row_twice(cli, fake_api, monkeypatch):
-    monkeypatch.setenv("ASSIGN_CAT_BATCH_POLL_SECONDS", "0.01")
+    monkeypatch.setenv("LABNB_BATCH_POLL_SECONDS", "0.01")
     run = cli("--input", str(SAMPLE), "--limit", "6", "--batch-size", "2", "--batch-api", "--wait").run_dir
     outputs = run / "outputs"
     calls, table = (outputs / "calls.jsonl").read_bytes(), (outputs / "classifications.csv").read_text()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from assign_cat.plan import RunOptions, prepare
-from assign_cat.requests import RequestBuilder, batches
+from assign_cat.task import AssignCat, AssignCatOptions
 from conftest import ROOT
 from labnb import tokens
+from labnb.requests import RequestBuilder, batches
+from labnb.run.plan import prepare
 from labnb.runfolder import RunFolder
 
 SAMPLE = ROOT / "data" / "sample_products.csv"
@@ -23,12 +24,13 @@ def test_dry_run_counts_exactly_sends_nothing_and_writes_nothing(cli, fake_api, 
     assert lines[0] == ("dry run: 86 products, batch size 10, taxonomy 'supplements' (65 pairs); nothing was sent")
     row = lines[2].split()
     # Recount the same requests independently: system + schema once per request, each user turn, chat framing.
-    plan = prepare(RunOptions(input=str(SAMPLE), batch_size=10, models_config=str(cli.models)), require_key=False)
-    builder = RequestBuilder(plan.entry, plan.taxonomy)
+    plan = prepare(AssignCat(), AssignCatOptions(input=str(SAMPLE), batch_size=10, models_config=str(cli.models)),
+                   require_key=False)
+    builder = RequestBuilder(plan.entry, plan.task)
     encoding = tokens.encoding("o200k_base")
     prefix = len(encoding.encode(builder.system)) + len(encoding.encode(json.dumps(builder.schema,
                                                                                    separators=(",", ":"))))
-    expected = sum(prefix + len(encoding.encode(builder.build(group).user)) + 9 for group in batches(plan.products, 10))
+    expected = sum(prefix + len(encoding.encode(builder.build(group).user)) + 9 for group in batches(plan.items, 10))
     assert row[:5] == ["gpt4o_mini", "9", f"{expected:,}", row[3], f"{prefix:,}"]
     assert row[-1] == "exact"
 

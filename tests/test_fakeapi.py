@@ -14,10 +14,11 @@ import openai
 import pytest
 
 from assign_cat.products import Product
-from assign_cat.prompts import answer_schema, render_system, render_user
+from assign_cat.prompts import label_codes, render_system, render_user
 from assign_cat.taxonomy import Category, Subcategory, Taxonomy
 from fakeapi import FakeAPIServer, Fault
 from fakeapi_wire import REFUSAL
+from labnb.answers import answer_schema
 
 # 2000 chars -> 500 system tokens; the user turn has 83 chars -> 520 prompt tokens in all.
 SYSTEM_HEAD = ('Taxonomy "shop":\nvitamins: Vitamins\n  vitamin-c: Vitamin C\n  vitamin-d: Vitamin D\n'
@@ -129,7 +130,7 @@ def test_real_prompts_get_valid_labels_from_oracle_labels_and_default(server):
     out = oai(server).chat.completions.create(model="m", messages=[
         {"role": "system", "content": system}, {"role": "user", "content": user}], response_format={
         "type": "json_schema", "json_schema": {"name": "a", "strict": True,
-                                               "schema": answer_schema(taxonomy, explain=True)}})
+                                               "schema": answer_schema(label_codes(taxonomy), explain=True)}})
     # Subcategory numbers in document order: 1 vitamin-c, 2 vitamin-d, 3 protein-powder, 4 creatine.
     assert json.loads(out.choices[0].message.content) == {"r": [
         {"n": 1, "k": 2, "why": "fake reason"},

@@ -8,9 +8,9 @@ import socket
 import pandas as pd
 import pytest
 
-from assign_cat.records import ERROR_TYPES
 from conftest import write_models_yaml
 from fakeapi import Fault
+from labnb.results import ERROR_TYPES
 
 
 def table(result):

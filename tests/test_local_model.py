@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from assign_cat.embedding_classifier import INTERNAL_BATCH, EmbeddingClassifier
-from assign_cat.embedding_scoring import NAIVE, Design, examples, node_texts, product_texts, score_products, words
 from assign_cat.products import Product, load_products
+from assign_cat.task import AssignCat
 from assign_cat.taxonomy import load_taxonomy
 from labnb import embedder as embedder_module
+from labnb.classify.local import INTERNAL_BATCH, EmbeddingClassifier
+from labnb.classify.scoring import NAIVE, Design, choice_index, examples, item_texts, node_texts, score_items, words
 from labnb.config import ModelEntry, Pricing
 from labnb.errors import ConfigError
 
@@ -62,7 +63,11 @@ def embedder(network_attempts):
 
 @pytest.fixture(scope="session")
 def taxonomy():
-    return load_taxonomy(ROOT / "config" / "taxonomy.xml")
+    return AssignCat(ROOT / "config" / "taxonomy.xml")
+
+
+def pair(result):
+    return result.answer.get("category", ""), result.answer.get("subcategory", "")
 
 
 @pytest.fixture
@@ -103,7 +108,7 @@ def test_missing_package_is_a_one_line_config_error():
 
 
 def test_importing_the_local_code_does_not_import_torch():
-    code = ("import sys, labnb.embedder, assign_cat.embedding_classifier; "
+    code = ("import sys, labnb.embedder, labnb.classify.local; "
             "print([m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
@@ -113,23 +118,23 @@ def test_importing_the_local_code_does_not_import_torch():
 def test_obvious_products_get_the_obvious_subcategory(classifier):
     products = [Product(f"o{i}", title) for i, title in enumerate(OBVIOUS)]
     outcome = classify(classifier, products)
-    assert {p.title: (r.category, r.subcategory) for p, r in zip(products, outcome.results)} == OBVIOUS
+    assert {p.title: pair(r) for p, r in zip(products, outcome.results)} == OBVIOUS
 
 
 def test_results_carry_confidence_and_sorted_top_three(classifier, taxonomy):
     products = [Product("a", "Vitamin D3 2000 IU, 240 Softgels"), Product("b", "Elderberry Syrup for Kids")]
     outcome = classify(classifier, products)
-    assert [r.product_id for r in outcome.results] == ["a", "b"]
+    assert [r.item_id for r in outcome.results] == ["a", "b"]
     for result in outcome.results:
         top = json.loads(result.raw_response)["top"]
         assert len(top) == 3
         assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
         assert (top[0]["category"], top[0]["subcategory"], top[0]["score"]) == (
-            result.category, result.subcategory, result.confidence)
-        assert all(taxonomy.is_valid(t["category"], t["subcategory"]) for t in top)
+            *pair(result), result.confidence)
+        assert all(taxonomy.taxonomy.is_valid(t["category"], t["subcategory"]) for t in top)
         assert 0 < result.confidence <= 1 and sum(t["score"] for t in top) <= 1.000001
         assert result.status == "ok" and result.call_id == outcome.calls[0].call_id
-    assert (outcome.results[0].category, outcome.results[0].subcategory) == ("vitamins", "vitamin-d-k2")
+    assert pair(outcome.results[0]) == ("vitamins", "vitamin-d-k2")
 
 
 def test_one_call_record_per_batch_with_model_token_counts(classifier, embedder):
@@ -156,7 +161,7 @@ def test_a_model_failure_fails_the_batch_not_the_run(classifier, monkeypatch):
     monkeypatch.setattr(classifier, "_score", broken)
     outcome = classify(classifier, [Product("a", "Fish Oil"), Product("b", "Iron")])
     message = "local model failed: RuntimeError: out of threads"
-    assert [(r.product_id, r.status, r.error_type, r.error) for r in outcome.results] == [
+    assert [(r.item_id, r.status, r.error_type, r.error) for r in outcome.results] == [
         ("a", "error", "server_error", message), ("b", "error", "server_error", message)]
     assert [(c.status, c.error_type, c.item_ids) for c in outcome.calls] == [("error", "server_error", ["a", "b"])]
 
@@ -173,7 +178,7 @@ def test_two_runs_give_identical_answers(embedder, taxonomy):
     second = classify(EmbeddingClassifier(ENTRY, taxonomy, embedder=embedder), products)
 
     def key(outcome):
-        return [(r.category, r.subcategory, r.confidence, r.raw_response) for r in outcome.results]
+        return [(*pair(r), r.confidence, r.raw_response) for r in outcome.results]
     assert key(first) == key(second)
     assert len(set(key(first))) == len(products)
     assert first.calls[0].usage == second.calls[0].usage
@@ -191,11 +196,9 @@ def test_design_beats_naive_on_the_sample_catalog(embedder, taxonomy):
     products = [p for p in load_products(ROOT / "data" / "sample_products.csv") if p.has_gold]
 
     def pair_accuracy(design):
-        from assign_cat.embedding_scoring import taxonomy_index
-
-        index = taxonomy_index(embedder, taxonomy, design)
-        probs, _ = score_products(embedder, index, design, products)
-        picks = [index.pairs[int(i)] for i in probs.argmax(axis=1)]
+        index = choice_index(embedder, list(taxonomy.choices().values()), design)
+        probs, _ = score_items(embedder, index, design, products)
+        picks = [tuple(index.choices[int(i)].answer.values()) for i in probs.argmax(axis=1)]
         return sum(pick == (p.expected_category, p.expected_subcategory) for pick, p in zip(picks, products)) / len(
             products)
 
@@ -210,10 +213,10 @@ def test_text_building_helpers():
     assert words("Vitamins & Minerals for Kids' 2 Bodies") == {"vitamin", "mineral", "kid", "body"}
     product = Product("x", "Iron 25 mg", description="Gentle   iron.",
                       extra={"brand": "Acme Labs", "price": "9.99", "link": "http://x.example/iron"})
-    assert product_texts(product) == {"title": "Iron 25 mg", "full": "Iron 25 mg. Gentle iron. Acme Labs"}
+    assert item_texts(product) == {"title": "Iron 25 mg", "full": "Iron 25 mg. Gentle iron. Acme Labs"}
     taxonomy = load_taxonomy(ROOT / "config" / "taxonomy.xml")
     bare = replace(taxonomy, categories=tuple(replace(c, description="") for c in taxonomy.categories))
-    assert node_texts(bare, Design())["vitamins"] == ["Vitamins"]
+    assert node_texts(list(AssignCat(bare).choices().values()), Design())["vitamins"] == ["Vitamins"]
 
 
 def test_concurrent_batches_give_the_same_answers_as_sequential_ones(embedder, taxonomy):
@@ -225,5 +228,5 @@ def test_concurrent_batches_give_the_same_answers_as_sequential_ones(embedder, t
 
     together = asyncio.run(both(EmbeddingClassifier(ENTRY, taxonomy, embedder=embedder)))
     alone = [classify(EmbeddingClassifier(ENTRY, taxonomy, embedder=embedder), half) for half in halves]
-    assert [[(r.category, r.subcategory, r.raw_response) for r in o.results] for o in together] == [
-        [(r.category, r.subcategory, r.raw_response) for r in o.results] for o in alone]
+    assert [[(*pair(r), r.raw_response) for r in o.results] for o in together] == [
+        [(*pair(r), r.raw_response) for r in o.results] for o in alone]

@@ -37,8 +37,8 @@ def test_replay_ignores_todays_config_and_reproduces_the_classifications(cli, fa
     # The two runs sent byte-identical requests.
     bodies = [json.dumps(r["json"], sort_keys=True) for r in fake_api.requests_to("/v1/chat/completions")]
     assert len(bodies) == 6 and sorted(bodies[:3]) == sorted(bodies[3:])
-    from assign_cat.analysis.compare import agreement
-    from assign_cat.analysis.runs import load_run
+    from labnb.analysis.compare import agreement
+    from labnb.analysis.runs import load_run
 
     assert agreement(load_run(original), load_run(replayed))["agreement"] == 1.0
 

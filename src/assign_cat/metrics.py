@@ -17,9 +17,9 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from assign_cat.records import STATUSES
 from assign_cat.taxonomy import Taxonomy, load_taxonomy
 from labnb.errors import InputError
+from labnb.results import STATUSES
 
 NONE_LABEL = "(none)"
 FAILED_STATUSES = ("invalid", "error")

@@ -30,6 +30,14 @@ class Product:
     def has_gold(self) -> bool:
         return bool(self.expected_category or self.expected_subcategory)
 
+    @property
+    def item_id(self) -> str:
+        return self.product_id
+
+    @property
+    def text(self) -> str:
+        return self.title
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"product_id": self.product_id, "title": self.title}
         for key in ("description", *GOLD_FIELDS):

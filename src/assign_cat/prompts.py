@@ -7,12 +7,12 @@ the product's number in the request, which the parser maps back to product ids.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from assign_cat.products import Product
 from assign_cat.taxonomy import Taxonomy
+from labnb.answers import answer_schema, answer_shape, one_line, sha256_text
 
 FIELD_CHARS = 300
 
@@ -26,8 +26,6 @@ Answer with JSON only, one entry per product, in the form {answer_shape}, where 
 
 USER_TEMPLATE = "Classify these {count} products:\n{lines}"
 PRODUCT_LINE = "{n}. {title}{fields}"
-ANSWER_SHAPE = '{"r":[{"n":1,"k":12}]}'
-ANSWER_SHAPE_EXPLAIN = '{"r":[{"n":1,"k":12,"why":"one short reason"}]}'
 
 
 def label_codes(taxonomy: Taxonomy) -> dict[int, tuple[str, str]]:
@@ -40,8 +38,7 @@ def label_codes(taxonomy: Taxonomy) -> dict[int, tuple[str, str]]:
 
 
 def _one_line(text: str, limit: int = FIELD_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(text, limit)
 
 
 def render_taxonomy(taxonomy: Taxonomy) -> str:
@@ -58,7 +55,7 @@ def render_system(taxonomy: Taxonomy, *, explain: bool = False) -> str:
     """The stable prefix of every request of a run."""
     return SYSTEM_TEMPLATE.format(
         name=taxonomy.name, version=taxonomy.version, taxonomy=render_taxonomy(taxonomy),
-        answer_shape=ANSWER_SHAPE_EXPLAIN if explain else ANSWER_SHAPE,
+        answer_shape=answer_shape(explain),
     )
 
 
@@ -76,32 +73,6 @@ def render_user(products: Sequence[Product]) -> str:
     return USER_TEMPLATE.format(count=len(products), lines=lines)
 
 
-def answer_schema(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
-    """A strict JSON schema whose enum is the taxonomy's subcategory numbers, so labels cannot be invented."""
-    item: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "n": {"type": "integer"},
-            "k": {"type": "integer", "enum": list(label_codes(taxonomy))},
-        },
-        "required": ["n", "k"],
-        "additionalProperties": False,
-    }
-    if explain:
-        item["properties"]["why"] = {"type": "string"}
-        item["required"].append("why")
-    return {
-        "type": "object",
-        "properties": {"r": {"type": "array", "items": item}},
-        "required": ["r"],
-        "additionalProperties": False,
-    }
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def templates(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
     """Everything needed to see (and re-render) the prompts of a run."""
     system = render_system(taxonomy, explain=explain)
@@ -109,11 +80,11 @@ def templates(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
         "system_template": SYSTEM_TEMPLATE,
         "user_template": USER_TEMPLATE,
         "product_line_template": PRODUCT_LINE,
-        "answer_shape": ANSWER_SHAPE_EXPLAIN if explain else ANSWER_SHAPE,
+        "answer_shape": answer_shape(explain),
         "field_chars": FIELD_CHARS,
         "rendered_system_prompt": system,
         "rendered_system_prompt_sha256": sha256_text(system),
-        "answer_schema": answer_schema(taxonomy, explain=explain),
+        "answer_schema": answer_schema(label_codes(taxonomy), explain=explain),
         "label_codes": {str(k): list(pair) for k, pair in label_codes(taxonomy).items()},
         "explain": explain,
     }

@@ -6,13 +6,13 @@ Every error the CLI expects derives from ``LabError`` and carries its exit code:
     ├── UsageError              (exit 2)  bad command line
     ├── ConfigError             (exit 2)  models.yaml or other configuration
     │   └── MissingKeyError     (exit 2)  API key variable not set
-    ├── InputError              (exit 2)  products, taxonomy or run-folder input
+    ├── InputError              (exit 2)  items, label files or run-folder input
     └── RunAborted              (exit 3)  the run cannot go on at all
         ├── AuthenticationFailed          the provider refused the key
         └── QuotaExhausted                the account has no credit left
 
 ``CallError`` is not a ``LabError``: it is one failed model call, recorded on the
-product rows it affects (``error_type``) while the run goes on.
+item rows it affects (``error_type``) while the run goes on.
 """
 
 from __future__ import annotations

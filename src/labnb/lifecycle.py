@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from labnb.records import RunSummary
 from labnb.runfolder import SUMMARY, RunFolder
 from labnb.timeutil import utc_now
 
 HEARTBEAT_SECONDS = 5.0
+STALE_AFTER_SECONDS = 6 * HEARTBEAT_SECONDS  # six missed heartbeats: the one rule for "this run crashed"
 FINAL_STATUSES = ("completed", "completed_with_errors", "failed", "interrupted", "budget_exhausted")
 
 
@@ -25,10 +27,12 @@ class RunRecorder:
 
     @classmethod
     def load(cls, folder: RunFolder) -> RunRecorder:
-        return cls(folder, dict(folder.read_json(SUMMARY)))  # type: ignore[arg-type]
+        path = folder.file(SUMMARY)
+        return cls(folder, RunSummary.read(path) or RunSummary.from_dict(None, str(path)))
 
     def save(self) -> None:
         self.summary["updated_at"] = utc_now()
+        self.summary = RunSummary.build(self.summary).to_dict()
         self.folder.write_json(SUMMARY, self.summary)
 
     def update(self, **fields: Any) -> None:

@@ -7,12 +7,12 @@ from typing import Any
 
 
 class Progress:
-    def __init__(self, total: int, *, enabled: bool, desc: str = "") -> None:
+    def __init__(self, total: int, *, enabled: bool, desc: str = "", unit: str = "item") -> None:
         self._bar: Any = None
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="product", file=sys.stderr, dynamic_ncols=True,
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
                              mininterval=0.2, leave=False)
 
     def advance(self, n: int, *, failed: int, tokens: int, cost: float) -> None:

@@ -24,7 +24,7 @@ _env_snapshot: tuple[int, set[str]] = (-1, set())
 
 
 def _env_secrets() -> set[str]:
-    # Re-read the environment only when it changed size: scrub runs twice per product.
+    # Re-read the environment only when it changed size: scrub runs twice per item.
     global _env_snapshot
     if _env_snapshot[0] != len(os.environ):
         secrets = {v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) and len(v) >= 4}

@@ -16,7 +16,7 @@ from unittest import mock
 from labnb.config import ModelEntry
 from labnb.errors import ConfigError
 
-# Claude's tokenizer is not public: its counts run about 15% above o200k on English product text,
+# Claude's tokenizer is not public: its counts run about 15% above o200k on English catalog text,
 # so we estimate Anthropic and unknown models as o200k tokens x 1.15 (documented in the README).
 ESTIMATE_FACTOR = 1.15
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4")

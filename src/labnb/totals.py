@@ -51,16 +51,16 @@ def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool =
 
 
 def timing(calls: Sequence[CallRecord], duration: float, processed: int, failed: int, *,
-           setup: float = 0.0) -> dict[str, Any]:
+           setup: float = 0.0, noun: str = "item") -> dict[str, Any]:
     """The content of ``outputs/timing.json``; ``setup`` (client and model loading) is part of ``duration``."""
     latencies = [c.latency_ms for c in calls]
     return {
         "total_duration_seconds": round(duration, 3),
         "setup_seconds": round(setup, 3),
         "processing_seconds": round(duration - setup, 3),
-        "products_processed": processed,
+        f"{noun}s_processed": processed,
         "errors_count": failed,
-        "average_time_per_product": round((duration - setup) / processed, 4) if processed else None,
+        f"average_time_per_{noun}": round((duration - setup) / processed, 4) if processed else None,
         "calls": len(calls),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),

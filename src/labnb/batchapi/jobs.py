@@ -28,7 +28,7 @@ sleep = time.sleep  # the pause between polls; a module attribute so a test can 
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One request of a job: its id, the synchronous request body, and what it stands for (e.g. product ids)."""
+    """One request of a job: its id, the synchronous request body, and what it stands for (item ids)."""
 
     custom_id: str
     body: dict[str, Any]

@@ -36,7 +36,7 @@ def _code(exc: Exception) -> str:
 
 
 def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Exception:
-    """The error to raise for ``exc``: ``RunAborted`` subclasses stop the run, ``CallError`` fails products."""
+    """The error to raise for ``exc``: ``RunAborted`` subclasses stop the run, ``CallError`` fails items."""
     status = getattr(exc, "status_code", None)
     code = _code(exc)
     message = scrub(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")[:2000]

@@ -7,15 +7,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from assign_cat.products import Product
-from assign_cat.records import BatchOutcome
 from labnb.config import ModelEntry
+from labnb.results import BatchOutcome
+from labnb.task import Item
 
 
 class Classifier(ABC):
-    """Classifies a batch of products; never raises for one product's failure.
+    """Classifies a batch of items; never raises for one item's failure.
 
-    It returns a ``ProductResult`` for every product it was given (status ``error`` when a
+    It returns an ``ItemResult`` for every item it was given (status ``error`` when a
     call failed) and raises only ``RunAborted`` (bad key, no quota) to stop the whole run.
     """
 
@@ -31,19 +31,19 @@ class Classifier(ABC):
         return f"c{next(self._numbers):06d}"
 
     def batch_size(self, requested: int) -> int:
-        """Products per call; the local model overrides this to encode in large batches."""
+        """Items per call; the local model overrides this to encode in large batches."""
         return requested
 
-    def estimate_tokens(self, products: Sequence[Product]) -> int:
-        """Input tokens a call for ``products`` will use (for rate limits and budgets)."""
+    def estimate_tokens(self, items: Sequence[Item]) -> int:
+        """Input tokens a call for ``items`` will use (for rate limits and budgets)."""
         return 0
 
-    def estimate_output_tokens(self, products: Sequence[Product]) -> int:
+    def estimate_output_tokens(self, items: Sequence[Item]) -> int:
         return 0
 
     @abstractmethod
-    async def classify(self, products: Sequence[Product]) -> BatchOutcome:
-        """Classify ``products`` (one request for LLMs)."""
+    async def classify(self, items: Sequence[Item]) -> BatchOutcome:
+        """Classify ``items`` (one request for LLMs)."""
 
     def prompt_templates(self) -> dict[str, Any]:
         """What goes to ``inputs/prompt_templates.json``."""

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from assign_cat.outputs import finalize_table
-from assign_cat.plan import Plan
 from labnb.calls import CallRecord
 from labnb.config import ModelEntry
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
+from labnb.records import Timing, TokenUsage
+from labnb.run.outputs import finalize_table
+from labnb.run.plan import Plan
+from labnb.run.result import EXIT_CODES, RunResult
 from labnb.runfolder import RunFolder
 from labnb.timeutil import utc_now
 from labnb.totals import timing, token_usage
-
-if TYPE_CHECKING:
-    from assign_cat.runner import RunResult
-
-EXIT_CODES = {"completed": 0, "completed_with_errors": 1, "budget_exhausted": 1, "interrupted": 130, "failed": 3}
 
 
 def final_status(status: str, counts: Counter[str]) -> str:
@@ -29,26 +26,22 @@ def final_status(status: str, counts: Counter[str]) -> str:
 
 def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status: str) -> RunResult:
     """Write every end-of-run file from what the logs hold, and the run's final status."""
-    from assign_cat.runner import RunResult
-
     outputs = folder.file("outputs")
-    rows = finalize_table(outputs, plan.products, plan.entry.model_used)
+    rows = finalize_table(outputs, plan.task, plan.items, plan.entry.model_used)
     counts = Counter(row["status"] for row in rows)
     calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
     usage = run_token_usage(calls, plan.entry)
-    folder.write_json("outputs/token_usage.json", usage)
+    folder.write_json("outputs/token_usage.json", TokenUsage.build(usage).to_dict())
     sessions = recorder.summary.get("sessions", [])
     setup = sum(s.get("setup_seconds", 0.0) for s in sessions)
     duration = setup + sum(s.get("duration_seconds", 0.0) for s in sessions)
     processed = sum(counts[s] for s in ("ok", "invalid", "error"))
-    folder.write_json("outputs/timing.json",
-                      timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup))
+    folder.write_json("outputs/timing.json", Timing.build(
+        timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
+               noun=plan.task.item_noun)).to_dict())
     accuracy = None
     if plan.with_gold:
-        from assign_cat.metrics import write_metrics
-
-        metrics = write_metrics(folder.path)
-        accuracy = metrics.get("accuracy")
+        accuracy = plan.task.write_metrics(folder.path).get("accuracy")
     final = final_status(status, counts)
     recorder.update(
         status=final, ended_at=utc_now(),

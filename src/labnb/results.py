@@ -1,4 +1,4 @@
-"""Records that cross the assign-cat modules: one product's result and one batch's outcome."""
+"""Records that cross the framework's modules: one item's result and one batch's outcome."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from labnb.calls import CallRecord
 
 STATUSES = ("ok", "invalid", "error", "not_run")
+DONE_STATUSES = ("ok", "invalid", "error")
 ERROR_TYPES = (
     "rate_limit", "server_error", "timeout", "connection", "bad_response",
     "invalid_label", "refusal", "truncated", "missing_answer", "not_run", "bad_request",
@@ -15,12 +16,11 @@ ERROR_TYPES = (
 
 
 @dataclass
-class ProductResult:
-    """The answer for one product. ``status`` is ok | invalid | error | not_run."""
+class ItemResult:
+    """The answer for one item. ``status`` is ok | invalid | error | not_run; ``answer`` the chosen columns."""
 
-    product_id: str
-    category: str = ""
-    subcategory: str = ""
+    item_id: str
+    answer: dict[str, str] = field(default_factory=dict)
     status: str = "ok"
     raw_response: str = ""
     error: str = ""
@@ -32,7 +32,7 @@ class ProductResult:
 
 @dataclass
 class BatchOutcome:
-    """What classifying one batch produced: a result per product and every call it took."""
+    """What classifying one batch produced: a result per item and every call it took."""
 
-    results: list[ProductResult] = field(default_factory=list)
+    results: list[ItemResult] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Run an assign-cat plan through a provider's batch API: submit, then collect into the usual outputs.
+"""Run a plan through a provider's batch API: submit, then collect into the usual outputs.
 
 Requests are rendered exactly as a synchronous run renders them (same prompts, grouping and
 structured output). ``outputs/batch/`` keeps them, the manifest of batches (ids and states) and the
@@ -16,29 +16,28 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from assign_cat.batch_results import settle
-from assign_cat.classifiers import create_classifier
-from assign_cat.finalize import EXIT_CODES, finalize_run, summary_line
-from assign_cat.plan import Plan
-from assign_cat.products import Product
-from assign_cat.requests import batches
-from assign_cat.runner import EXIT_INTERRUPTED, RunResult, pending_products, start
 from labnb.batchapi import BatchItem, BatchJob, BatchProvider, create_provider
 from labnb.budget import Budget
 from labnb.errors import ConfigError, UsageError
 from labnb.jsonio import read_json
 from labnb.lifecycle import FINAL_STATUSES, RunRecorder
+from labnb.requests import batches
+from labnb.run.batch_results import settle
+from labnb.run.finalize import finalize_run, summary_line
+from labnb.run.plan import Plan
+from labnb.run.result import EXIT_CODES, EXIT_INTERRUPTED, RunResult
+from labnb.run.runner import new_classifier, pending_items, start
 from labnb.runfolder import RunFolder
+from labnb.task import Item
 from labnb.timeutil import utc_now
 
-POLL_ENV = "ASSIGN_CAT_BATCH_POLL_SECONDS"
+POLL_ENV = "LABNB_BATCH_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30.0
 BATCH_DIR = "outputs/batch"
-SCRIPT = "python src/run_assign_cat.py"
 
 
 def poll_seconds() -> float:
-    """Seconds between polls of the provider (``ASSIGN_CAT_BATCH_POLL_SECONDS``, default 30)."""
+    """Seconds between polls of the provider (``LABNB_BATCH_POLL_SECONDS``, default 30)."""
     value = os.environ.get(POLL_ENV, "").strip()
     try:
         seconds = float(value) if value else DEFAULT_POLL_SECONDS
@@ -52,25 +51,25 @@ def poll_seconds() -> float:
 def submit(plan: Plan, command: list[str], *, wait: bool = False) -> RunResult:
     """A new run whose requests go to the provider's batch API; ``wait`` also collects them."""
     provider = create_provider(plan.entry)  # a provider without a batch API fails before any run folder exists
-    classifier = create_classifier(plan)
-    _check_budget(plan, classifier, plan.products)
+    classifier = new_classifier(plan)
+    _check_budget(plan, classifier, plan.items)
     folder, recorder = start(plan, classifier, command, status="submitted", batch_api=True)
-    return _send(plan, folder, recorder, provider, classifier, plan.products, command, mode="batch-submit",
+    return _send(plan, folder, recorder, provider, classifier, plan.items, command, mode="batch-submit",
                  wait=wait)
 
 
-def resubmit(plan: Plan, folder: RunFolder, recorder: RunRecorder, todo: list[Product], command: list[str], *,
+def resubmit(plan: Plan, folder: RunFolder, recorder: RunRecorder, todo: list[Item], command: list[str], *,
              wait: bool = False) -> RunResult:
-    """Send ``todo`` (a run's failed products) through the batch API again, in the run's own folder."""
+    """Send ``todo`` (a run's failed items) through the batch API again, in the run's own folder."""
     provider = create_provider(plan.entry)
     recorder.summary.setdefault("resumes", []).append({
         "at": utc_now(), "mode": "retry-failed-batch", "previous_status": recorder.summary.get("status"),
-        "products": len(todo), "command": command,
+        plan.task.items_noun: len(todo), "command": command,
     })
     if not todo:
         recorder.save()
         return collect(plan, folder, recorder, command, provider=provider)
-    classifier = create_classifier(plan)
+    classifier = new_classifier(plan)
     _check_budget(plan, classifier, todo)
     recorder.update(status="submitted", batch_api=True, ended_at=None)
     return _send(plan, folder, recorder, provider, classifier, todo, command, mode="retry-failed-batch", wait=wait)
@@ -83,20 +82,20 @@ def collect(plan: Plan, folder: RunFolder, recorder: RunRecorder, command: list[
     provider = provider or create_provider(plan.entry)
     job = BatchJob(folder.file(BATCH_DIR), provider, folder.run_id)
     if not job.parts:  # the submission stopped before its requests were written: start it again
-        todo = pending_products(plan, folder)
+        todo = pending_items(plan, folder)
         if not todo:
             provider.close()
             return finalize_run(plan, folder, recorder, status="done")
-        return _send(plan, folder, recorder, provider, create_classifier(plan), todo, command,
+        return _send(plan, folder, recorder, provider, new_classifier(plan), todo, command,
                      mode="batch-submit", wait=True)
     with contextlib.closing(provider):
         if all(p.state == "settled" for p in job.parts) and recorder.summary.get("status") in FINAL_STATUSES:
             return _unchanged(folder, recorder)  # collecting twice changes nothing
         recorder.summary.setdefault("resumes", []).append({
             "at": utc_now(), "mode": "batch-collect", "previous_status": recorder.summary.get("status"),
-            "products": len(plan.products), "command": command,
+            plan.task.items_noun: len(plan.items), "command": command,
         })
-        session, clock = _session(recorder, "batch-collect", len(plan.products)), time.perf_counter()
+        session, clock = _session(recorder, "batch-collect", plan.task.items_noun, len(plan.items)), time.perf_counter()
         try:
             if job.unsubmitted():
                 job.submit()
@@ -113,18 +112,18 @@ def collect(plan: Plan, folder: RunFolder, recorder: RunRecorder, command: list[
             ended = sum(p.state not in ("pending", "creating", "submitted") for p in job.parts)
             return RunResult(folder, "submitted", EXIT_INTERRUPTED,
                              f"interrupted: {ended} of {_batches(len(job.parts))} ended, the provider keeps working | "
-                             f"collect with: {SCRIPT} --resume {folder.path}")
+                             f"collect with: {plan.task.script} --resume {folder.path}")
         finally:
             _end(recorder, job, session, clock)
     return finalize_run(plan, folder, recorder, status="done")
 
 
 def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchProvider, classifier: Any,
-          todo: Sequence[Product], command: list[str], *, mode: str, wait: bool) -> RunResult:
+          todo: Sequence[Item], command: list[str], *, mode: str, wait: bool) -> RunResult:
     job = BatchJob(folder.file(BATCH_DIR), provider, folder.run_id)
     submission = 1 + max((p.submission for p in job.parts), default=0)
     size = classifier.batch_size(plan.options.batch_size)
-    session, clock = _session(recorder, mode, len(todo)), time.perf_counter()
+    session, clock = _session(recorder, mode, plan.task.items_noun, len(todo)), time.perf_counter()
     try:
         parts = job.add(_items(classifier, todo, size, first=job.requests + 1), submission)
         _record(recorder, job)
@@ -135,7 +134,7 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
         sent = sum(p.state not in ("pending", "creating") for p in mine)
         return RunResult(folder, "submitted", EXIT_INTERRUPTED,
                          f"interrupted: {sent} of {_batches(len(mine))} submitted | "
-                         f"finish submitting with: {SCRIPT} --resume {folder.path}")
+                         f"finish submitting with: {plan.task.script} --resume {folder.path}")
     except BaseException:
         provider.close()
         raise
@@ -144,7 +143,7 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
             asyncio.run(classifier.aclose())
         _end(recorder, job, session, clock)
     line = (f"submitted: {_batches(len(parts))} ({sum(p.count for p in parts):,} requests) to {provider.name} | "
-            f"collect with: {SCRIPT} --resume {folder.path}")
+            f"collect with: {plan.task.script} --resume {folder.path}")
     if wait:
         print(line, file=sys.stderr)
         return collect(plan, folder, recorder, command, provider=provider)
@@ -152,7 +151,7 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
     return RunResult(folder, "submitted", 0, line)
 
 
-def _check_budget(plan: Plan, classifier: Any, todo: Sequence[Product]) -> None:
+def _check_budget(plan: Plan, classifier: Any, todo: Sequence[Item]) -> None:
     """A batch cannot stop half-way: with --max-cost, all of it must fit, priced at the batch rate."""
     limit = plan.options.max_cost
     if limit is None:
@@ -165,15 +164,15 @@ def _check_budget(plan: Plan, classifier: Any, todo: Sequence[Product]) -> None:
                          "(a rough estimate; --dry-run counts exactly); nothing was submitted")
 
 
-def _items(classifier: Any, products: Sequence[Product], size: int, *, first: int) -> Iterator[BatchItem]:
-    """Every request of a synchronous run over ``products``, with custom ids g000001, g000002, …"""
-    for number, group in enumerate(batches(products, size), start=first):
+def _items(classifier: Any, items: Sequence[Item], size: int, *, first: int) -> Iterator[BatchItem]:
+    """Every request of a synchronous run over ``items``, with custom ids g000001, g000002, …"""
+    for number, group in enumerate(batches(items, size), start=first):
         body = classifier.client.request_params(classifier.requests.build(group))
-        yield BatchItem(f"g{number:06d}", body, [p.product_id for p in group])
+        yield BatchItem(f"g{number:06d}", body, [p.item_id for p in group])
 
 
-def _session(recorder: RunRecorder, mode: str, products: int) -> dict[str, Any]:
-    session = {"mode": mode, "started_at": utc_now(), "products": products}
+def _session(recorder: RunRecorder, mode: str, noun: str, count: int) -> dict[str, Any]:
+    session = {"mode": mode, "started_at": utc_now(), noun: count}
     recorder.summary.setdefault("sessions", []).append(session)
     recorder.save()
     return session

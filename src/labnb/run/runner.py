@@ -1,4 +1,4 @@
-"""Run an assign-cat plan in a run folder: snapshot, classify concurrently, write as it goes, finalize."""
+"""Run a plan in a run folder: snapshot, classify concurrently, write as it goes, finalize."""
 
 from __future__ import annotations
 
@@ -10,60 +10,50 @@ import socket
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
-from assign_cat import USE_CASE
-from assign_cat.classifier import Classifier
-from assign_cat.classifiers import create_classifier
-from assign_cat.finalize import finalize_run
-from assign_cat.outputs import DONE_STATUSES, OutputWriter, latest_rows
-from assign_cat.plan import PROJECT_ROOT, Plan
-from assign_cat.products import Product
-from assign_cat.records import BatchOutcome
-from assign_cat.requests import batches
 from labnb.budget import Budget
+from labnb.classify.base import Classifier
 from labnb.errors import RunAborted
 from labnb.executor import Executor, StopSignal
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
 from labnb.progress import Progress
 from labnb.provenance import git_info, system_info
+from labnb.providers import create_classifier
 from labnb.ratelimit import RateLimiter
+from labnb.requests import batches
+from labnb.results import DONE_STATUSES, BatchOutcome
+from labnb.run.finalize import finalize_run
+from labnb.run.options import PROJECT_ROOT
+from labnb.run.outputs import OutputWriter, latest_rows
+from labnb.run.plan import Plan
+from labnb.run.result import RunResult
 from labnb.runfolder import RunFolder
+from labnb.task import Item
 from labnb.timeutil import utc_now
 from labnb.usage import Usage
-
-EXIT_INTERRUPTED = 130
-
-
-@dataclass
-class RunResult:
-    folder: RunFolder
-    status: str
-    exit_code: int
-    summary_line: str
 
 
 def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any) -> tuple[RunFolder, RunRecorder]:
     """Create the run folder and snapshot every input and setting of the run; ``summary`` adds or overrides fields."""
-    folder = RunFolder.create(plan.options.runs_dir, USE_CASE)
-    folder.write_json("inputs/products.json", [p.to_dict() for p in plan.products])
-    folder.copy_in(plan.taxonomy_path, "inputs/taxonomy.xml")
+    task = plan.task
+    folder = RunFolder.create(plan.options.runs_dir, task.run_prefix())
+    folder.write_json(f"inputs/{task.items_file}", [p.to_dict() for p in plan.items])
+    task.snapshot(folder)
     folder.write_json("inputs/prompt_templates.json", classifier.prompt_templates())
     folder.copy_in(plan.models_config_path, "config/models.yaml")
     folder.write_json("config/run_config.json", {
         "options": plan.options.to_dict(), "model_entry": plan.entry.to_dict(),
-        "input_path": str(plan.input_path) if plan.input_path else None,
-        "taxonomy_path": str(plan.taxonomy_path), "models_config_path": str(plan.models_config_path),
-        "replay_of": plan.replay_of, "use_case": USE_CASE,
+        "input_path": str(plan.input_path) if plan.input_path else None, **task.config_paths(),
+        "models_config_path": str(plan.models_config_path), "replay_of": plan.replay_of, "use_case": task.name,
     })
     folder.write_json("config/system_info.json", {**system_info(), "model": classifier.provenance()})
     recorder = RunRecorder(folder, {
-        "run_id": folder.run_id, "use_case": USE_CASE, "status": "running",
+        "run_id": folder.run_id, "use_case": task.name, "status": "running",
         "started_at": utc_now(), "ended_at": None, "model_alias": plan.entry.alias,
         "model_id": plan.entry.model, "model_used": plan.entry.model_used,
-        "products_total": len(plan.products), "command": command, "git": git_info(PROJECT_ROOT),
+        f"{task.items_noun}_total": len(plan.items), "command": command, "git": git_info(PROJECT_ROOT),
         "replay_of": plan.replay_of, "resumes": [], "sessions": [],
         "file_sha256": folder.hashes(), **summary,
     })
@@ -71,35 +61,40 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
     return folder, recorder
 
 
+def new_classifier(plan: Plan) -> Classifier:
+    return create_classifier(plan.entry, plan.task, explain=plan.options.explain)
+
+
 def run_new(plan: Plan, command: list[str]) -> RunResult:
     clock = time.perf_counter()
-    classifier = create_classifier(plan)
+    classifier = new_classifier(plan)
     folder, recorder = start(plan, classifier, command)  # loads a local model (provenance hashes its weights)
-    return execute(plan, folder, recorder, classifier, plan.products, mode="new",
+    return execute(plan, folder, recorder, classifier, plan.items, mode="new",
                    setup_seconds=time.perf_counter() - clock)
 
 
-def pending_products(plan: Plan, folder: RunFolder, redo: tuple[str, ...] = ()) -> list[Product]:
-    """Products without a finished row, plus those whose latest status is in ``redo``."""
-    latest = latest_rows(folder.file("outputs"))
+def pending_items(plan: Plan, folder: RunFolder, redo: tuple[str, ...] = ()) -> list[Item]:
+    """Items without a finished row, plus those whose latest status is in ``redo``."""
+    latest = latest_rows(folder.file("outputs"), plan.task.id_column)
     return [
-        p for p in plan.products
-        if p.product_id not in latest or latest[p.product_id]["status"] not in DONE_STATUSES
-        or latest[p.product_id]["status"] in redo
+        p for p in plan.items
+        if p.item_id not in latest or latest[p.item_id]["status"] not in DONE_STATUSES
+        or latest[p.item_id]["status"] in redo
     ]
 
 
 def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Classifier,
-            todo: list[Product], *, mode: str, setup_seconds: float = 0.0) -> RunResult:
+            todo: list[Item], *, mode: str, setup_seconds: float = 0.0) -> RunResult:
     """Classify ``todo`` into ``folder``; status RUNNING → final status in one try/except/finally."""
-    session = {"mode": mode, "started_at": utc_now(), "products": len(todo), "setup_seconds": round(setup_seconds, 3)}
+    session = {"mode": mode, "started_at": utc_now(), plan.task.items_noun: len(todo),
+               "setup_seconds": round(setup_seconds, 3)}
     recorder.summary.setdefault("sessions", []).append(session)
     recorder.update(status="running", ended_at=None, pid=os.getpid(), host=socket.gethostname())
     # Ids are taken when a call starts but logged when it ends, so after a crash the log can have gaps:
     # continue after the highest id, never after the count.
     previous = [c.get("call_id", "") for c in read_jsonl(folder.file("outputs/calls.jsonl"))]
     classifier.start_call_ids(max((int(c[1:]) for c in previous if c[1:].isdigit()), default=0) + 1)
-    writer = OutputWriter(folder.file("outputs"), plan.products, plan.entry.model_used)
+    writer = OutputWriter(folder.file("outputs"), plan.task, plan.items, plan.entry.model_used)
     clock = time.perf_counter()
     status, abort = "failed", None
     stop = StopSignal()
@@ -130,7 +125,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
     return result
 
 
-async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writer: OutputWriter,
+async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer: OutputWriter,
                    recorder: RunRecorder, stop: StopSignal) -> None:
     entry, options = plan.entry, plan.options
     size = classifier.batch_size(options.batch_size)
@@ -139,16 +134,16 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
     estimates: dict[int, float] = {}
     counts: Counter[str] = Counter()
     spent_tokens = 0
-    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias)
+    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, unit=plan.task.item_noun)
 
-    def tokens_of(batch: list[Product]) -> int:
+    def tokens_of(batch: list[Item]) -> int:
         return classifier.estimate_tokens(batch)
 
-    def admit(batch: list[Product]) -> bool:
+    def admit(batch: list[Item]) -> bool:
         estimates[id(batch)] = budget.estimate(tokens_of(batch), classifier.estimate_output_tokens(batch))
         return budget.admit(estimates[id(batch)])
 
-    def on_result(batch: list[Product], outcome: BatchOutcome) -> None:
+    def on_result(batch: list[Item], outcome: BatchOutcome) -> None:
         nonlocal spent_tokens
         writer.write(outcome)
         usage = sum((c.usage for c in outcome.calls), Usage())
@@ -158,7 +153,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Product], writ
         progress.advance(len(outcome.results), failed=counts["error"] + counts["invalid"],
                          tokens=spent_tokens, cost=budget.spent)
 
-    async def work(batch: list[Product]) -> BatchOutcome:
+    async def work(batch: list[Item]) -> BatchOutcome:
         try:
             return await classifier.classify(batch)
         except RunAborted as exc:

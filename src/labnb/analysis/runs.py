@@ -1,28 +1,27 @@
-"""Run folders as pandas objects: one run's classifications, or one summary row per run."""
+"""Run folders as pandas objects: one run's classifications, or one summary row per run, of any use case."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from labnb.errors import InputError
+from labnb.lifecycle import STALE_AFTER_SECONDS
+from labnb.records import RunSummary, Timing, TokenUsage
+from labnb.task import Task
+from labnb.usecases import task_class
 
 SUMMARY_FILE = Path("metadata") / "run_summary.json"
-STALE_AFTER = timedelta(minutes=2)
-CLASSIFICATION_COLUMNS = (
-    "product_id", "title", "category", "subcategory", "raw_response", "model_used", "status",
-    "error_type", "error", "latency_ms", "confidence", "call_id",
-)
-GOLD_COLUMNS = ("expected_category", "expected_subcategory", "correct")
+COMMON_COLUMNS = ("raw_response", "model_used", "status", "error_type", "error", "latency_ms", "confidence", "call_id")
 FLOAT_COLUMNS = ("latency_ms", "confidence")
 # Keys of a run's one-line summary, in display order (``load_runs`` columns, ``list --json`` fields).
 RUN_FIELDS = (
-    "run_id", "use_case", "model", "model_used", "status", "started_at", "products", "ok", "failures",
-    "not_run", "accuracy", "category_accuracy", "cost_usd", "duration_s", "total_tokens", "prompt_tokens",
+    "run_id", "use_case", "model", "model_used", "status", "started_at", "items", "ok", "failures",
+    "not_run", "accuracy", "cost_usd", "duration_s", "total_tokens", "prompt_tokens",
     "completion_tokens", "calls", "retries", "latency_p50_ms", "latency_p95_ms", "path",
 )
 
@@ -60,13 +59,14 @@ def read_json(path: Path, default: Any = None) -> Any:
         raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
 
 
-def read_classifications(run_dir: Path) -> pd.DataFrame:
+def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
     """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed."""
     path = run_dir / "outputs" / "classifications.csv"
     if not path.is_file():
-        return pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in CLASSIFICATION_COLUMNS})
+        names = (task.id_column, task.text_column, *task.answer_columns, *COMMON_COLUMNS)
+        return pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in names})
     try:
-        # dtype=str + no NA guessing: product ids like "007" or "NA" stay as written.
+        # dtype=str + no NA guessing: ids like "007" or "NA" stay as written.
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: unreadable CSV: {' '.join(str(exc).split())}") from None
@@ -79,25 +79,27 @@ def read_classifications(run_dir: Path) -> pd.DataFrame:
 
 
 def load_run(path: str | Path, runs_dir: str | Path = "runs") -> pd.DataFrame:
-    """The run's classifications; ``df.attrs`` holds run_id, summary, token_usage, timing, metrics, run_config, path."""
+    """The run's classifications; ``df.attrs`` holds run_id, summary, token_usage, timing, metrics, run_config,
+    path and use_case."""
     run_dir = resolve_run(path, runs_dir)
     summary = read_json(run_dir / SUMMARY_FILE, {})
     if not isinstance(summary, dict):
         raise InputError(f"{run_dir / SUMMARY_FILE}: expected a JSON object")
-    df = read_classifications(run_dir)
+    summary = RunSummary.from_dict(summary).to_dict()  # validated; older folders read as today's format
+    task = task_class(summary.get("use_case"))
+    df = read_classifications(run_dir, task)
     metrics = read_json(run_dir / "outputs" / "metrics.json")
-    if metrics is None and "expected_category" in df.columns:
-        from assign_cat.metrics import compute_metrics  # sklearn is slow to import; only when needed
-
-        metrics = compute_metrics(df)
+    if metrics is None and all(c in df.columns for c in task.gold_columns):
+        metrics = task.compute_metrics(df)
     df.attrs = {
         "run_id": summary.get("run_id") or run_dir.name,
         "summary": summary,
-        "token_usage": read_json(run_dir / "outputs" / "token_usage.json", {}),
-        "timing": read_json(run_dir / "outputs" / "timing.json", {}),
+        "token_usage": TokenUsage.read(run_dir / "outputs" / "token_usage.json"),
+        "timing": Timing.read(run_dir / "outputs" / "timing.json"),
         "metrics": metrics or {},
         "run_config": read_json(run_dir / "config" / "run_config.json", {}),
         "path": str(run_dir),
+        "use_case": task.name,
     }
     return df
 
@@ -110,7 +112,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def display_status(summary: dict, now: datetime | None = None) -> str:
-    """The summary's status, but ``crashed?`` for a ``running`` run whose heartbeat is over 2 minutes old."""
+    """The summary's status, but ``crashed?`` for a ``running`` run whose heartbeat is stale."""
     status = str(summary.get("status") or "unknown")
     if status != "running":
         return status
@@ -123,7 +125,7 @@ def display_status(summary: dict, now: datetime | None = None) -> str:
         beat = beat.astimezone()
     elif beat.tzinfo and not current.tzinfo:
         current = current.astimezone()
-    return "crashed?" if current - beat > STALE_AFTER else status
+    return "crashed?" if (current - beat).total_seconds() > STALE_AFTER_SECONDS else status
 
 
 def _number(value: Any) -> float | None:
@@ -158,13 +160,12 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
         "model_used": summary.get("model_used") or usage.get("model_used", ""),
         "status": display_status(summary, now),
         "started_at": summary.get("started_at", ""),
-        "products": int(counts["total"]) if isinstance(counts.get("total"), int) else len(df),
+        "items": int(counts["total"]) if isinstance(counts.get("total"), int) else len(df),
         "ok": count("ok"),
         "failures": count("invalid") + count("error"),
         "not_run": count("not_run"),
         "accuracy": _number(summary.get("accuracy")) if _number(summary.get("accuracy")) is not None
         else _number(metrics.get("accuracy")),
-        "category_accuracy": _number(metrics.get("category_accuracy")),
         "cost_usd": _number(usage.get("cost_usd")),
         "duration_s": _duration(summary, timing),
         "total_tokens": usage.get("total_tokens"),
@@ -175,7 +176,15 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
         "latency_p50_ms": _number(timing.get("latency_p50_ms")),
         "latency_p95_ms": _number(timing.get("latency_p95_ms")),
         "path": a["path"],
+        **{name: _number(metrics.get(name)) for name in task_class(a.get("use_case")).summary_metrics},
     }
+
+
+def run_fields(records: list[dict[str, Any]]) -> list[str]:
+    """``RUN_FIELDS`` and, after ``accuracy``, the use cases' own summary metrics (e.g. a level's accuracy)."""
+    extra = [k for r in records for k in r if k not in RUN_FIELDS and k != "error"]
+    at = RUN_FIELDS.index("accuracy") + 1
+    return [*RUN_FIELDS[:at], *dict.fromkeys(extra), *RUN_FIELDS[at:]]
 
 
 def run_records(runs_dir: str | Path = "runs", now: datetime | None = None) -> list[dict[str, Any]]:
@@ -196,4 +205,5 @@ def run_records(runs_dir: str | Path = "runs", now: datetime | None = None) -> l
 def load_runs(runs_dir: str | Path = "runs", now: datetime | None = None) -> pd.DataFrame:
     """One row per run under ``runs_dir`` (columns ``RUN_FIELDS``)."""
     records = run_records(runs_dir, now)
-    return pd.DataFrame(records, columns=[*RUN_FIELDS, *(["error"] if any("error" in r for r in records) else [])])
+    errors = ["error"] if any("error" in r for r in records) else []
+    return pd.DataFrame(records, columns=[*run_fields(records), *errors])

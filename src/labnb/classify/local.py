@@ -13,22 +13,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from assign_cat.classifier import Classifier
-from assign_cat.embedding_scoring import (
-    FIELD_CHARS,
-    PRODUCT_VIEWS,
-    Design,
-    TaxonomyIndex,
-    score_products,
-    taxonomy_index,
-)
-from assign_cat.products import Product
-from assign_cat.records import BatchOutcome, ProductResult
-from assign_cat.taxonomy import Taxonomy
 from labnb.calls import CallRecord
+from labnb.classify.base import Classifier
+from labnb.classify.scoring import FIELD_CHARS, ITEM_VIEWS, ChoiceIndex, Design, choice_index, score_items
 from labnb.config import ModelEntry
 from labnb.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
 from labnb.errors import LabError
+from labnb.results import BatchOutcome, ItemResult
+from labnb.task import Item, Task
 from labnb.timeutil import utc_now
 from labnb.usage import Usage
 
@@ -39,16 +31,16 @@ INLINE_TEXTS = 20  # calls with at most this many texts record the texts themsel
 
 
 class EmbeddingClassifier(Classifier):
-    """Picks the (category, subcategory) pair nearest to each product in embedding space."""
+    """Picks the choice nearest to each item in embedding space."""
 
-    def __init__(self, entry: ModelEntry, taxonomy: Taxonomy, *, design: Design | None = None,
+    def __init__(self, entry: ModelEntry, task: Task, *, design: Design | None = None,
                  embedder: Embedder | None = None, package: str = DEFAULT_PACKAGE) -> None:
         super().__init__(entry)
-        self.taxonomy = taxonomy
+        self.task = task
         self.design = design or Design()
         self.package = package
         self._embedder = embedder
-        self._index: TaxonomyIndex | None = None
+        self._index: ChoiceIndex | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -58,63 +50,62 @@ class EmbeddingClassifier(Classifier):
         return self._embedder
 
     def batch_size(self, requested: int) -> int:
-        return INTERNAL_BATCH  # encoding is cheap per product; large batches amortize the overhead
+        return INTERNAL_BATCH  # encoding is cheap per item; large batches amortize the overhead
 
-    def index(self) -> TaxonomyIndex:
-        """The taxonomy's vectors (built on first use; shared by classifiers of the same taxonomy)."""
+    def index(self) -> ChoiceIndex:
+        """The choices' vectors (built on first use; shared by classifiers of the same choices)."""
         if self._index is None:
-            self._index = taxonomy_index(self.embedder, self.taxonomy, self.design)
+            self._index = choice_index(self.embedder, list(self.task.choices().values()), self.design)
         return self._index
 
-    async def classify(self, products: Sequence[Product]) -> BatchOutcome:
-        products = list(products)
-        index = await asyncio.to_thread(self.index)  # model load and taxonomy vectors: once, not per call
+    async def classify(self, items: Sequence[Item]) -> BatchOutcome:
+        items = list(items)
+        index = await asyncio.to_thread(self.index)  # model load and choice vectors: once, not per call
         started, clock = utc_now(), time.perf_counter()
         try:
-            probs, texts, tokens = await asyncio.to_thread(self._score, products)
+            probs, texts, tokens = await asyncio.to_thread(self._score, items)
         except LabError:
             raise
         except Exception as exc:  # a runtime failure of torch fails this batch, not the whole run
-            return self._failed(products, started, round((time.perf_counter() - clock) * 1000, 3), exc)
+            return self._failed(items, started, round((time.perf_counter() - clock) * 1000, 3), exc)
         latency = round((time.perf_counter() - clock) * 1000, 3)
         request: dict[str, Any] = {
-            "count": len(products), "texts_count": len(texts),
+            "count": len(items), "texts_count": len(texts),
             "texts_sha256": hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest(),
         }
         if len(texts) <= INLINE_TEXTS:
             request["texts"] = texts
         call = CallRecord(
-            call_id=self.new_call_id(), item_ids=[p.product_id for p in products], started_at=started,
+            call_id=self.new_call_id(), item_ids=[p.item_id for p in items], started_at=started,
             latency_ms=latency, status="ok", usage=Usage(input_tokens=tokens), request=request,
         )
-        results = [self._result(index, p, row, call) for p, row in zip(products, probs)]
-        call.response = f"{len(results)} products scored"
+        results = [self._result(index, p, row, call) for p, row in zip(items, probs)]
+        call.response = f"{len(results)} items scored"
         return BatchOutcome(results=results, calls=[call])
 
-    def _failed(self, products: list[Product], started: str, latency: float, exc: Exception) -> BatchOutcome:
+    def _failed(self, items: list[Item], started: str, latency: float, exc: Exception) -> BatchOutcome:
         message = f"local model failed: {type(exc).__name__}: {exc}"[:500]
         call = CallRecord(
-            call_id=self.new_call_id(), item_ids=[p.product_id for p in products], started_at=started,
+            call_id=self.new_call_id(), item_ids=[p.item_id for p in items], started_at=started,
             latency_ms=latency, status="error", error_type="server_error", error=message,
-            request={"count": len(products)},
+            request={"count": len(items)},
         )
-        results = [ProductResult(p.product_id, status="error", error_type="server_error", error=message,
-                                 latency_ms=latency, call_id=call.call_id) for p in products]
+        results = [ItemResult(p.item_id, status="error", error_type="server_error", error=message,
+                                 latency_ms=latency, call_id=call.call_id) for p in items]
         return BatchOutcome(results=results, calls=[call])
 
-    def _score(self, products: list[Product]) -> tuple[Any, list[str], int]:
-        probs, texts = score_products(self.embedder, self.index(), self.design, products)
+    def _score(self, items: list[Item]) -> tuple[Any, list[str], int]:
+        probs, texts = score_items(self.embedder, self.index(), self.design, items)
         return probs, texts, self.embedder.count_tokens(texts)
 
     @staticmethod
-    def _result(index: TaxonomyIndex, product: Product, row: Any, call: CallRecord) -> ProductResult:
+    def _result(index: ChoiceIndex, item: Item, row: Any, call: CallRecord) -> ItemResult:
         rounded = [round(float(x), DECIMALS) for x in row]
-        # Sort on the rounded score, ties in taxonomy order: the same input gives the same answer.
+        # Sort on the rounded score, ties in choice order: the same input gives the same answer.
         order = sorted(range(len(rounded)), key=lambda i: (-rounded[i], i))[:TOP_K]
-        top = [{"category": index.pairs[i][0], "subcategory": index.pairs[i][1], "score": rounded[i]}
-               for i in order]
-        return ProductResult(
-            product.product_id, category=top[0]["category"], subcategory=top[0]["subcategory"], status="ok",
+        top = [{**index.choices[i].answer, "score": rounded[i]} for i in order]
+        return ItemResult(
+            item.item_id, answer=dict(index.choices[order[0]].answer), status="ok",
             raw_response=json.dumps({"top": top}, separators=(",", ":"), sort_keys=True),
             confidence=top[0]["score"], latency_ms=call.latency_ms, call_id=call.call_id,
         )
@@ -124,14 +115,14 @@ class EmbeddingClassifier(Classifier):
         return {
             "method": "zero-shot sentence-embedding similarity with a lexical component",
             "design": self.design.to_dict(),
-            "product_views": dict(PRODUCT_VIEWS),
+            "item_views": dict(ITEM_VIEWS),
             "field_chars": FIELD_CHARS,
             "node_texts": index.texts,
             "example_texts": {key: items for key, items in index.example_texts.items() if items},
             "node_tokens": index.tokens,
-            "score": ("cos(product, subcategory) + category_weight * cos(product, category)"
-                      " + lexical_weight * lexical; vectors centered on the mean subcategory vector"),
-            "confidence": "softmax(score / temperature) over all pairs; raw_response holds the top 3",
+            "score": ("cos(item, choice) + group_weight * cos(item, group)"
+                      " + lexical_weight * lexical; vectors centered on the mean choice vector"),
+            "confidence": "softmax(score / temperature) over all choices; raw_response holds the top 3",
         }
 
     def provenance(self) -> dict[str, Any]:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from assign_cat.analysis import figures
-from assign_cat.analysis.compare import compare_runs, run_names
-from assign_cat.analysis.runs import load_run
-from assign_cat.metrics import confusion_matrix
+from labnb.analysis import figures
+from labnb.analysis.compare import compare_runs, run_names, task_of
+from labnb.analysis.runs import load_run
 from labnb.errors import InputError
 
 MAX_DISAGREEMENTS = 500  # keep the page light; the CSV from `compare --out` has them all
@@ -77,11 +76,11 @@ def _call_latencies(df: pd.DataFrame) -> list[float]:
     return [float(v) for v in rows["latency_ms"]]
 
 
-def _category_table(runs: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
-    """Categories x runs: per-category recall (the share of a category's gold products put in it)."""
+def _label_table(runs: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
+    """Labels x runs: per-label recall (the share of a label's gold items put in it)."""
     columns = {}
     for df, name in zip(runs, names):
-        per = df.attrs.get("metrics", {}).get("per_category", {})
+        per = df.attrs.get("metrics", {}).get(task_of(df).per_label_metric, {})
         columns[name] = pd.Series({cat: m.get("recall") for cat, m in per.items() if m.get("support")}, dtype=float)
     table = pd.DataFrame(columns)
     return table.astype(float) if not table.empty else table
@@ -96,28 +95,34 @@ def render_report(runs: Sequence[pd.DataFrame]) -> str:
     runs = list(runs)
     names = run_names(runs)
     comparison = compare_runs(runs)
+    task = task_of(runs[0])
+    noun, label = f"{task.item_noun}s", task.label_noun
+    answer = " + ".join(task.answer_columns)
     side = comparison.runs
     sections = [_section("Runs", html_table(side))]
     if len(runs) > 1:
         sections.append(_section(
             "Agreement between runs", html_table(comparison.pairs),
-            _note("Agreement and Cohen's kappa on (category, subcategory) over products both runs answered."),
+            _note(f"Agreement and Cohen's kappa on ({', '.join(task.answer_columns)}) over {noun} both runs "
+                  "answered."),
         ))
-    fig = figures.cost_vs_accuracy(side)
+    fig = figures.cost_vs_accuracy(side, f"accuracy ({answer})")
     sections.append(_section("Cost vs accuracy", _img(fig, "cost vs accuracy")
                               or _note("No run has both a cost and an accuracy (gold labels needed).")))
-    cats = _category_table(runs, names)
+    cats = _label_table(runs, names)
     sections.append(_section(
-        "Per-category accuracy", _img(figures.per_category_accuracy(cats), "per-category accuracy"),
-        html_table(cats.rename_axis("category"), index=True) if not cats.empty
-        else _note("No gold labels: no per-category accuracy."),
+        f"Per-{label} accuracy", _img(figures.per_label_accuracy(cats, label), f"per-{label} accuracy"),
+        html_table(cats.rename_axis(label), index=True) if not cats.empty
+        else _note(f"No gold labels: no per-{label} accuracy."),
     ))
     matrices = []
     for df, name in zip(runs, names):
-        matrix = confusion_matrix(df) if "expected_category" in df.columns else pd.DataFrame()
-        matrices.append(_img(figures.confusion_heatmap(matrix, name), f"confusion matrix of {name}")
+        has_gold = all(c in df.columns for c in task.gold_columns)
+        matrix = task.confusion_matrix(df) if has_gold else None
+        matrix = pd.DataFrame() if matrix is None else matrix
+        matrices.append(_img(figures.confusion_heatmap(matrix, name, label), f"confusion matrix of {name}")
                         or _note(f"{name}: no gold labels."))
-    sections.append(_section("Confusion matrices (category level; (none) = failed answer)", *matrices))
+    sections.append(_section(f"Confusion matrices ({label} level; (none) = failed answer)", *matrices))
     latencies = {name: _call_latencies(df) for df, name in zip(runs, names)}
     sections.append(_section("Latency distribution", _img(figures.latency_distribution(latencies), "latency")
                              or _note("No latencies recorded.")))
@@ -125,8 +130,9 @@ def render_report(runs: Sequence[pd.DataFrame]) -> str:
         dis = comparison.disagreements
         shown = dis.head(MAX_DISAGREEMENTS)
         more = _note(f"First {MAX_DISAGREEMENTS} of {len(dis)} shown.") if len(dis) > len(shown) else ""
-        sections.append(_section(f"Disagreements ({len(dis)} products)",
-                                 html_table(shown) if len(dis) else _note("The runs agree on every product."), more))
+        sections.append(_section(f"Disagreements ({len(dis)} {noun})",
+                                 html_table(shown) if len(dis) else _note(f"The runs agree on every {task.item_noun}."),
+                                 more))
     title = "Run report: " + ", ".join(names)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (

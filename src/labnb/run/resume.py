@@ -8,15 +8,14 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from assign_cat.classifiers import create_classifier
-from assign_cat.plan import from_run
-from assign_cat.runner import RunResult, execute, pending_products, run_new
 from labnb.errors import InputError, UsageError
-from labnb.lifecycle import HEARTBEAT_SECONDS, RunRecorder
+from labnb.lifecycle import STALE_AFTER_SECONDS, RunRecorder
+from labnb.run.plan import from_run
+from labnb.run.result import RunResult
+from labnb.run.runner import execute, new_classifier, pending_items, run_new
 from labnb.runfolder import RunFolder
+from labnb.task import Task
 from labnb.timeutil import parse_utc, utc_now
-
-STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS  # three missed heartbeats
 
 
 def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:
@@ -55,43 +54,43 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def continue_run(run_dir: str | Path, command: list[str], *, retry_failed: bool = False, batch_api: bool = False,
-                 wait: bool = False) -> RunResult:
-    """Finish an interrupted or crashed run, or re-run its failed products, in the same folder.
+def continue_run(task: Task, run_dir: str | Path, command: list[str], *, retry_failed: bool = False,
+                 batch_api: bool = False, wait: bool = False) -> RunResult:
+    """Finish an interrupted or crashed run, or re-run its failed items, in the same folder.
 
     A run submitted to a provider's batch API is collected instead; ``batch_api`` with
-    ``retry_failed`` sends the failed products through the batch API again.
+    ``retry_failed`` sends the failed items through the batch API again.
     """
     folder = RunFolder.open(Path(run_dir))
     recorder = RunRecorder.load(folder)
     _check_alive(folder, recorder)
     _check_snapshot(folder, recorder)
-    plan = from_run(folder)
+    plan = from_run(task, folder)
     if retry_failed and recorder.summary.get("status") == "submitted":  # its answers are still at the provider
         raise UsageError(f"{folder.path}: its batches are not collected yet; collect them first with --resume")
     if recorder.summary.get("batch_api") and not retry_failed:
-        from assign_cat.batch_run import collect
+        from labnb.run.batch_run import collect
 
         return collect(plan, folder, recorder, command)
     if retry_failed and batch_api:
-        from assign_cat.batch_run import resubmit
+        from labnb.run.batch_run import resubmit
 
-        return resubmit(plan, folder, recorder, pending_products(plan, folder, ("error", "invalid")), command,
+        return resubmit(plan, folder, recorder, pending_items(plan, folder, ("error", "invalid")), command,
                         wait=wait)
     redo = ("error", "invalid") if retry_failed else ()
-    todo = pending_products(plan, folder, redo)
+    todo = pending_items(plan, folder, redo)
     mode = "retry-failed" if retry_failed else "resume"
     recorder.summary.setdefault("resumes", []).append({
         "at": utc_now(), "mode": mode, "previous_status": recorder.summary.get("status"),
-        "products": len(todo), "command": command,
+        task.items_noun: len(todo), "command": command,
     })
-    classifier = create_classifier(plan)
+    classifier = new_classifier(plan)
     return execute(plan, folder, recorder, classifier, todo, mode=mode)
 
 
-def replay(run_dir: str | Path, command: list[str], **overrides: Any) -> RunResult:
+def replay(task: Task, run_dir: str | Path, command: list[str], **overrides: Any) -> RunResult:
     """A new run from ``run_dir``'s snapshot alone; today's config files are ignored."""
     folder = RunFolder.open(Path(run_dir))
-    plan = from_run(folder, **{k: v for k, v in overrides.items() if v is not None})
+    plan = from_run(task, folder, **{k: v for k, v in overrides.items() if v is not None})
     plan.replay_of = folder.run_id
     return run_new(plan, command)

@@ -6,70 +6,68 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from assign_cat import prompts
-from assign_cat.answers import failed, judge, schema_violations, unanswered
-from assign_cat.classifier import Classifier
-from assign_cat.products import Product
-from assign_cat.records import BatchOutcome, ProductResult
-from assign_cat.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
-from assign_cat.taxonomy import Taxonomy
+from labnb.answers.judging import failed, judge, schema_violations, unanswered
 from labnb.calls import CallRecord
+from labnb.classify.base import Classifier
 from labnb.clients import ChatRequest, ChatResponse, ModelClient, create_client
 from labnb.config import ModelEntry
 from labnb.errors import CallError, RunAborted
+from labnb.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
+from labnb.results import BatchOutcome, ItemResult
+from labnb.task import Item, Task
 from labnb.timeutil import utc_now
 
 
 class LLMClassifier(Classifier):
-    def __init__(self, entry: ModelEntry, taxonomy: Taxonomy, *, explain: bool = False,
+    def __init__(self, entry: ModelEntry, task: Task, *, explain: bool = False,
                  client: ModelClient | None = None) -> None:
         super().__init__(entry)
-        self.taxonomy = taxonomy
-        self.requests = RequestBuilder(entry, taxonomy, explain=explain)
+        self.task = task
+        self.requests = RequestBuilder(entry, task, explain=explain)
         self.client = client or create_client(entry)
 
     def prompt_templates(self) -> dict[str, Any]:
         return self.requests.templates()
 
-    def estimate_tokens(self, products: Sequence[Product]) -> int:
+    def estimate_tokens(self, items: Sequence[Item]) -> int:
         # About four characters a token: cheap enough for every rate-limit check; --dry-run counts exactly.
-        return (len(self.requests.system) + len(prompts.render_user(products))) // 4 + 8
+        return (len(self.requests.system) + len(self.task.render_user(items))) // 4 + 8
 
-    def estimate_output_tokens(self, products: Sequence[Product]) -> int:
+    def estimate_output_tokens(self, items: Sequence[Item]) -> int:
         per = TOKENS_PER_EXPLAINED_ANSWER if self.requests.explain else TOKENS_PER_ANSWER // 2
-        return per * len(products) + 8
+        return per * len(items) + 8
 
-    async def classify(self, products: Sequence[Product]) -> BatchOutcome:
+    async def classify(self, items: Sequence[Item]) -> BatchOutcome:
         outcome = BatchOutcome()
-        results = await self._attempt(list(products), outcome, "first")
-        if len(products) > 1:
-            for product in [p for p in products if p.product_id not in results]:
-                # A batch answer that skipped a product (or ran out of tokens): ask for it alone.
-                results.update(await self._attempt([product], outcome, "single-retry"))
-        outcome.results = unanswered(products, results)
+        results = await self._attempt(list(items), outcome, "first")
+        if len(items) > 1:
+            for item in [p for p in items if p.item_id not in results]:
+                # A batch answer that skipped a item (or ran out of tokens): ask for it alone.
+                results.update(await self._attempt([item], outcome, "single-retry"))
+        outcome.results = unanswered(items, results, self.task.item_noun)
         return outcome
 
-    async def _attempt(self, products: list[Product], outcome: BatchOutcome, attempt: str) -> dict[str, ProductResult]:
-        """One request (and at most one repair); returns results for the products it settled."""
-        response, call = await self._call(self.requests.build(products), products, outcome, attempt)
+    async def _attempt(self, items: list[Item], outcome: BatchOutcome, attempt: str) -> dict[str, ItemResult]:
+        """One request (and at most one repair); returns results for the items it settled."""
+        response, call = await self._call(self.requests.build(items), items, outcome, attempt)
         if response is None:
-            return {p.product_id: failed(p, call) for p in products}
-        judged = judge(products, response, call, self.taxonomy)
+            return {p.item_id: failed(p, call) for p in items}
+        judged = judge(items, response, call, self.task)
         if not judged.problem:
             return judged.results
-        repair_request = self.requests.repair(products, judged.problem, response.text)
-        repair, repair_call = await self._call(repair_request, products, outcome, "repair")
+        repair_request = self.requests.repair(items, judged.problem, response.text)
+        repair, repair_call = await self._call(repair_request, items, outcome, "repair")
         if repair is not None:
-            fixed = judge(products, repair, repair_call, self.taxonomy)
+            fixed = judge(items, repair, repair_call, self.task)
             if not fixed.problem and not fixed.split:
                 return fixed.results
-        return schema_violations(products, judged, response.text)
+        return schema_violations(items, judged, response.text)
 
-    async def _call(self, request: ChatRequest, products: Sequence[Product], outcome: BatchOutcome,
+    async def _call(self, request: ChatRequest, items: Sequence[Item], outcome: BatchOutcome,
                     attempt: str) -> tuple[ChatResponse | None, CallRecord]:
         started, clock = utc_now(), time.perf_counter()
         record = CallRecord(
-            call_id=self.new_call_id(), item_ids=[p.product_id for p in products], started_at=started,
+            call_id=self.new_call_id(), item_ids=[p.item_id for p in items], started_at=started,
             latency_ms=0.0, status="ok", attempt=attempt,
             request={"system_sha256": self.requests.system_sha256, "user": request.user,
                      "max_tokens": request.max_tokens},

@@ -10,11 +10,13 @@ from itertools import combinations
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from assign_cat.analysis.runs import run_record
+from labnb.analysis.runs import run_fields, run_record
+from labnb.errors import InputError
+from labnb.task import Task
 
 DIGITS = 6
 SIDE_BY_SIDE = (
-    "run_id", "model", "status", "products", "ok", "failures", "not_run", "accuracy", "category_accuracy",
+    "run_id", "model", "status", "items", "ok", "failures", "not_run", "accuracy",
     "cost_usd", "total_tokens", "prompt_tokens", "completion_tokens", "duration_s", "latency_p50_ms",
     "latency_p95_ms",
 )
@@ -22,7 +24,7 @@ SIDE_BY_SIDE = (
 
 @dataclass
 class Comparison:
-    """``runs``: one row per run; ``pairs``: one row per pair of runs; ``disagreements``: one row per product."""
+    """``runs``: one row per run; ``pairs``: one row per pair of runs; ``disagreements``: one row per item."""
 
     runs: pd.DataFrame
     pairs: pd.DataFrame
@@ -46,38 +48,57 @@ def _text(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col].fillna("").astype(str) if col in df.columns else pd.Series("", index=df.index, dtype=str)
 
 
+def task_of(df: pd.DataFrame) -> type[Task]:
+    from labnb.usecases import task_class
+
+    return task_class(df.attrs.get("use_case"))
+
+
+def _joined(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """The values of ``columns`` joined with "/" (a two-level answer reads ``cat/sub``)."""
+    out = _text(df, columns[0])
+    for col in columns[1:]:
+        out = out + "/" + _text(df, col)
+    return out
+
+
+def _ids(df: pd.DataFrame) -> pd.Series:
+    return _text(df, task_of(df).id_column)
+
+
 def pair_labels(df: pd.DataFrame) -> pd.Series:
-    """``category/subcategory`` of every answered (status ok) product, indexed by product_id."""
+    """The answer of every answered (status ok) item, indexed by item id."""
     ok = df.loc[_text(df, "status") == "ok"]
-    return pd.Series((_text(ok, "category") + "/" + _text(ok, "subcategory")).values,
-                     index=_text(ok, "product_id").values, dtype=str)
+    return pd.Series(_joined(ok, task_of(df).answer_columns).values, index=_ids(ok).values, dtype=str)
 
 
 def answers(df: pd.DataFrame) -> pd.Series:
-    """Every product's answer as shown to a reader: ``cat/sub``, ``invalid: cat/sub``, ``error: type``, ``not run``."""
-    status, cat, sub = _text(df, "status"), _text(df, "category"), _text(df, "subcategory")
+    """Every item's answer as shown to a reader: ``cat/sub``, ``invalid: cat/sub``, ``error: type``, ``not run``."""
+    columns = task_of(df).answer_columns
+    status, first = _text(df, "status"), _text(df, columns[0])
     err = _text(df, "error_type")
-    pair = cat + "/" + sub
+    pair = _joined(df, columns)
     shown = pair.where(status == "ok", "")
-    shown = shown.where(status != "invalid", "invalid: " + pair.where(cat != "", "?"))
+    shown = shown.where(status != "invalid", "invalid: " + pair.where(first != "", "?"))
     shown = shown.where(status != "error", "error: " + err.where(err != "", "?"))
     shown = shown.where(status != "not_run", "not run")
-    return pd.Series(shown.values, index=_text(df, "product_id").values, dtype=str)
+    return pd.Series(shown.values, index=_ids(df).values, dtype=str)
 
 
 def _gold(df: pd.DataFrame) -> pd.Series:
-    cat, sub = _text(df, "expected_category"), _text(df, "expected_subcategory")
-    gold = (cat + "/" + sub).where((cat != "") | (sub != ""), "")
-    return pd.Series(gold.values, index=_text(df, "product_id").values, dtype=str)
+    columns = task_of(df).gold_columns
+    given = pd.concat([_text(df, c) != "" for c in columns], axis=1).any(axis=1)
+    gold = _joined(df, columns).where(given, "")
+    return pd.Series(gold.values, index=_ids(df).values, dtype=str)
 
 
 def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict:
-    """Agreement and Cohen's kappa of two runs over the products both answered (status ok in both).
+    """Agreement and Cohen's kappa of two runs over the items both answered (status ok in both).
 
-    ``n_both`` counts products present in both files; ``n_compared`` those both answered. ``kappa`` is
-    ``None`` when undefined (no products, or both runs gave one same label to everything).
+    ``n_both`` counts items present in both files; ``n_compared`` those both answered. ``kappa`` is
+    ``None`` when undefined (no items, or both runs gave one same label to everything).
     """
-    ids_a, ids_b = set(_text(a, "product_id")), set(_text(b, "product_id"))
+    ids_a, ids_b = set(_ids(a)), set(_ids(b))
     la, lb = pair_labels(a), pair_labels(b)
     common = sorted(set(la.index) & set(lb.index))
     x, y = la.loc[common], lb.loc[common]
@@ -97,31 +118,41 @@ def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict:
 
 
 def disagreements(runs: list[pd.DataFrame]) -> pd.DataFrame:
-    """Products whose answers differ between runs (over the runs that have the product), with the gold label."""
+    """Items whose answers differ between runs (over the runs that have the item), with the gold label."""
     names = run_names(runs)
+    task = task_of(runs[0])
     table = pd.concat([answers(df).rename(name) for df, name in zip(runs, names)], axis=1)
-    titles = pd.concat([pd.Series(_text(df, "title").values, index=_text(df, "product_id").values) for df in runs])
+    titles = pd.concat([pd.Series(_text(df, task.text_column).values, index=_ids(df).values) for df in runs])
     golds = pd.concat([_gold(df) for df in runs])
     differ = table.apply(lambda row: row.dropna().nunique() > 1, axis=1)
     out = table.loc[differ].sort_index()
     out = out.fillna("(missing)")
-    out.insert(0, "title", titles[~titles.index.duplicated()].reindex(out.index).fillna("").values)
+    out.insert(0, task.text_column, titles[~titles.index.duplicated()].reindex(out.index).fillna("").values)
     gold = golds[golds != ""]
     out["gold"] = gold[~gold.index.duplicated()].reindex(out.index).fillna("").values
-    out.index.name = "product_id"
+    out.index.name = task.id_column
     return out.reset_index()
 
 
 def side_by_side(runs: list[pd.DataFrame]) -> pd.DataFrame:
     """One row per run: who, status, counts, accuracy, cost, tokens and time."""
-    rows = [{k: run_record(df)[k] for k in SIDE_BY_SIDE} for df in runs]
-    out = pd.DataFrame(rows, columns=list(SIDE_BY_SIDE))
+    records = [run_record(df) for df in runs]
+    extra = [c for c in run_fields(records) if c not in run_fields([])]
+    at = SIDE_BY_SIDE.index("accuracy") + 1
+    columns = [*SIDE_BY_SIDE[:at], *extra, *SIDE_BY_SIDE[at:]]
+    out = pd.DataFrame([{k: r.get(k) for k in columns} for r in records], columns=columns)
     out["run_id"] = run_names(runs)
     return out
 
 
 def compare_runs(runs: list[pd.DataFrame]) -> Comparison:
     """Compare loaded runs (``load_run``): side by side, every pair's agreement, and the disagreements."""
+    use_cases = {task_of(df).name for df in runs}
+    if len(use_cases) > 1:
+        first = runs[0].attrs.get("run_id")
+        other = next(df for df in runs if task_of(df).name != task_of(runs[0]).name)
+        raise InputError(f"cannot compare runs of different use cases: {first} is {task_of(runs[0]).name}, "
+                         f"{other.attrs.get('run_id')} is {task_of(other).name}")
     names = run_names(runs)
     pairs = [{"run_a": names[i], "run_b": names[j], **agreement(runs[i], runs[j])}
              for i, j in combinations(range(len(runs)), 2)]

@@ -1,8 +1,8 @@
 """``--dry-run``: render every request of a run, count its tokens offline, project the cost.
 
-Input tokens are counted on the exact rendered text (system prompt, product lines, answer
+Input tokens are counted on the exact rendered text (system prompt, item lines, answer
 schema) plus the chat framing; output tokens are projected from the answer format, one
-average item per product. Nothing is sent and no run folder is created.
+average entry per item. Nothing is sent and no run folder is created.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass
 from statistics import mean
 
-from assign_cat.plan import Plan
-from assign_cat.prompts import label_codes
-from assign_cat.requests import RequestBuilder, batches
 from labnb import tokens
 from labnb.config import ModelEntry, load_models_config
+from labnb.providers import counts_tokens, provider
+from labnb.requests import RequestBuilder, batches
+from labnb.run.plan import Plan
 from labnb.usage import Usage, price
 
 CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
@@ -39,17 +39,17 @@ class Projection:
 def project(entry: ModelEntry, plan: Plan) -> Projection:
     """Token counts and costs of running ``plan`` on ``entry``."""
     size = plan.options.batch_size
-    groups = batches(plan.products, size)
-    if entry.provider == "local":
+    groups = batches(plan.items, size)
+    if not counts_tokens(entry):
         return Projection(entry.alias, entry.model_used, len(groups), 0, 0, 0, 0.0, 0.0, 0.0, False)
-    builder = RequestBuilder(entry, plan.taxonomy, explain=plan.options.explain)
+    builder = RequestBuilder(entry, plan.task, explain=plan.options.explain)
 
     def n(text: str) -> int:
         return tokens.count(entry, text)
 
     prefix = n(builder.system) + n(json.dumps(builder.schema, separators=(",", ":")))
     inputs = sum(prefix + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
-    codes = label_codes(plan.taxonomy)
+    codes = plan.task.choices()
     per_item = mean(n(json.dumps({"n": 10, "k": k}, separators=(",", ":")) + ",") for k in codes)
     if plan.options.explain:
         per_item += 15
@@ -61,9 +61,10 @@ def priced(entry: ModelEntry, requests: int, inputs: int, outputs: int, prefix: 
     """Costs of ``requests`` calls, uncached, with prefix caching, and at the batch-API rate."""
     # With caching, every request after the first wave (one per concurrent slot) reads the prefix from cache.
     first_wave = min(concurrency, requests)
-    cacheable = entry.provider == "anthropic" or prefix >= OPENAI_MIN_CACHE_TOKENS
+    cache = provider(entry).cache
+    cacheable = cache == "explicit" or (cache == "automatic" and prefix >= OPENAI_MIN_CACHE_TOKENS)
     cached = prefix * (requests - first_wave) if cacheable else 0
-    written = prefix * first_wave if entry.provider == "anthropic" else 0
+    written = prefix * first_wave if cache == "explicit" else 0
     plain = Usage(inputs, outputs)
     return Projection(
         alias=entry.alias, model_used=entry.model_used, requests=requests, input_tokens=inputs,
@@ -77,19 +78,19 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     """The report printed by ``--dry-run`` (a table, one row per model)."""
     entries = list(load_models_config(plan.models_config_path).models.values()) if compare_models else [plan.entry]
     rows = [project(entry, plan) for entry in entries]
-    head = (f"dry run: {len(plan.products)} products, batch size {plan.options.batch_size}, "
-            f"taxonomy '{plan.taxonomy.name}' ({len(plan.taxonomy.pairs)} pairs); nothing was sent")
+    head = (f"dry run: {len(plan.items)} {plan.task.items_noun}, batch size {plan.options.batch_size}, "
+            f"{plan.task.describe()}; nothing was sent")
     if plan.options.batch_api:
         head += "; --batch-api: batch pricing applies, see the 'batch API' column"
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",
               "tokens")
     body = [(r.alias, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.output_tokens:,}", f"{r.prefix_tokens:,}",
              f"{r.cost_uncached:.6f}", f"{r.cost_cached:.6f}", f"{r.cost_batch_api:.6f}",
-             "exact" if r.exact else ("n/a" if r.model_used.startswith("local/") else "estimate"))
-            for r in rows]
+             "exact" if r.exact else ("n/a" if not counts_tokens(e) else "estimate"))
+            for e, r in zip(entries, rows)]
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in
                        enumerate(zip(row, widths))) for row in [header, *body]]
-    notes = ("'with cache' assumes the taxonomy prefix is read from the provider's cache after the first wave of "
+    notes = ("'with cache' assumes the system prefix is read from the provider's cache after the first wave of "
              f"{plan.options.concurrency} concurrent requests; 'estimate' = o200k count x {tokens.ESTIMATE_FACTOR}.")
     return "\n".join([head, *lines, notes])

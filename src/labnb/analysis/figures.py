@@ -26,7 +26,7 @@ def to_png_base64(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def cost_vs_accuracy(side: pd.DataFrame) -> Figure | None:
+def cost_vs_accuracy(side: pd.DataFrame, ylabel: str = "accuracy") -> Figure | None:
     """One point per run with both a cost and an accuracy; ``None`` when no run has both."""
     data = side.dropna(subset=["cost_usd", "accuracy"])
     if data.empty:
@@ -38,15 +38,15 @@ def cost_vs_accuracy(side: pd.DataFrame) -> Figure | None:
         ax.annotate(f"{row['run_id']}\n({row['model']})", (row["cost_usd"], row["accuracy"]),
                     textcoords="offset points", xytext=(6, 4), fontsize=7)
     ax.set_xlabel("cost (USD)")
-    ax.set_ylabel("accuracy (category + subcategory)")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.05)
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     return fig
 
 
-def per_category_accuracy(table: pd.DataFrame) -> Figure | None:
-    """Grouped horizontal bars: rows of ``table`` are categories, columns are runs, values in [0, 1]."""
+def per_label_accuracy(table: pd.DataFrame, label: str = "label") -> Figure | None:
+    """Grouped horizontal bars: rows of ``table`` are labels, columns are runs, values in [0, 1]."""
     if table.empty:
         return None
     n_cat, n_run = table.shape
@@ -59,15 +59,15 @@ def per_category_accuracy(table: pd.DataFrame) -> Figure | None:
     ax.set_yticks(y + height * (n_run - 1) / 2, [str(c) for c in table.index], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("category accuracy (recall)")
-    # below the axes: inside, it would hide the bars of the last category
+    ax.set_xlabel(f"{label} accuracy (recall)")
+    # below the axes: inside, it would hide the bars of the last label
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(n_run, 2), frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
-def confusion_heatmap(matrix: pd.DataFrame, title: str) -> Figure | None:
-    """Counts as a heat map: gold categories down, predicted across, each cell annotated."""
+def confusion_heatmap(matrix: pd.DataFrame, title: str, label: str = "label") -> Figure | None:
+    """Counts as a heat map: gold labels down, predicted across, each cell annotated."""
     if matrix.empty:
         return None
     n_rows, n_cols = matrix.shape
@@ -78,7 +78,7 @@ def confusion_heatmap(matrix: pd.DataFrame, title: str) -> Figure | None:
     ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns], rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(n_rows), [str(r) for r in matrix.index], fontsize=8)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
+    ax.set_ylabel(f"gold {label}")
     ax.set_title(title, fontsize=9)
     top = values.max() if values.size else 0
     for i in range(n_rows):

@@ -1,0 +1,164 @@
+"""assign-cat as a framework task: products in, a (category, subcategory) of a taxonomy out."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from assign_cat import prompts
+from assign_cat.products import Product, load_products, single_product
+from assign_cat.taxonomy import Taxonomy, load_taxonomy
+from labnb.jsonio import read_json
+from labnb.results import ItemResult
+from labnb.run.options import PROJECT_ROOT, RunOptions
+from labnb.runfolder import RunFolder
+from labnb.task import Choice, Group, Task
+
+FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
+COLUMNS = [*FIRST_COLUMNS, "status", "error_type", "error", "latency_ms", "confidence", "call_id"]
+GOLD_COLUMNS = ["expected_category", "expected_subcategory", "correct"]
+
+
+@dataclass(frozen=True)
+class AssignCatOptions(RunOptions):
+    """The framework's options plus what to classify (``--single-product``) and the taxonomy."""
+
+    single_product: str | None = None
+    taxonomy: str = str(PROJECT_ROOT / "config" / "taxonomy.xml")
+
+    @classmethod
+    def single_option(cls) -> str:
+        return "single_product"
+
+
+class AssignCat(Task):
+    name = "assign-cat"
+    item_noun = "product"
+    id_column = "product_id"
+    items_file = "products.json"
+    script = "python src/run_assign_cat.py"
+    choice_noun = "subcategory"
+    choices_source = "the taxonomy"
+    options_class = AssignCatOptions
+    text_column = "title"
+    answer_columns = ("category", "subcategory")
+    gold_columns = ("expected_category", "expected_subcategory")
+    per_label_metric = "per_category"
+    label_noun = "category"
+    summary_metrics = ("category_accuracy",)
+
+    def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
+        self.taxonomy: Taxonomy | None = None
+        self.taxonomy_path: Path | None = None
+        # Given a taxonomy, the task is ready to render and parse, as tests and notebooks use it.
+        if isinstance(taxonomy, Taxonomy):
+            self.taxonomy = taxonomy
+        elif taxonomy is not None:
+            self._use_taxonomy(Path(taxonomy))
+
+    @classmethod
+    def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
+        what.add_argument("--single-product", metavar="TITLE", help="classify one product title")
+        files.add_argument("--taxonomy", metavar="FILE",
+                           help=f"taxonomy XML (default {AssignCatOptions().taxonomy})")
+
+    def _use_taxonomy(self, path: Path) -> None:
+        self.taxonomy_path, self.taxonomy = path, load_taxonomy(path)
+        self.__dict__.pop("_choices", None)
+
+    def load(self, options: RunOptions) -> list[Product]:
+        assert isinstance(options, AssignCatOptions)
+        self._use_taxonomy(Path(options.taxonomy))
+        if options.input is not None:
+            return load_products(Path(options.input), options.limit)
+        return single_product(options.single_product or "")
+
+    def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Product]:
+        products = [Product.from_dict(p) for p in read_json(folder.file(f"inputs/{self.items_file}"))]
+        self._use_taxonomy(folder.file("inputs/taxonomy.xml"))
+        return products
+
+    def snapshot(self, folder: RunFolder) -> None:
+        assert self.taxonomy_path is not None
+        folder.copy_in(self.taxonomy_path, "inputs/taxonomy.xml")
+
+    def config_paths(self) -> dict[str, str | None]:
+        return {"taxonomy_path": str(self.taxonomy_path)}
+
+    def gold_warning(self, items: Sequence[Any]) -> str | None:
+        tax = self._tax
+        outside = [p for p in items if p.has_gold and not tax.is_valid(p.expected_category, p.expected_subcategory)]
+        if not outside:
+            return None
+        first = outside[0]
+        return (f"{len(outside)} products have gold labels that are not taxonomy ids, e.g. {first.product_id}: "
+                f"({first.expected_category}, {first.expected_subcategory}); they will be scored wrong")
+
+    def describe(self) -> str:
+        return f"taxonomy '{self._tax.name}' ({len(self._tax.pairs)} pairs)"
+
+    @property
+    def _tax(self) -> Taxonomy:
+        if self.taxonomy is None:
+            raise RuntimeError("the taxonomy is loaded by load() or load_snapshot() first")
+        return self.taxonomy
+
+    @cached_property
+    def _choices(self) -> dict[int, Choice]:
+        out = {}
+        for k, (cid, sid) in self._tax.codes.items():
+            cat = self._tax.category(cid)
+            sub = next(s for s in cat.subcategories if s.id == sid)
+            out[k] = Choice(k, f"{cid}/{sid}", sub.name, sub.description, {"category": cid, "subcategory": sid},
+                            Group(cat.id, cat.name, cat.description))
+        return out
+
+    def choices(self) -> dict[int, Choice]:
+        return self._choices
+
+    def render_system(self, *, explain: bool = False) -> str:
+        return prompts.render_system(self._tax, explain=explain)
+
+    def render_user(self, items: Sequence[Any]) -> str:
+        return prompts.render_user(items)
+
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
+        return prompts.templates(self._tax, explain=explain)
+
+    def columns(self, with_gold: bool) -> list[str]:
+        return COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)
+
+    def row(self, item: Any, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
+        category, subcategory = result.answer.get("category", ""), result.answer.get("subcategory", "")
+        row: dict[str, Any] = {"product_id": item.product_id, "title": item.title,
+                               "category": category, "subcategory": subcategory}
+        if with_gold:
+            row["expected_category"] = item.expected_category
+            row["expected_subcategory"] = item.expected_subcategory
+            row["correct"] = (result.status == "ok" and (category, subcategory)
+                              == (item.expected_category, item.expected_subcategory))
+        return row
+
+    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+        from assign_cat.metrics import write_metrics  # sklearn is slow to import; only with gold
+
+        return write_metrics(run_dir)
+
+    @classmethod
+    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
+        from assign_cat.metrics import compute_metrics
+
+        return compute_metrics(rows)
+
+    @classmethod
+    def confusion_matrix(cls, rows: Any) -> Any:
+        from assign_cat.metrics import confusion_matrix
+
+        return confusion_matrix(rows)
+
+
+TASK = AssignCat

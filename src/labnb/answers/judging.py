@@ -1,0 +1,68 @@
+"""Turn one model response into item results; shared by live calls and batch-API results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from labnb.answers.parsing import parse_answer
+from labnb.calls import CallRecord
+from labnb.clients import ChatResponse
+from labnb.results import ItemResult
+from labnb.task import Item, Task
+
+
+@dataclass
+class Judged:
+    """Results the answer settled; ``problem`` (malformed shape) and ``split`` (truncated batch) ask for more."""
+
+    results: dict[str, ItemResult] = field(default_factory=dict)
+    problem: str = ""
+    split: bool = False
+
+
+def failed(item: Item, call: CallRecord, raw: str = "") -> ItemResult:
+    """An item whose call failed: status error with the call's error type."""
+    return ItemResult(
+        item.item_id, status="error", error_type=call.error_type, error=call.error,
+        raw_response=raw[:4000], latency_ms=call.latency_ms, call_id=call.call_id,
+    )
+
+
+def stamp(results: dict[str, ItemResult], call: CallRecord) -> dict[str, ItemResult]:
+    for result in results.values():
+        result.latency_ms, result.call_id = call.latency_ms, call.call_id
+    return results
+
+
+def judge(items: Sequence[Item], response: ChatResponse, call: CallRecord, task: Task) -> Judged:
+    """Validate ``response`` for ``items``; marks ``call`` failed for refusals and truncation."""
+    if response.finish != "stop":
+        if response.finish == "length" and len(items) > 1:
+            return Judged(split=True)  # too long for one answer: ask for each item alone
+        kind = "truncated" if response.finish == "length" else "refusal"
+        call.status, call.error_type = "error", kind
+        call.error = response.refusal or "the answer was cut off at max_tokens"
+        return Judged({p.item_id: failed(p, call, response.text) for p in items})
+    parsed = parse_answer(response.data, items, task.choices(), item_noun=task.item_noun,
+                          choice_noun=task.choice_noun, source=task.choices_source)
+    return Judged(stamp(parsed.results, call), parsed.problem)
+
+
+def schema_violations(items: Sequence[Item], judged: Judged, raw: str) -> dict[str, ItemResult]:
+    """``judged``'s results plus an ``invalid``/``bad_response`` row for every item it did not settle."""
+    results = dict(judged.results)
+    for item in items:
+        if item.item_id not in results:
+            results[item.item_id] = ItemResult(
+                item.item_id, status="invalid", error_type="bad_response",
+                error=f"answer violates the schema: {judged.problem}", raw_response=raw[:4000],
+            )
+    return results
+
+
+def unanswered(items: Sequence[Item], results: dict[str, ItemResult], noun: str = "item") -> list[ItemResult]:
+    """Results in input order, with an ``error``/``missing_answer`` row for each item left without one."""
+    return [results.get(p.item_id) or ItemResult(
+        p.item_id, status="error", error_type="missing_answer",
+        error=f"the model's answer did not include this {noun}") for p in items]

@@ -1,0 +1,117 @@
+"""The command line every task shares: common options, dispatch, one line and an exit code for every error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NoReturn
+
+from labnb.errors import LabError, UsageError
+from labnb.run.result import EXIT_INTERRUPTED, RunResult
+from labnb.scrub import scrub
+from labnb.task import Task
+
+EPILOG = """exit codes: 0 all {items} classified; 1 some {items} invalid/error (or budget exhausted);
+2 bad usage, configuration or input (nothing run); 3 run aborted (authentication, quota); 130 interrupted."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + message
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser(task_class: type[Task], *, prog: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a task's entry: the task's own options and every framework option."""
+    defaults = task_class.options_class()
+    noun = task_class.item_noun
+    p = _Parser(prog=prog, description=description, epilog=EPILOG.format(items=f"{noun}s"))
+    what = p.add_argument_group("what to classify (exactly one, unless continuing a run)")
+    files = p.add_argument_group("files")
+    task_class.add_arguments(what, files)
+    what.add_argument("--input", metavar="FILE", help=f"{noun}s file: .csv, .tsv, .json or .jsonl")
+    what.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted or crashed run in its folder")
+    what.add_argument("--retry-failed", metavar="RUN_DIR", help=f"re-run the error/invalid {noun}s of a run")
+    what.add_argument("--replay", metavar="RUN_DIR", help="run again from a run folder's own snapshot")
+    how = p.add_argument_group("how")
+    how.add_argument("--model", metavar="NAME", help="model alias from models.yaml (default: its 'default')")
+    how.add_argument("--batch-size", type=int, metavar="N", help=f"{noun}s per model request (default 1)")
+    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 8)")
+    how.add_argument("--limit", type=int, metavar="N", help=f"only the first N {noun}s")
+    how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
+    how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
+    how.add_argument("--explain", action="store_true", help=f"ask for a short reason per {noun} (costs tokens)")
+    how.add_argument("--dry-run", action="store_true", help="count tokens and project the cost; send nothing")
+    how.add_argument("--compare-models", action="store_true", help="with --dry-run: a row for every model")
+    how.add_argument("--batch-api", action="store_true",
+                     help="submit to the provider's batch API (half price, within 24 h); collect with --resume")
+    how.add_argument("--wait", action="store_true", help="with --batch-api: wait for the batches and collect them")
+    files.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
+    files.add_argument("--runs-dir", metavar="DIR", help=f"where run folders go (default {defaults.runs_dir})")
+    return p
+
+
+def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
+    """The task's options from the parsed command line (unset options keep their defaults)."""
+    cls = task_class.options_class
+    given = {k: v for k, v in vars(args).items() if v is not None and k in cls.__dataclass_fields__}
+    if not args.explain:
+        given.pop("explain", None)
+    return cls(**given)
+
+
+def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunResult | None:
+    """Run what the command line asks; None after a dry run (which printed its report)."""
+    if args.wait and not args.batch_api and not args.resume:
+        raise UsageError("--wait only applies with --batch-api")
+    single = task.options_class.single_option()
+    continuing = [name for name in ("resume", "retry_failed", "replay") if getattr(args, name)]
+    if len(continuing) > 1 or (continuing and (args.input or (single and getattr(args, single)))):
+        raise UsageError("--resume, --retry-failed and --replay each take a run folder and exclude the other inputs")
+    from labnb.run import resume
+    from labnb.run.plan import prepare
+    from labnb.run.runner import run_new
+
+    if args.resume or args.retry_failed:
+        return resume.continue_run(task, args.resume or args.retry_failed, command,
+                                   retry_failed=bool(args.retry_failed), batch_api=args.batch_api, wait=args.wait)
+    if args.replay:
+        return resume.replay(task, args.replay, command, model=args.model, runs_dir=args.runs_dir)
+    if args.dry_run or args.compare_models:
+        from labnb.run.dryrun import dry_run
+
+        print(dry_run(prepare(task, options_of(type(task), args), require_key=False),
+                      compare_models=args.compare_models))
+        return None
+    plan = prepare(task, options_of(type(task), args))
+    warning = task.gold_warning(plan.items)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.batch_api:
+        from labnb.run.batch_run import submit
+
+        return submit(plan, command, wait=args.wait)
+    return run_new(plan, command)
+
+
+def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse, run, print the summary line; every expected error is one line on stderr and an exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    try:
+        result = dispatch(task, args, [parser.prog, *argv])
+    except LabError as exc:
+        partial = getattr(exc, "result", None)
+        if partial is not None:
+            print(partial.summary_line)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the run folder's errors.log has the detail
+        print(f"error: internal error: {type(exc).__name__}: {scrub(str(exc))}", file=sys.stderr)
+        return 1
+    if result is None:  # a dry run printed its report
+        return 0
+    print(result.summary_line)
+    return result.exit_code

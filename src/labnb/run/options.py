@@ -1,0 +1,61 @@
+"""The options of a run, as recorded in ``config/run_config.json``; a task subclasses them for its own."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from labnb.errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options every task shares; ``single`` and ``input`` name what to classify."""
+
+    model: str | None = None
+    input: str | None = None
+    batch_size: int = 1
+    models_config: str = str(PROJECT_ROOT / "config" / "models.yaml")
+    runs_dir: str = str(PROJECT_ROOT / "runs")
+    limit: int | None = None
+    concurrency: int = 8
+    timeout: float | None = None
+    explain: bool = False
+    max_cost: float | None = None
+    batch_api: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunOptions:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def single_option(cls) -> str:
+        """The field that classifies one text given on the command line (e.g. ``single_text``)."""
+        return ""
+
+    def single(self) -> str | None:
+        name = self.single_option()
+        return getattr(self, name) if name else None
+
+    def check(self) -> None:
+        """Usage errors that argparse cannot express."""
+        single = self.single_option()
+        if single and (self.single() is None) == (self.input is None):
+            flag = "--" + single.replace("_", "-")
+            raise UsageError(f"give exactly one of {flag} {single.split('_')[-1].upper()} or --input FILE")
+        for name in ("batch_size", "concurrency"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {self.limit}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise UsageError(f"--timeout must be positive, got {self.timeout}")
+        if self.max_cost is not None and self.max_cost <= 0:
+            raise UsageError(f"--max-cost must be positive, got {self.max_cost}")

@@ -1,0 +1,90 @@
+"""The per-item outputs of a run: classifications.csv, calls.jsonl, errors.log, written as results arrive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from labnb.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
+from labnb.results import DONE_STATUSES, BatchOutcome, ItemResult
+from labnb.scrub import scrub
+from labnb.task import Item, Task
+
+__all__ = ["DONE_STATUSES", "OutputWriter", "finalize_table", "latest_rows", "row_of"]
+
+
+def _one_line(text: str) -> str:
+    # Rows never span lines, so a torn last line after a crash is easy to drop.
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def row_of(task: Task, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
+    """The CSV row of one item's result: the task's columns plus the framework's common fields."""
+    row = task.row(item, result, model_used, with_gold)
+    row.update({
+        "raw_response": _one_line(scrub(result.raw_response)), "model_used": model_used,
+        "status": result.status, "error_type": result.error_type, "error": " ".join(scrub(result.error).split()),
+        "latency_ms": f"{result.latency_ms:.1f}" if result.status != "not_run" else "",
+        "confidence": "" if result.confidence is None else f"{result.confidence:.6f}",
+        "call_id": result.call_id,
+    })
+    return row
+
+
+class OutputWriter:
+    """Appends every finished item and call the moment it is known."""
+
+    def __init__(self, outputs: Path, task: Task, items: Sequence[Item], model_used: str) -> None:
+        self.outputs = outputs
+        self.task = task
+        self.by_id = {p.item_id: p for p in items}
+        self.with_gold = any(p.has_gold for p in items)
+        self.model_used = model_used
+        self.table = CsvLog(outputs / "classifications.csv", task.columns(self.with_gold))
+        self.calls = JsonlLog(outputs / "calls.jsonl")
+        self.errors = TextLog(outputs / "errors.log")
+
+    def write(self, outcome: BatchOutcome) -> None:
+        noun = self.task.item_noun
+        for call in outcome.calls:
+            record = call.to_dict()
+            record["error"] = scrub(record["error"])
+            record["response"] = scrub(record["response"])
+            self.calls.write(record)
+            if call.status != "ok":
+                self.errors.write(f"call {call.call_id} [{call.error_type}] {noun}s={','.join(call.item_ids)}: "
+                                  f"{scrub(call.error)}")
+        for result in outcome.results:
+            item = self.by_id[result.item_id]
+            self.table.write(row_of(self.task, item, result, self.model_used, self.with_gold))
+            if result.status in ("invalid", "error") and result.error_type not in ("", "not_run"):
+                self.errors.write(f"{noun} {result.item_id} {result.status} [{result.error_type}]: "
+                                  f"{scrub(result.error)}")
+
+    def note(self, line: str) -> None:
+        self.errors.write(line)
+
+    def close(self) -> None:
+        for log in (self.table, self.calls, self.errors):
+            log.close()
+
+
+def latest_rows(outputs: Path, id_column: str) -> dict[str, dict[str, str]]:
+    """The last row written for each item id (a retried item's newer row wins)."""
+    return {row[id_column]: row for row in read_csv_rows(outputs / "classifications.csv")}
+
+
+def finalize_table(outputs: Path, task: Task, items: Sequence[Item], model_used: str) -> list[dict[str, Any]]:
+    """Rewrite classifications.csv with exactly one row per input item, in input order."""
+    with_gold = any(p.has_gold for p in items)
+    latest = latest_rows(outputs, task.id_column)
+    rows = []
+    for item in items:
+        row = latest.get(item.item_id)
+        if row is None:
+            row = row_of(task, item, ItemResult(item.item_id, status="not_run", error_type="not_run",
+                                                error="not attempted: the run stopped first"), model_used, with_gold)
+        rows.append(row)
+    write_csv(outputs / "classifications.csv", task.columns(with_gold), rows)
+    return rows

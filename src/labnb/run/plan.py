@@ -1,0 +1,72 @@
+"""Everything a run needs, resolved and validated before anything is written.
+
+A plan comes from the command line (a new run) or from a run folder's own snapshot
+(``--resume``, ``--retry-failed``, ``--replay``), which ignores today's config files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from labnb.config import ModelEntry, load_models_config
+from labnb.errors import InputError
+from labnb.jsonio import read_json
+from labnb.run.options import RunOptions
+from labnb.runfolder import RunFolder
+from labnb.task import Item, Task
+
+
+@dataclass
+class Plan:
+    task: Task
+    options: RunOptions
+    entry: ModelEntry
+    models_config_path: Path
+    items: list[Item]
+    input_path: Path | None = None
+    replay_of: str | None = None
+
+    @property
+    def with_gold(self) -> bool:
+        return any(item.has_gold for item in self.items)
+
+
+def _entry(models_config: Path, alias: str | None, timeout: float | None, *, require_key: bool = True) -> ModelEntry:
+    entry = load_models_config(models_config).get(alias)
+    if timeout is not None:
+        entry = replace(entry, timeout=timeout)
+    if require_key:
+        entry.api_key()  # a missing key is reported now, before any run folder exists
+    return entry
+
+
+def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Plan:
+    """Validate options and load config, labels and items for a new run."""
+    options.check()
+    models_path = Path(options.models_config)
+    entry = _entry(models_path, options.model, options.timeout, require_key=require_key)
+    items = task.load(options)
+    input_path = Path(options.input) if options.input is not None else None
+    return Plan(task, options, entry, models_path, items, input_path)
+
+
+def from_run(task: Task, folder: RunFolder, **overrides: Any) -> Plan:
+    """The plan recorded in ``folder`` (its own snapshot), with ``overrides`` applied to its options."""
+    config = folder.file("config/run_config.json")
+    try:
+        recorded = read_json(config)
+        options = replace(task.options_class.from_dict(recorded["options"]), **overrides)
+        items = task.load_snapshot(folder, options)
+    except FileNotFoundError as exc:
+        raise InputError(f"{folder.path}: incomplete run folder, missing {Path(exc.filename).name}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{folder.path}: unreadable run snapshot: {exc}") from None
+    models_path = folder.file("config/models.yaml")
+    return Plan(
+        task=task, options=options, entry=_entry(models_path, options.model, options.timeout),
+        models_config_path=models_path, items=items,
+        input_path=Path(recorded["input_path"]) if recorded.get("input_path") else None,
+        replay_of=recorded.get("replay_of"),
+    )

@@ -1,0 +1,163 @@
+"""The interface between the run framework and a use case: what a ``Task`` supplies, and nothing more.
+
+A task names itself and its items, loads items (with optional gold labels) and its label
+inputs, snapshots them into ``inputs/``, offers numbered ``Choice``s, renders the stable
+system prefix and the per-batch user turn, and maps results to output rows and metrics.
+Everything else (the run folder, concurrency, retries, resume, batch APIs, dry runs,
+finalizing) is the framework's, written once in ``labnb.run``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    import argparse
+
+    from labnb.results import ItemResult
+    from labnb.run.options import RunOptions
+    from labnb.runfolder import RunFolder
+
+
+@dataclass(frozen=True)
+class Group:
+    """A parent of choices (the upper level of a two-level label tree); the local model scores it too."""
+
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer a model may give, numbered ``code`` in the prompt; ``answer`` holds the output columns."""
+
+    code: int
+    id: str
+    name: str
+    description: str = ""
+    answer: dict[str, str] = field(default_factory=dict)
+    group: Group | None = None
+
+
+class Item(Protocol):
+    """What the framework needs of an item: its id, its main text and offered fields, whether it has gold."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def extra(self) -> dict[str, str]: ...
+
+    @property
+    def has_gold(self) -> bool: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Task(ABC):
+    """A use case. Subclasses set the class attributes and implement the abstract methods."""
+
+    name: ClassVar[str]  # the use case, the run-id prefix by default
+    item_noun: ClassVar[str]  # keys such as <noun>s_processed and messages use it
+    id_column: ClassVar[str]  # the id column of classifications.csv
+    items_file: ClassVar[str]  # the snapshot of the items under inputs/
+    script: ClassVar[str]  # how users start it, for the hints the framework prints
+    choice_noun: ClassVar[str] = "label"  # "k=… is not a <choice_noun> number of <choices_source>"
+    choices_source: ClassVar[str] = "the label set"
+    options_class: ClassVar[type[RunOptions]]
+    # How analysis reads its classifications.csv: the main text, the answer and gold columns, and the
+    # per-label block of metrics.json with the word for its labels (a two-level task: its upper level).
+    text_column: ClassVar[str] = "text"
+    answer_columns: ClassVar[tuple[str, ...]] = ("label",)
+    gold_columns: ClassVar[tuple[str, ...]] = ("expected_label",)
+    per_label_metric: ClassVar[str] = "per_label"
+    label_noun: ClassVar[str] = "label"
+    summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
+
+    @property
+    def items_noun(self) -> str:
+        return f"{self.item_noun}s"
+
+    def run_prefix(self) -> str:
+        """The run-id prefix; by default the use case's name."""
+        return self.name
+
+    # --- inputs ---------------------------------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
+        """The task's own command-line options (what to classify, label files)."""
+
+    @abstractmethod
+    def load(self, options: RunOptions) -> list[Item]:
+        """Load the label inputs and the items of a new run; problems are one-line ``InputError``s."""
+
+    @abstractmethod
+    def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Item]:
+        """The same from a run folder's own snapshot (resume, replay): today's files are ignored."""
+
+    @abstractmethod
+    def snapshot(self, folder: RunFolder) -> None:
+        """Copy the label inputs into ``inputs/`` (the items are written by the framework)."""
+
+    def config_paths(self) -> dict[str, str | None]:
+        """Paths recorded in ``run_config.json`` besides the input file (e.g. a label file)."""
+        return {}
+
+    def gold_warning(self, items: Sequence[Item]) -> str | None:
+        """A warning for gold labels that can never be scored right, or None."""
+        return None
+
+    def describe(self) -> str:
+        """The labels in a few words, for the dry run's first line."""
+        return f"{len(self.choices())} labels"
+
+    # --- requests -------------------------------------------------------------------------------
+    @abstractmethod
+    def choices(self) -> dict[int, Choice]:
+        """Every choice, by its number in the prompt (from 1, in a stable order)."""
+
+    @abstractmethod
+    def render_system(self, *, explain: bool = False) -> str:
+        """The stable prefix of every request: instructions and the numbered choices."""
+
+    @abstractmethod
+    def render_user(self, items: Sequence[Item]) -> str:
+        """The per-request part: the batch's items, numbered from 1."""
+
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
+        """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
+        return {}
+
+    # --- outputs --------------------------------------------------------------------------------
+    @abstractmethod
+    def columns(self, with_gold: bool) -> list[str]:
+        """The columns of classifications.csv."""
+
+    @abstractmethod
+    def row(self, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
+        """The classifications.csv row of one item's result (without the framework's common fields)."""
+
+    @abstractmethod
+    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+        """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
+
+    @classmethod
+    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
+        """Metrics of classifications rows (a DataFrame) with gold, for runs without a metrics.json."""
+        return {}
+
+    @classmethod
+    def confusion_matrix(cls, rows: Any) -> Any:
+        """Gold x predicted counts (a DataFrame) of classifications rows, or None."""
+        return None
