@@ -9,6 +9,7 @@ from assign_cat.products import Product
 from assign_cat.taxonomy import load_taxonomy
 from conftest import ROOT
 from labnb.answer_confidence import choice_probabilities, confidences_by_item
+from labnb.answers import answer_schema
 from labnb.clients import create_client
 from labnb.clients.base import ChatRequest
 from labnb.config import load_models_config
@@ -20,7 +21,7 @@ PRODUCTS = [Product("a", "Zinc Picolinate 50 mg"), Product("b", "Whey Protein Is
 def ask(cli, alias: str, logprobs: bool):
     entry = load_models_config(cli.models).get(alias)
     request = ChatRequest(prompts.render_system(TAXONOMY), prompts.render_user(PRODUCTS),
-                          prompts.answer_schema(TAXONOMY), logprobs=logprobs)
+                          answer_schema(TAXONOMY.codes), logprobs=logprobs)
 
     async def call():
         client = create_client(entry)

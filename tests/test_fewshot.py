@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from assign_cat.prompt_file import load_examples
-from assign_cat.taxonomy import load_taxonomy
+from assign_cat.task import AssignCat
 from conftest import ROOT
 from labnb.embedder import load_embedder
 from labnb.errors import InputError, UsageError
 from labnb.fewshot import Example, ExampleSet, ShotSelector, ShotSettings
+from labnb.prompting.setup import load_examples
 
-TAXONOMY = load_taxonomy(ROOT / "config" / "taxonomy.xml")
-SAMPLE = load_examples(ROOT / "data" / "sample_products.csv", TAXONOMY)
+TASK = AssignCat(ROOT / "config" / "taxonomy.xml")
+SAMPLE = load_examples(TASK, ROOT / "data" / "sample_products.csv")
 ITEMS = [(e.id, e.text) for e in SAMPLE.examples[:3]]  # sp-001 multivitamin, sp-002 and sp-003 vitamin D3
 POOL = SAMPLE.examples[10:40]  # sp-011 … sp-040
 # Planted overlaps: sp-002 by id (other text), sp-001 by text (other case and spacing, other id).
@@ -73,6 +73,5 @@ def test_bad_settings_and_examples_files(tmp_path):
     path = tmp_path / "ex.csv"
     path.write_text("product_id,title,expected_category,expected_subcategory\na,Zinc,vitamins,zinc-x\n")
     with pytest.raises(InputError) as caught:
-        load_examples(path, TAXONOMY)
-    assert str(caught.value) == (f"{path}: example 1 ('a') gold label 'vitamins/zinc-x' is not in the taxonomy; "
-                                 "examples need expected_category and expected_subcategory")
+        load_examples(TASK, path)
+    assert str(caught.value) == f"{path}: example 1 ('a') has no gold label of the taxonomy; every example needs one"

@@ -8,14 +8,23 @@ import pytest
 
 from assign_cat import prompts
 from assign_cat.products import load_products
-from assign_cat.prompt_file import DEFAULT_PROMPT, EXTRA_VARIABLES, load_examples, system_variables, user_variables
-from assign_cat.taxonomy import load_taxonomy
+from assign_cat.task import AssignCat
 from conftest import ROOT
 from labnb.errors import InputError
+from labnb.fewshot import ExampleSet, ShotSelector, ShotSettings
 from labnb.prompting import load_prompt_file
+from labnb.prompting.setup import Prompting, load_examples
 
-TAXONOMY = load_taxonomy(ROOT / "config" / "taxonomy.xml")
+TASK = AssignCat(ROOT / "config" / "taxonomy.xml")
+TAXONOMY = TASK.taxonomy
 PRODUCTS = load_products(ROOT / "data" / "sample_products.csv")
+
+
+def shipped(examples=(), fixed=()) -> Prompting:
+    """The shipped prompt file; ``examples`` shown after the prefix (one request draws them all), ``fixed`` in it."""
+    prompt = load_prompt_file(TASK.prompt_file, extra_variables=TASK.prompt_extra_variables)
+    selector = ShotSelector(ExampleSet(tuple(examples)), ShotSettings(len(examples), "random")) if examples else None
+    return Prompting(prompt, selector=selector, fixed=list(fixed))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -26,23 +35,21 @@ def write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("explain", [False, True])
 def test_shipped_prompt_is_byte_identical_to_the_built_in_one(explain):
-    prompt = load_prompt_file(DEFAULT_PROMPT, extra_variables=EXTRA_VARIABLES)
-    assert not prompt.appends_answer_format
-    assert prompt.render_system(system_variables(TAXONOMY, explain=explain)) == prompts.render_system(
-        TAXONOMY, explain=explain)
+    prompting = shipped()
+    assert not prompting.prompt.appends_answer_format
+    assert prompting.system(TASK, explain=explain) == prompts.render_system(TAXONOMY, explain=explain)
     for size in (1, 7, len(PRODUCTS)):
         batch = PRODUCTS[:size]
-        assert prompt.render_user(user_variables(TAXONOMY, batch, explain=explain)) == prompts.render_user(batch)
+        assert prompting.user(TASK, batch, explain=explain) == prompts.render_user(batch)
 
 
 def test_examples_render_in_the_prefix_when_fixed_and_before_the_items_otherwise():
-    prompt = load_prompt_file(DEFAULT_PROMPT, extra_variables=EXTRA_VARIABLES)
-    examples = load_examples(ROOT / "data" / "sample_products.csv", TAXONOMY).examples
-    system = prompt.render_system(system_variables(TAXONOMY, examples=examples[2:3]))
+    examples = load_examples(TASK, ROOT / "data" / "sample_products.csv").examples
+    system = shipped(fixed=examples[2:3]).system(TASK, explain=False)
     assert system == prompts.render_system(TAXONOMY).replace(
         "\n\nAnswer with JSON", "\n\nExamples of classified products, each followed by the number of its "
         "subcategory:\nVitamin D3 Liquid Drops 1000 IU – Unflavoured, 30 ml | brand: Pürelab => 2\n\nAnswer with JSON")
-    user = prompt.render_user(user_variables(TAXONOMY, PRODUCTS[:1], examples=examples[2:3]))
+    user = shipped(examples=examples[2:3]).user(TASK, PRODUCTS[:1], explain=False)
     assert user == ("Examples of classified products, each followed by the number of its subcategory:\n"
                     "Vitamin D3 Liquid Drops 1000 IU – Unflavoured, 30 ml | brand: Pürelab => 2\n\n"
                     + prompts.render_user(PRODUCTS[:1]))

@@ -50,6 +50,8 @@ class AssignCat(Task):
     per_label_metric = "per_category"
     label_noun = "category"
     summary_metrics = ("category_accuracy",)
+    prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
+    prompt_extra_variables = ("taxonomy",)
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         self.taxonomy: Taxonomy | None = None
@@ -85,6 +87,17 @@ class AssignCat(Task):
     def snapshot(self, folder: RunFolder) -> None:
         assert self.taxonomy_path is not None
         folder.copy_in(self.taxonomy_path, "inputs/taxonomy.xml")
+
+    def read_items(self, path: Path) -> list[Product]:
+        return load_products(path)
+
+    def gold_choice(self, item: Any) -> str | None:
+        valid = self._tax.is_valid(item.expected_category, item.expected_subcategory)
+        return f"{item.expected_category}/{item.expected_subcategory}" if valid else None
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        return {"labels": prompts.render_taxonomy(self._tax),
+                "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
 
     def config_paths(self) -> dict[str, str | None]:
         return {"taxonomy_path": str(self.taxonomy_path)}

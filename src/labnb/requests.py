@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from labnb.answers import answer_schema, sha256_text
 from labnb.clients import ChatRequest
@@ -26,21 +26,34 @@ class RequestBuilder:
         self.entry = entry
         self.task = task
         self.explain = explain
-        self.system = task.render_system(explain=explain)
+        self.prompting = task.prompting  # a prompt file and examples, or None: the task's built-in prompt
+        self.system = (self.prompting.system(task, explain=explain) if self.prompting
+                       else task.render_system(explain=explain))
         self.schema = answer_schema(task.choices(), explain=explain)
         self.system_sha256 = sha256_text(self.system)
         self.schema_name = f"classify_{task.items_noun}"
+        # OpenAI's answer-token probabilities give each row a confidence; compatible servers may reject the field.
+        self.logprobs = entry.provider == "openai" and not entry.base_url
 
     def max_tokens(self, count: int) -> int:
         """The answer budget: the configured one, raised so a large batch is never cut off."""
         per = TOKENS_PER_EXPLAINED_ANSWER if self.explain else TOKENS_PER_ANSWER
         return max(self.entry.max_tokens, per * count + 64)
 
+    def user(self, items: Sequence[Item]) -> str:
+        if self.prompting:
+            return self.prompting.user(self.task, items, explain=self.explain)
+        return self.task.render_user(items)
+
+    def example_ids(self, items: Sequence[Item]) -> list[str]:
+        """The ids of the examples the request for ``items`` shows (recorded per call)."""
+        return self.prompting.example_ids(items) if self.prompting else []
+
     def build(self, items: Sequence[Item], note: str = "") -> ChatRequest:
         return ChatRequest(
-            system=self.system, user=self.task.render_user(items) + note, schema=self.schema,
+            system=self.system, user=self.user(items) + note, schema=self.schema,
             schema_name=self.schema_name, cache_key=f"{self.task.name}-{self.system_sha256[:16]}",
-            max_tokens=self.max_tokens(len(items)),
+            max_tokens=self.max_tokens(len(items)), logprobs=self.logprobs,
         )
 
     def repair(self, items: Sequence[Item], problem: str, previous: str) -> ChatRequest:
@@ -48,7 +61,18 @@ class RequestBuilder:
         return self.build(items, REPAIR_NOTE.format(problem=problem, previous=previous[:2000]))
 
     def templates(self) -> dict:
-        return self.task.prompt_templates(explain=self.explain)
+        recorded = self.task.prompt_templates(explain=self.explain)
+        return {**recorded, **self.prompting.record(self.system)} if self.prompting else recorded
+
+
+def first_request_text(plan: Any) -> str:
+    """``--dry-run --show-prompt``: the first request of the run, exactly as rendered."""
+    import json
+
+    builder = RequestBuilder(plan.entry, plan.task, explain=plan.options.explain)
+    request = builder.build(plan.items[: plan.options.batch_size])
+    schema = json.dumps(request.schema, separators=(",", ":"))
+    return f"--- system ---\n{request.system}\n--- user ---\n{request.user}\n--- answer schema ---\n{schema}\n---"
 
 
 def batches(items: Sequence[T], size: int) -> list[list[T]]:

@@ -84,6 +84,11 @@ class Task(ABC):
     per_label_metric: ClassVar[str] = "per_label"
     label_noun: ClassVar[str] = "label"
     summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
+    # Prompt files and examples (--prompt, --examples): the task's shipped prompt file (rendering it gives
+    # the built-in prompt byte for byte) and the template variables of its own besides the generic ones.
+    prompt_file: ClassVar[Path | None] = None
+    prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
+    prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
 
     @property
     def items_noun(self) -> str:
@@ -122,6 +127,14 @@ class Task(ABC):
         """The labels in a few words, for the dry run's first line."""
         return f"{len(self.choices())} labels"
 
+    def read_items(self, path: Path) -> list[Item]:
+        """Items of a file in the task's input format, with their gold (``--examples FILE``)."""
+        raise NotImplementedError(f"{self.name} does not read examples files")
+
+    def gold_choice(self, item: Item) -> str | None:
+        """The id of the choice that ``item``'s gold label names, or None."""
+        return None
+
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod
     def choices(self) -> dict[int, Choice]:
@@ -137,6 +150,10 @@ class Task(ABC):
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
+        return {}
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
         return {}
 
     # --- outputs --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class LLMClassifier(Classifier):
 
     def estimate_tokens(self, items: Sequence[Item]) -> int:
         # About four characters a token: cheap enough for every rate-limit check; --dry-run counts exactly.
-        return (len(self.requests.system) + len(self.task.render_user(items))) // 4 + 8
+        return (len(self.requests.system) + len(self.requests.user(items))) // 4 + 8
 
     def estimate_output_tokens(self, items: Sequence[Item]) -> int:
         per = TOKENS_PER_EXPLAINED_ANSWER if self.requests.explain else TOKENS_PER_ANSWER // 2
@@ -72,6 +72,9 @@ class LLMClassifier(Classifier):
             request={"system_sha256": self.requests.system_sha256, "user": request.user,
                      "max_tokens": request.max_tokens},
         )
+        shown = self.requests.example_ids(items)
+        if shown:
+            record.request["example_ids"] = shown
         outcome.calls.append(record)
         try:
             response = await self.client.generate(request)

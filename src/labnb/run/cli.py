@@ -45,6 +45,17 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how.add_argument("--batch-api", action="store_true",
                      help="submit to the provider's batch API (half price, within 24 h); collect with --resume")
     how.add_argument("--wait", action="store_true", help="with --batch-api: wait for the batches and collect them")
+    shots = p.add_argument_group("prompt and examples")
+    shots.add_argument("--prompt", metavar="FILE", help="a prompt file (YAML, Jinja2 templates) replacing the "
+                       "built-in prompt; copy one from config/prompts/")
+    shots.add_argument("--show-prompt", action="store_true", help="with --dry-run: print the first request")
+    shots.add_argument("--examples", metavar="FILE", help=f"labelled {noun}s (input format with gold columns): "
+                       "few-shot examples for LLMs, training data for --model local")
+    shots.add_argument("--shots", type=int, metavar="K", help="examples per request (default 3 with --examples)")
+    shots.add_argument("--shot-selection", choices=("knn", "random", "fixed"),
+                       help="knn: the K nearest per item (default); random: K seeded by --seed; fixed: the first K, "
+                            "in the cached prefix")
+    shots.add_argument("--seed", type=int, metavar="N", help="seed of --shot-selection random (default 0)")
     files.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
     files.add_argument("--runs-dir", metavar="DIR", help=f"where run folders go (default {defaults.runs_dir})")
     return p
@@ -79,13 +90,19 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
     if args.dry_run or args.compare_models:
         from labnb.run.dryrun import dry_run
 
-        print(dry_run(prepare(task, options_of(type(task), args), require_key=False),
-                      compare_models=args.compare_models))
+        plan = prepare(task, options_of(type(task), args), require_key=False)
+        if args.show_prompt:
+            from labnb.requests import first_request_text
+
+            print(first_request_text(plan))
+        print(dry_run(plan, compare_models=args.compare_models))
         return None
+    if args.show_prompt:
+        raise UsageError("--show-prompt only applies with --dry-run")
     plan = prepare(task, options_of(type(task), args))
-    warning = task.gold_warning(plan.items)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in (task.gold_warning(plan.items), task.prompting and task.prompting.warning(task.item_noun)):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     if args.batch_api:
         from labnb.run.batch_run import submit
 

@@ -26,6 +26,11 @@ class RunOptions:
     explain: bool = False
     max_cost: float | None = None
     batch_api: bool = False
+    prompt: str | None = None  # a prompt file replacing the task's built-in prompt
+    examples: str | None = None  # labelled items: few-shot examples for LLMs, training data for the local model
+    shots: int | None = None  # examples per request (default 3 with --examples)
+    shot_selection: str = "knn"
+    seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,3 +64,7 @@ class RunOptions:
             raise UsageError(f"--timeout must be positive, got {self.timeout}")
         if self.max_cost is not None and self.max_cost <= 0:
             raise UsageError(f"--max-cost must be positive, got {self.max_cost}")
+        if self.shots is not None and self.shots < 0:
+            raise UsageError(f"--shots must be 0 or more, got {self.shots}")
+        if (self.shots or self.shot_selection != "knn") and self.examples is None:
+            raise UsageError("--shots and --shot-selection need --examples FILE")

@@ -49,7 +49,22 @@ def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Pla
     entry = _entry(models_path, options.model, options.timeout, require_key=require_key)
     items = task.load(options)
     input_path = Path(options.input) if options.input is not None else None
-    return Plan(task, options, entry, models_path, items, input_path)
+    return checked(Plan(task, options, entry, models_path, items, input_path))
+
+
+def checked(plan: Plan, folder: RunFolder | None = None) -> Plan:
+    """Set up the plan's prompt file and examples and render its first request, so that a broken template
+    is a one-line error before any run folder exists."""
+    from labnb.prompting.setup import build_prompting
+    from labnb.providers import provider
+
+    plan.task.prompting = build_prompting(plan.task, plan.options, plan.items, folder=folder)
+    if plan.task.prompting is not None and provider(plan.entry).chat and plan.items:
+        from labnb.requests import RequestBuilder
+
+        RequestBuilder(plan.entry, plan.task, explain=plan.options.explain).build(
+            plan.items[: plan.options.batch_size])
+    return plan
 
 
 def from_run(task: Task, folder: RunFolder, **overrides: Any) -> Plan:
@@ -64,9 +79,9 @@ def from_run(task: Task, folder: RunFolder, **overrides: Any) -> Plan:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{folder.path}: unreadable run snapshot: {exc}") from None
     models_path = folder.file("config/models.yaml")
-    return Plan(
+    return checked(Plan(
         task=task, options=options, entry=_entry(models_path, options.model, options.timeout),
         models_config_path=models_path, items=items,
         input_path=Path(recorded["input_path"]) if recorded.get("input_path") else None,
         replay_of=recorded.get("replay_of"),
-    )
+    ), folder)

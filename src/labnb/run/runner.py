@@ -41,6 +41,9 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
     folder = RunFolder.create(plan.options.runs_dir, task.run_prefix())
     folder.write_json(f"inputs/{task.items_file}", [p.to_dict() for p in plan.items])
     task.snapshot(folder)
+    if task.prompting is not None:
+        task.prompting.snapshot(folder)
+        summary = {**task.prompting.summary(), **summary}
     folder.write_json("inputs/prompt_templates.json", classifier.prompt_templates())
     folder.copy_in(plan.models_config_path, "config/models.yaml")
     folder.write_json("config/run_config.json", {
