@@ -16,7 +16,7 @@ SAMPLE = load_examples(TASK, ROOT / "data" / "sample_products.csv")
 ITEMS = [(e.id, e.text) for e in SAMPLE.examples[:3]]  # sp-001 multivitamin, sp-002 and sp-003 vitamin D3
 POOL = SAMPLE.examples[10:40]  # sp-011 … sp-040
 # Planted overlaps: sp-002 by id (other text), sp-001 by text (other case and spacing, other id).
-PLANTED = (Example("sp-002", "Omega-3 Fish Oil", "fish-oils/omega-3"),
+PLANTED = (Example("sp-002", "Omega-3 Fish Oil", "omega-3/fish-oil"),
            Example("x-1", "  complete ADULT multivitamin &  Multimineral, once daily, 90 tablets",
                    "vitamins/multivitamins"))
 
