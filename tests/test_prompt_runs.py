@@ -125,7 +125,8 @@ def test_dry_run_show_prompt_prints_the_first_request_and_prices_the_examples(cl
              "Liquid Ionic Trace Minerals, 8 fl oz (237 ml) | description:")
     system = fixed.out.split("--- system ---\n", 1)[1].split("\n--- user ---\n", 1)[0]
     assert shown in system and system.endswith(prompts.render_system(TASK.taxonomy).rsplit("\n\n", 1)[1])
-    assert fixed.out.split("\n--- user ---\n", 1)[1].startswith(prompts.render_user(first) + "\n--- answer schema ---\n")
+    user = fixed.out.split("\n--- user ---\n", 1)[1]
+    assert user.startswith(prompts.render_user(first) + "\n--- answer schema ---\n")
 
     def input_tokens(out: str) -> int:
         line = next(x for x in out.splitlines() if x.startswith("gpt4o_mini"))
