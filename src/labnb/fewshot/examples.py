@@ -57,3 +57,22 @@ def shown(examples: Sequence[Example], k_of: dict[str, int], names: dict[str, st
     """The examples as template variables: {id, text, fields, k, label}; ``k_of`` maps label id → choice number."""
     return [{"id": e.id, "text": e.text, "fields": [list(f) for f in e.fields], "k": k_of[e.label],
              "label": names.get(e.label, e.label)} for e in examples]
+
+
+@dataclass(frozen=True)
+class ExampleItem:
+    """An example seen as an item (what the zero-shot scorer reads): its text and fields."""
+
+    item_id: str
+    text: str
+    description: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    has_gold: bool = True
+
+    @classmethod
+    def of(cls, example: Example) -> ExampleItem:
+        fields = dict(example.fields)
+        return cls(example.id, example.text, fields.pop("description", ""), fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "text": self.text}
