@@ -89,6 +89,7 @@ class Task(ABC):
     prompt_file: ClassVar[Path | None] = None
     prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
     prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
+    cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
 
     @property
     def items_noun(self) -> str:

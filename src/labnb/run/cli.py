@@ -56,6 +56,10 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
                        help="knn: the K nearest per item (default); random: K seeded by --seed; fixed: the first K, "
                             "in the cached prefix")
     shots.add_argument("--seed", type=int, metavar="N", help="seed of --shot-selection random (default 0)")
+    cascade = p.add_argument_group("cascade")
+    cascade.add_argument("--escalate-to", metavar="ALIAS", help=f"send the {noun}s the model is unsure of to ALIAS")
+    cascade.add_argument("--escalate-below", type=float, metavar="P",
+                         help="with --escalate-to: escalate when the first model's confidence is below P")
     files.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
     files.add_argument("--runs-dir", metavar="DIR", help=f"where run folders go (default {defaults.runs_dir})")
     return p

@@ -31,6 +31,8 @@ class RunOptions:
     shots: int | None = None  # examples per request (default 3 with --examples)
     shot_selection: str = "knn"
     seed: int = 0
+    escalate_to: str | None = None  # a cascade: items the model is unsure of go to this model
+    escalate_below: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,3 +70,9 @@ class RunOptions:
             raise UsageError(f"--shots must be 0 or more, got {self.shots}")
         if (self.shots or self.shot_selection != "knn") and self.examples is None:
             raise UsageError("--shots and --shot-selection need --examples FILE")
+        if (self.escalate_to is None) != (self.escalate_below is None):
+            raise UsageError("--escalate-to ALIAS and --escalate-below P go together")
+        if self.escalate_below is not None and not 0 < self.escalate_below <= 1:
+            raise UsageError(f"--escalate-below must be a probability in (0, 1], got {self.escalate_below}")
+        if self.escalate_to is not None and self.batch_api:
+            raise UsageError("a cascade (--escalate-to) cannot run on a batch API")

@@ -65,7 +65,15 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
 
 
 def new_classifier(plan: Plan) -> Classifier:
-    return create_classifier(plan.entry, plan.task, explain=plan.options.explain)
+    first = create_classifier(plan.entry, plan.task, explain=plan.options.explain)
+    if plan.escalation is None:
+        return first
+    from labnb.cascade import CascadeClassifier
+
+    second = create_classifier(plan.escalation, plan.task, explain=plan.options.explain)
+    assert plan.options.escalate_below is not None
+    return CascadeClassifier(first, second, plan.task, plan.options.escalate_below, plan.entry, plan.escalation,
+                             plan.options.concurrency)
 
 
 def run_new(plan: Plan, command: list[str]) -> RunResult:
