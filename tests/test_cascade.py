@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pandas as pd
 
@@ -62,3 +63,57 @@ def test_escalates_exactly_the_unsure_items_and_splits_cost_and_metrics_by_stage
         "second_stage": round(correct[sent.index].mean(), 6),
         "first_model_on_escalated": round(first_right[sent.index].mean(), 6)}
     assert result.json("outputs/metrics.json")["accuracy"] == cascade["accuracy"]["overall"]
+    # A replay is one more cascade from the snapshot: the same rows.
+    again = cli("--replay", str(result.run_dir))
+    assert again.code == 0, again.err
+    columns = ["product_id", "category", "subcategory", "model_used", "first_answer", "first_confidence"]
+    assert table(again.run_dirs[-1])[columns].equals(rows[columns])
+
+
+def test_dry_run_prices_the_escalation_at_the_share_local_confidences_imply(cli):
+    args = ("--input", str(SAMPLE), "--limit", "20", "--batch-size", "2", "--dry-run")
+    local = cli("--model", "local", "--input", str(SAMPLE), "--limit", "20")
+    confidences = table(local.run_dir)["confidence"].astype(float)
+    unsure = confidences < float(THRESHOLD)
+    cascade = cli("--model", "local", "--escalate-to", "gpt4o_mini", "--escalate-below", THRESHOLD, *args)
+    assert cascade.code == 0 and len(cascade.run_dirs) == 1, cascade.err
+    line = cascade.out.splitlines()[-1]
+    n = int(unsure.sum())
+    assert line.startswith(f"cascade: {n:,} of 20 products ({n / 20:.1%}) below {THRESHOLD} go to gpt4o_mini "
+                           f"(the local model's confidences, computed now): {(n + 1) // 2:,} requests")
+    # The same requests as a dry run of the LLM alone on exactly those items.
+    ids = table(local.run_dir)["product_id"][unsure].tolist()
+    subset = cli.runs_dir / "unsure.csv"
+    pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).set_index("product_id").loc[ids].reset_index().to_csv(
+        subset, index=False)
+    alone = cli("--model", "gpt4o_mini", "--input", str(subset), "--batch-size", "2", "--dry-run")
+    row = next(x for x in alone.out.splitlines() if x.startswith("gpt4o_mini")).split()
+    assert f"{row[2]} input tok, {row[3]} output tok, ${row[5]} (with cache ${row[6]})" in line
+
+
+def test_kill_9_during_the_escalation_then_resume(tmp_path):
+    with FakeAPIServer(api_key="test-key-0123456789abcdef", latency=0.08) as server:
+        models, runs = write_models_yaml(tmp_path / "m.yaml"), tmp_path / "runs"
+        cascade = ("--model", "local", "--escalate-to", "gpt4o_mini", "--escalate-below", THRESHOLD)
+        process = start(server, models, runs, *cascade)
+        run = wait_for_calls(runs, 1, process, timeout=180)
+        while not any(c["model"] for c in lines(run / "outputs" / "calls.jsonl")):  # until an LLM call is logged
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert json.loads((run / "metadata" / "run_summary.json").read_text())["status"] == "running"
+        resumed = start(server, models, runs, "--resume", str(run))
+        _, err = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, err
+        rows = table(run)
+        assert len(rows) == 86 and rows["product_id"].is_unique and set(rows["status"]) == {"ok"}
+        unsure = rows["first_confidence"].astype(float) < float(THRESHOLD)
+        assert (rows["model_used"] == "openai/gpt-4o-mini").tolist() == unsure.tolist() and unsure.any()
+        calls = lines(run / "outputs" / "calls.jsonl")
+        ours = {json.loads(c["response"])["id"] for c in calls if c["model"] and c["status"] == "ok"}
+        served = [e for e in server.usage_log if e["id"] in ours]
+        usage = json.loads((run / "outputs" / "token_usage.json").read_text())["by_model"]["openai/gpt-4o-mini"]
+        assert usage["total_prompt_tokens"] == sum(e["input_tokens"] for e in served) and len(served) == len(ours)
+        summary = json.loads((run / "metadata" / "run_summary.json").read_text())
+        assert summary["status"] == "completed" and [r["mode"] for r in summary["resumes"]] == ["resume"]

@@ -153,3 +153,15 @@ def cascade_token_usage(calls: Sequence[CallRecord], first: ModelEntry, second: 
                  model_used=f"{first.model_used} -> {second.model_used}", by_model=parts,
                  pricing={model: part["pricing"] for model, part in parts.items()}, batch_pricing=False)
     return total
+
+
+def escalated_items(plan: Any) -> tuple[list[Item], bool]:
+    """The items a cascade would escalate, and whether that is known before any call (a local first model)."""
+    from labnb.providers import create_classifier, provider
+
+    if provider(plan.entry).chat:
+        return list(plan.items), False
+    first = create_classifier(plan.entry, plan.task)
+    outcome = asyncio.run(first.classify(plan.items))
+    threshold = plan.options.escalate_below
+    return [item for item, r in zip(plan.items, outcome.results) if escalates(r, threshold)], True
