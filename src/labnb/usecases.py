@@ -1,7 +1,7 @@
 """Find a use case's task by its name: use case ``x-y`` is the package ``x_y`` whose ``task`` module has ``TASK``.
 
 A new use case is a new package; nothing here changes. Run folders name their use case in
-``run_summary.json`` (folders written before it was recorded are assign-cat's, the first use case).
+``run_summary.json``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import re
 from labnb.errors import InputError
 from labnb.task import Task
 
-FIRST_USE_CASE = "assign-cat"  # run folders that predate the use_case field
-
 
 def package_of(use_case: str) -> str:
     return use_case.replace("-", "_")
@@ -21,7 +19,9 @@ def package_of(use_case: str) -> str:
 
 def task_class(use_case: str | None) -> type[Task]:
     """The task class of ``use_case``; an unknown one is a one-line InputError."""
-    name = use_case or FIRST_USE_CASE
+    name = use_case or ""
+    if not name:
+        raise InputError("the run does not name its use case (no use_case in run_summary.json)")
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,40}", name):
         raise InputError(f"unknown use case {name[:50]!r}")
     try:
