@@ -105,7 +105,8 @@ def test_knn_examples_per_call_leakage_guard_and_overlap_count(cli, fake_api, tm
     calls = [json.loads(line) for line in (result.run_dir / "outputs" / "calls.jsonl").read_text().splitlines()]
     assert [(c["item_ids"], c["request"]["example_ids"]) for c in calls] == [
         (["sp-001"], ["sp-036", "sp-012"]), (["sp-002"], ["sp-035", "sp-036"]), (["sp-003"], ["sp-028", "sp-011"])]
-    user = chat_requests(fake_api)[0]["messages"][1]["content"]
+    users = [body["messages"][1]["content"] for body in chat_requests(fake_api)]
+    user = next(u for u in users if "\n1. Complete Adult Multivitamin" in u)  # sp-001's request
     assert user.startswith("Examples of classified products, each followed by the number of its subcategory:\n"
                            "Complete Meal Shake")
     assert result.json("metadata/run_summary.json")["examples"] == {

@@ -52,6 +52,7 @@ class AssignCat(Task):
     summary_metrics = ("category_accuracy",)
     prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
     prompt_extra_variables = ("taxonomy",)
+    prompt_text_chars = prompts.FIELD_CHARS
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         self.taxonomy: Taxonomy | None = None

@@ -88,6 +88,7 @@ class Task(ABC):
     # the built-in prompt byte for byte) and the template variables of its own besides the generic ones.
     prompt_file: ClassVar[Path | None] = None
     prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
+    prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
     prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
     cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
 

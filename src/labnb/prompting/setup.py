@@ -48,7 +48,8 @@ class Prompting:
 
     def user(self, task: Task, items: Sequence[Item], *, explain: bool) -> str:
         variables = self._variables(task, explain, self.batch_examples(items))
-        listed = [{"n": n, "id": item.item_id, "text": one_line(item.text, FIELD_CHARS),
+        limit = task.prompt_text_chars
+        listed = [{"n": n, "id": item.item_id, "text": one_line(item.text, limit or len(item.text) + 1),
                    "fields": [list(f) for f in item_fields(item)]} for n, item in enumerate(items, start=1)]
         return self.prompt.render_user({**variables, "items": listed, "count": len(listed)})
 
