@@ -9,7 +9,6 @@ import time
 import pandas as pd
 
 from conftest import ROOT, write_models_yaml
-from fakeapi import FakeAPIServer
 from test_crash_resume import lines, start, wait_for_calls
 
 SAMPLE = ROOT / "data" / "sample_products.csv"
@@ -91,29 +90,29 @@ def test_dry_run_prices_the_escalation_at_the_share_local_confidences_imply(cli)
     assert f"{row[2]} input tok, {row[3]} output tok, ${row[5]} (with cache ${row[6]})" in line
 
 
-def test_kill_9_during_the_escalation_then_resume(tmp_path):
-    with FakeAPIServer(api_key="test-key-0123456789abcdef", latency=0.08) as server:
-        models, runs = write_models_yaml(tmp_path / "m.yaml"), tmp_path / "runs"
-        cascade = ("--model", "local", "--escalate-to", "gpt4o_mini", "--escalate-below", THRESHOLD)
-        process = start(server, models, runs, *cascade)
-        run = wait_for_calls(runs, 1, process, timeout=180)
-        while not any(c["model"] for c in lines(run / "outputs" / "calls.jsonl")):  # until an LLM call is logged
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        assert json.loads((run / "metadata" / "run_summary.json").read_text())["status"] == "running"
-        resumed = start(server, models, runs, "--resume", str(run))
-        _, err = resumed.communicate(timeout=300)
-        assert resumed.returncode == 0, err
-        rows = table(run)
-        assert len(rows) == 86 and rows["product_id"].is_unique and set(rows["status"]) == {"ok"}
-        unsure = rows["first_confidence"].astype(float) < float(THRESHOLD)
-        assert (rows["model_used"] == "openai/gpt-4o-mini").tolist() == unsure.tolist() and unsure.any()
-        calls = lines(run / "outputs" / "calls.jsonl")
-        ours = {json.loads(c["response"])["id"] for c in calls if c["model"] and c["status"] == "ok"}
-        served = [e for e in server.usage_log if e["id"] in ours]
-        usage = json.loads((run / "outputs" / "token_usage.json").read_text())["by_model"]["openai/gpt-4o-mini"]
-        assert usage["total_prompt_tokens"] == sum(e["input_tokens"] for e in served) and len(served) == len(ours)
-        summary = json.loads((run / "metadata" / "run_summary.json").read_text())
-        assert summary["status"] == "completed" and [r["mode"] for r in summary["resumes"]] == ["resume"]
+def test_kill_9_during_the_escalation_then_resume(cli, fake_api, tmp_path):
+    fake_api.latency = 0.08
+    models, runs = write_models_yaml(tmp_path / "m.yaml"), tmp_path / "runs"
+    # 24 products, about a third of them below 0.99: the kill lands while the LLM still has work.
+    cascade = ("--model", "local", "--escalate-to", "gpt4o_mini", "--escalate-below", "0.99", "--limit", "24")
+    process = start(fake_api, models, runs, *cascade)
+    run = wait_for_calls(runs, 1, process, timeout=180)
+    while not any(c["model"] for c in lines(run / "outputs" / "calls.jsonl")):  # until an LLM call is logged
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert json.loads((run / "metadata" / "run_summary.json").read_text())["status"] == "running"
+    resumed = cli("--resume", str(run))  # in this process: the local model is loaded already
+    assert resumed.code == 0, resumed.err
+    rows = table(run)
+    assert len(rows) == 24 and rows["product_id"].is_unique and set(rows["status"]) == {"ok"}
+    unsure = rows["first_confidence"].astype(float) < 0.99
+    assert (rows["model_used"] == "openai/gpt-4o-mini").tolist() == unsure.tolist() and unsure.any()
+    calls = lines(run / "outputs" / "calls.jsonl")
+    ours = {json.loads(c["response"])["id"] for c in calls if c["model"] and c["status"] == "ok"}
+    served = [e for e in fake_api.usage_log if e["id"] in ours]
+    usage = json.loads((run / "outputs" / "token_usage.json").read_text())["by_model"]["openai/gpt-4o-mini"]
+    assert usage["total_prompt_tokens"] == sum(e["input_tokens"] for e in served) and len(served) == len(ours)
+    summary = json.loads((run / "metadata" / "run_summary.json").read_text())
+    assert summary["status"] == "completed" and [r["mode"] for r in summary["resumes"]] == ["resume"]
