@@ -15,7 +15,7 @@ SPORTS = ROOT.parent / "shared" / "data" / "products" / "sports-supplements.tsv"
 SAMPLE = ROOT / "data" / "sample_products.csv"
 SHIPPED_TAXONOMY = ROOT / "config" / "taxonomy.xml"
 NAMES_TAXONOMY = ROOT / "benchmarks" / "data" / "taxonomy-20x133.xml"
-PACKAGES = ("openai", "httpx2", "pydantic", "tiktoken", "quicktok-v1", "lxml", "pyyaml", "tqdm", "aiolimiter")
+PACKAGES = ("openai", "httpx2", "pydantic", "tiktoken", "quicktok-v1", "lxml", "pyyaml", "tqdm")
 # Suffixes that keep repeated products distinct (a real catalogue has variants of one product).
 VARIANTS = ("", "30 Servings", "Chocolate", "2 lb", "Vanilla", "60 Capsules", "Unflavored", "Value Size",
             "Berry Blast", "120 Tablets", "5 lb", "Travel Pack")

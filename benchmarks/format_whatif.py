@@ -24,8 +24,8 @@ from assign_cat.taxonomy import Taxonomy
 from labnb import tokens
 from labnb.answers import ANSWER_SHAPE, answer_schema
 from labnb.config import ModelEntry
-from labnb.requests import batches
-from labnb.run.dryrun import CHAT_FRAMING_TOKENS, Projection, priced
+from labnb.requests import CHAT_FRAMING_TOKENS, batches
+from labnb.run.dryrun import Projection, priced
 
 PREVIOUS_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.
 For each product choose exactly one category id and one subcategory id that belongs to that category. \

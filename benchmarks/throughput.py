@@ -46,11 +46,11 @@ KEY = "bench-key-0123456789abcdef"
 class FakeServer:
     """tests/fakeapi.py in its own process (its CPU is never counted as ours)."""
 
-    def __init__(self, latency: float) -> None:
-        self.latency = latency
+    def __init__(self, latency: float, extra: list[str] | None = None) -> None:
+        self.latency, self.extra = latency, extra or []  # extra: e.g. the fake's --rate-* options
 
     def __enter__(self) -> FakeServer:
-        cmd = [sys.executable, str(FAKE), "--port", "0", "--latency", str(self.latency), "--api-key", KEY]
+        cmd = [sys.executable, str(FAKE), "--port", "0", "--latency", str(self.latency), "--api-key", KEY, *self.extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         self.url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
         if not self.url.startswith("http"):
@@ -164,6 +164,7 @@ if __name__ == "__main__" and "--bare" in sys.argv:  # keep the bare process fre
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import results_sections  # noqa: E402
 from bench_inputs import default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
 from throughput_profile import section  # noqa: E402
 from throughput_wire import wire_check  # noqa: E402
@@ -274,7 +275,7 @@ def main() -> None:
             ours_prof, bare_prof = profiles(args.latency, work, requests[1], REFERENCE_CONCURRENCY)
             profile = section(ours_prof, bare_prof, args.n)
     text = report(args, rows, fixed, tokens, profile, wire, machine_facts(), time.perf_counter() - clock)
-    args.out.write_text(text, encoding="utf-8")
+    results_sections.write(args.out, main=text)  # keeps the rate-limit section (throughput_limits.py)
     print(text)
 
 

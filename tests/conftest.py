@@ -75,17 +75,14 @@ def api_env(fake_api, monkeypatch):
     return fake_api
 
 
-@pytest.fixture
-def cli(api_env, tmp_path, capsys):
-    """Run ``run_assign_cat.main`` in-process with a test models.yaml and a temporary runs dir."""
-    from assign_cat.cli import main
-
+def in_process_cli(main, tmp_path: Path, capsys):
+    """A runner of a CLI ``main(argv)`` with a test models.yaml and a temporary runs dir."""
     models = write_models_yaml(tmp_path / "models.yaml")
     runs = tmp_path / "runs"
 
     def run(*args: str, models_config: Path | None = None) -> CliResult:
         argv = [*args]
-        if not any(a in argv for a in ("--resume", "--retry-failed", "--models-config")):
+        if not any(a in argv for a in ("--resume", "--retry-failed", "--replay", "--models-config")):
             argv += ["--models-config", str(models_config or models)]
         if "--runs-dir" not in argv and not any(a in argv for a in ("--resume", "--retry-failed")):
             argv += ["--runs-dir", str(runs)]
@@ -97,6 +94,22 @@ def cli(api_env, tmp_path, capsys):
     run.runs_dir = runs
     run.models = models
     return run
+
+
+@pytest.fixture
+def cli(api_env, tmp_path, capsys):
+    """Run ``run_assign_cat.main`` in-process with a test models.yaml and a temporary runs dir."""
+    from assign_cat.cli import main
+
+    return in_process_cli(main, tmp_path, capsys)
+
+
+@pytest.fixture
+def text_cli(api_env, tmp_path, capsys):
+    """Run ``run_classify_text.main`` in-process, like ``cli``."""
+    from classify_text.cli import main
+
+    return in_process_cli(main, tmp_path, capsys)
 
 
 def subprocess_env(server: FakeAPIServer) -> dict[str, str]:

@@ -4,7 +4,8 @@
         openai.OpenAI(api_key="test-key", base_url=f"{server.url}/v1")
         anthropic.Anthropic(api_key="test-key", base_url=server.url)
 
-Standalone (benchmarks): ``python tests/fakeapi.py --port 0 --latency 0.2`` prints the URL, serves until killed.
+Standalone (benchmarks): ``python tests/fakeapi.py --port 0 --latency 0.2`` prints the URL, serves until killed;
+``--rate-requests N --rate-tokens N --rate-window SECONDS`` add the providers' rate limits (fakeapi_ratelimit.py).
 Answers come from fakeapi_answer.py, wire formats from fakeapi_wire.py, batches from fakeapi_batches.py.
 """
 
@@ -29,8 +30,9 @@ if str(Path(__file__).parent) not in sys.path:  # the sibling modules, also when
     sys.path.insert(0, str(Path(__file__).parent))
 
 import fakeapi_wire as wire
-from fakeapi_answer import answer, parse_anthropic, parse_openai, product_titles
+from fakeapi_answer import answer, dumps, parse_anthropic, parse_openai, product_titles, tokens
 from fakeapi_batches import Batches
+from fakeapi_ratelimit import RateLimiter, RateLimits, error_body
 from fakeapi_wire import Fault, Meter, Reply, anthropic_error, openai_error
 
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
@@ -62,6 +64,7 @@ class FakeAPIServer:
         self.batch_expire = False
         self.batches = Batches(self, self._answer_batch_item)
         self.model_calls = 0
+        self.rate: RateLimiter | None = None  # set with ``limit_rate``
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
@@ -103,6 +106,12 @@ class FakeAPIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def limit_rate(self, requests: int | None = None, tokens: int | None = None, window: float = 60.0, *,
+                   headers: bool = True) -> RateLimiter:
+        """Rate-limit model calls from now on: buckets of ``requests`` and ``tokens`` per ``window`` seconds."""
+        self.rate = RateLimiter(RateLimits(requests, tokens, window, headers))
+        return self.rate
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
         """The recorded requests whose path is ``path`` (retries included)."""
@@ -156,6 +165,24 @@ class FakeAPIServer:
         return Reply.of(404, openai_error(404, message=f"Unknown request URL: {method} {path}."))
 
     def _model_call(self, provider: str, path: str, body: dict[str, Any], key: str, rid: str) -> Reply:
+        limits: dict[str, str] = {}
+        if self.rate is not None:
+            verdict = self.rate.check(provider, *self._cost(provider, body))
+            if not verdict.admitted:
+                return Reply.of(429, error_body(provider, verdict, str(body.get("model")), rid),
+                                headers=verdict.headers)
+            limits = verdict.headers
+        reply = self._admitted_call(provider, path, body, key, rid)
+        reply.headers.update(limits)
+        return reply
+
+    def _cost(self, provider: str, body: dict[str, Any]) -> tuple[int, int]:
+        """Input and output tokens of the answer a call will get (what the rate limits count)."""
+        parsed = parse_openai(body) if provider == "openai" else parse_anthropic(body)
+        obj = answer(parsed, self.labels, self.default_label, None, "", self.taxonomy_pairs)
+        return tokens(parsed.system + parsed.user), tokens(dumps(obj))
+
+    def _admitted_call(self, provider: str, path: str, body: dict[str, Any], key: str, rid: str) -> Reply:
         with self._lock:
             index = self.model_calls
             self.model_calls += 1
@@ -279,10 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default="test-key")
     parser.add_argument("--cache-min-tokens", type=int, default=1024)
     parser.add_argument("--batch-polls", type=int, default=2, help="retrieve calls until a batch ends")
+    parser.add_argument("--rate-requests", type=int, help="requests per window (a bucket that starts full)")
+    parser.add_argument("--rate-tokens", type=int, help="input + output tokens per window")
+    parser.add_argument("--rate-window", type=float, default=60.0, help="seconds for an empty bucket to refill")
     args = parser.parse_args(argv)
     server = FakeAPIServer(api_key=args.api_key, latency=args.latency, cache_min_tokens=args.cache_min_tokens,
                            host=args.host, port=args.port)
     server.batch_polls_to_finish = args.batch_polls
+    if args.rate_requests or args.rate_tokens:
+        server.limit_rate(args.rate_requests, args.rate_tokens, args.rate_window)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:

@@ -164,8 +164,10 @@ def test_load_runs_flags_stale_running_and_interrupted(tmp_path):
     make_run(tmp_path, "assign-cat-2025-09-19-140200", answers, status="running",
              updated_at=NOW - timedelta(minutes=5))  # stale: STALE_AFTER_SECONDS is 30
     make_run(tmp_path, "assign-cat-2025-09-19-140300", answers, status="interrupted")
-    (tmp_path / "not-a-run").mkdir()  # ignored by the listing
+    (tmp_path / "not-a-run").mkdir()  # listed as unreadable, first (it has no start time)
     table = load_runs(tmp_path, now=NOW)
+    assert table["status"].iloc[0] == "unreadable: no metadata/run_summary.json"
+    table = table.iloc[1:]
     assert table["status"].tolist() == ["completed", "running", "crashed?", "interrupted"]
     assert table["items"].tolist() == [2, 2, 2, 2]
     assert table["not_run"].tolist() == [1, 1, 1, 1]
@@ -189,6 +191,7 @@ def test_cli_list_json(tmp_path):
         "items": 2, "ok": 1, "failures": 1, "not_run": 0, "accuracy": 0.5, "category_accuracy": 0.5,
         "cost_usd": 0.5, "duration_s": 3.0, "total_tokens": 700, "prompt_tokens": 600, "completion_tokens": 100,
         "calls": 3, "retries": 1, "latency_p50_ms": 200.0, "latency_p95_ms": 300.0,
+        "tags": "", "note": "", "input": "products.csv", "batch_size": 2, "labels": "",
         "path": str(tmp_path / "assign-cat-2025-09-19-140000"),
     }]
     assert out.stdout == json.dumps(json.loads(out.stdout), sort_keys=True, indent=2) + "\n"

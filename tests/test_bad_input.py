@@ -21,6 +21,8 @@ LAUGHS = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b 
 EXTERNAL = ('<?xml version="1.0"?><!DOCTYPE taxonomy SYSTEM "http://127.0.0.1:9/x.dtd"><taxonomy name="t" '
             'version="1"><category id="a" name="A"><subcategory id="b" name="B"/></category></taxonomy>')
 
+MODEL = "default: a\nmodels:\n  a: {{provider: openai, model: m, pricing: {}}}\n"
+
 # (id, files to create {name: content}, CLI args ({d} = the temp dir), text the error must contain)
 CASES = [
     ("malformed csv", {"p.csv": 'title,brand\n"Whey,Acme\n'}, ["--input", "{d}/p.csv"], "malformed CSV"),
@@ -37,7 +39,8 @@ CASES = [
     ("no title column", {"p.csv": "name\nWhey\n"}, ["--input", "{d}/p.csv"], "missing required column 'title'"),
     ("json not a list", {"p.json": '{"a": 1}'}, ["--input", "{d}/p.json"], "expected a JSON list"),
     ("broken jsonl", {"p.jsonl": '{"title": "A"}\n{"title": \n'}, ["--input", "{d}/p.jsonl"], "line 2: malformed"),
-    ("spreadsheet file", {"p.xlsx": "PK"}, ["--input", "{d}/p.xlsx"], "unknown file type"),
+    ("old excel file", {"p.xls": "PK"}, ["--input", "{d}/p.xls"], "unknown file type"),
+    ("corrupt xlsx", {"p.xlsx": "PK"}, ["--input", "{d}/p.xlsx"], "not a readable Excel .xlsx file"),
     ("malformed yaml", {"m.yaml": "default: a\nmodels: {a: [\n"}, ["--models-config", "{d}/m.yaml"], "malformed YAML"),
     ("unknown model key", {"m.yaml": "default: a\nmodels:\n  a: {provider: openai, model: m, colour: red, "
                            "pricing: {input: 1, output: 1}}\n"}, ["--models-config", "{d}/m.yaml"],
@@ -60,6 +63,32 @@ CASES = [
      ["--taxonomy", "{d}/t.xml"], "duplicate category id 'a'"),
     ("malformed taxonomy", {"t.xml": "<taxonomy"}, ["--taxonomy", "{d}/t.xml"], "malformed XML"),
     ("taxonomy missing", {}, ["--taxonomy", "{d}/none.xml"], "taxonomy file not found"),
+    # models.yaml values that would make the numbers wrong (issue 11 §6): file, line and alias named
+    ("nan price", {"m.yaml": MODEL.format("{input: .nan, output: 1}")}, ["--models-config", "{d}/m.yaml"],
+     "line 3: models.a.pricing.input must be a finite number, got nan"),
+    ("infinite price", {"m.yaml": MODEL.format("{input: 1, output: .inf}")}, ["--models-config", "{d}/m.yaml"],
+     "line 3: models.a.pricing.output must be a finite number, got inf"),
+    ("negative price", {"m.yaml": MODEL.format("{input: -1, output: 1}")}, ["--models-config", "{d}/m.yaml"],
+     "line 3: models.a.pricing.input must be at least 0"),
+    ("duplicate alias", {"m.yaml": MODEL.format("{input: 1, output: 1}") + "  a: {provider: openai, model: x, "
+                         "pricing: {input: 9, output: 9}}\n"}, ["--models-config", "{d}/m.yaml"],
+     "line 4: duplicate key 'a' (first at line 3)"),
+    ("yaml alias bomb", {"m.yaml": "x: &x [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\ny: &y [*x, *x, *x, *x, *x, *x, *x, *x]\n"
+                         + MODEL.format("{input: 1, output: 1}")}, ["--models-config", "{d}/m.yaml"],
+     "line 2: YAML aliases (*name) are not allowed"),
+    ("timeout 0", {"m.yaml": MODEL.format("{input: 1, output: 1}, timeout: 0")}, ["--models-config", "{d}/m.yaml"],
+     "line 3: models.a.timeout must be above 0, got 0"),
+    ("timeout 1e12", {"m.yaml": MODEL.format("{input: 1, output: 1}, timeout: 1e12")},
+     ["--models-config", "{d}/m.yaml"], "line 3: models.a.timeout must be at most 86400, got 1e+12"),
+    # bad starts (issue 11 §8)
+    ("lone surrogate title", {}, ["--single-product", "Whey \ud800"], "the title is not valid Unicode (lone surrogate"),
+    ("non-utf-8 argv byte", {}, ["--single-product", "Whey \udcff"], "--single-product: the title is not UTF-8 "
+     "(byte 0xff)"),
+    ("nested json title", {"p.jsonl": '{"title": "A"}\n{"title": {"en": "B"}}\n'}, ["--input", "{d}/p.jsonl"],
+     "line 2: field 'title' must be text or a number, not a nested JSON value"),
+    ("deeply nested json", {"p.json": '[{"title": "A", "x": ' + "[" * 50_000 + "]" * 50_000 + "}]"},
+     ["--input", "{d}/p.json"], "line 1: JSON nested too deeply"),
+    ("runs dir is a file", {"runs.txt": "x"}, ["--runs-dir", "{d}/runs.txt/runs"], "cannot create the runs directory"),
 ]
 
 
@@ -76,7 +105,7 @@ def materialise(tmp_path, files):
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path, name, files, args, message):
     materialise(tmp_path, files)
     args = [a.format(d=tmp_path) for a in args]
-    if "--input" not in args:
+    if "--input" not in args and "--single-product" not in args:
         args += ["--single-product", "Whey Protein"]
     try:
         result = cli(*args)

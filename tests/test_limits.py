@@ -1,29 +1,13 @@
-"""Client-side limits: requests and tokens per minute, the retry-after cap, and --max-cost."""
+"""Client-side limits: the retry-after cap and --max-cost (rate limits: tests/test_ratelimit_*.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pandas as pd
 
 from fakeapi import Fault
-from labnb.ratelimit import RateLimiter
-
-
-def test_rpm_limit_spreads_requests_over_the_period():
-    async def go(limiter: RateLimiter, n: int, tokens: int) -> float:
-        start = time.monotonic()
-        for _ in range(n):
-            await limiter.acquire(tokens)
-        return time.monotonic() - start
-
-    # 2 requests per 0.5 s: a burst of 2, then one every 0.25 s -> 6 requests need about 1 s.
-    assert 0.9 <= asyncio.run(go(RateLimiter(rpm=2, tpm=None, period=0.5), 6, 1)) < 2.0
-    # 1,000 tokens per 0.5 s with 400-token requests: 2 fit at once, then one every 0.2 s.
-    assert 0.7 <= asyncio.run(go(RateLimiter(rpm=None, tpm=1000, period=0.5), 6, 400)) < 1.6
-    assert asyncio.run(go(RateLimiter(rpm=None, tpm=None), 50, 10**6)) < 0.1  # no limits, no waiting
 
 
 def test_a_long_retry_after_is_capped_not_obeyed(cli, fake_api, tmp_path):

@@ -75,7 +75,8 @@ def test_product_round_trips_through_json():
     ("dict.json", '{"title": "A"}', "expected a JSON list"),
     ("notitle.jsonl", '{"title": "A"}\n{"name": "B"}\n', "line 2: missing required field 'title'"),
     ("scalar.jsonl", '{"title": "A"}\n42\n', "line 2: expected a JSON object"),
-    ("products.xlsx", "PK", "unknown file type '.xlsx'"),
+    ("products.xls", "PK", "unknown file type '.xls'"),
+    ("products.xlsx", "PK", "not a readable Excel .xlsx file"),
 ], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "")
 def test_bad_files_are_one_line_errors_naming_the_file(tmp_path, name, data, message):
     path = write(tmp_path, name, data)

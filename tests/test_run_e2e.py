@@ -18,7 +18,7 @@ RUN_FILES = {
     "inputs/products.json", "inputs/taxonomy.xml", "inputs/prompt_templates.json",
     "config/models.yaml", "config/run_config.json", "config/system_info.json",
     "outputs/classifications.csv", "outputs/token_usage.json", "outputs/timing.json", "outputs/errors.log",
-    "outputs/calls.jsonl", "metadata/run_summary.json",
+    "outputs/calls.jsonl", "metadata/run_summary.json", "metadata/.lock",
 }
 FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
 
@@ -66,8 +66,9 @@ def test_single_product_default_model_writes_a_complete_run_folder(cli, fake_api
     assert set(summary["file_sha256"]) == {f for f in RUN_FILES if f.startswith(("inputs/", "config/"))}
     assert (run / "inputs" / "taxonomy.xml").read_bytes() == (ROOT / "config" / "taxonomy.xml").read_bytes()
     assert (run / "config" / "models.yaml").read_bytes() == cli.models.read_bytes()
-    line = result.out.strip()
-    assert line.count("\n") == 0 and line.startswith("completed: 1 classified, 0 failed") and str(run) in line
+    answer, line = result.out.strip().split("\n")
+    assert answer == "Echinacea Immune Support → Immune Support > Daily Immune"  # names, as a reader wants them
+    assert line.startswith("completed: 1 classified, 0 failed") and str(run) in line
     # The request really was structured output with the taxonomy's ids as enums.
     body = fake_api.requests_to("/v1/chat/completions")[0]["json"]
     assert body["response_format"]["json_schema"]["strict"] is True

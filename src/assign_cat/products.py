@@ -1,23 +1,32 @@
-"""Input products: loaded from CSV, TSV, JSON or JSONL into typed records."""
+"""Input products: loaded from CSV, TSV, JSON, JSONL or Excel into typed records.
+
+Columns other than the documented ones are split: ``extra`` (offered to the model) and
+``withheld`` (label-like columns, or those left out by ``--fields``), both kept in ``inputs/``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assign_cat.labelcols import check_fields, split_fields
 from labnb.errors import InputError
-from labnb.tables import clean, read_rows, row_label
+from labnb.itemrows import RowRules, item_rows, single_item
+from labnb.tables import read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
 GOLD_FIELDS = ("expected_category", "expected_subcategory")
 KNOWN_FIELDS = ("product_id", "title", "description", *GOLD_FIELDS)
+RULES = RowRules(noun="product", text_column="title", id_column="product_id", id_prefix="p",
+                 max_text_chars=MAX_TITLE_CHARS, max_field_chars=MAX_FIELD_CHARS, known=KNOWN_FIELDS)
 
 
 @dataclass(frozen=True)
 class Product:
-    """One product; ``extra`` holds every other input column (brand, ingredients…)."""
+    """One product; ``extra`` holds the other columns offered to the model, ``withheld`` those that are not."""
 
     product_id: str
     title: str
@@ -25,6 +34,7 @@ class Product:
     expected_category: str = ""
     expected_subcategory: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_gold(self) -> bool:
@@ -45,6 +55,8 @@ class Product:
                 out[key] = getattr(self, key)
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.withheld:
+            out["withheld"] = dict(self.withheld)
         return out
 
     @classmethod
@@ -54,51 +66,52 @@ class Product:
             description=data.get("description", ""),
             expected_category=data.get("expected_category", ""),
             expected_subcategory=data.get("expected_subcategory", ""),
-            extra=dict(data.get("extra", {})),
+            extra=dict(data.get("extra", {})), withheld=dict(data.get("withheld", {})),
         )
+
+
 
 
 def single_product(title: str) -> list[Product]:
     """The product list of ``--single-product TITLE``."""
-    title = " ".join(title.split())
-    if not title:
-        raise InputError("--single-product: the title is empty")
-    if len(title) > MAX_TITLE_CHARS:
-        raise InputError(f"--single-product: title longer than {MAX_TITLE_CHARS} characters")
-    return [Product(product_id="p0001", title=title)]
+    product_id, title = single_item(title, RULES, "--single-product")
+    return [Product(product_id=product_id, title=title)]
 
 
-def load_products(path: str | Path, limit: int | None = None) -> list[Product]:
-    """Read products from ``path`` (format by extension); problems are one-line InputErrors."""
+def load_products(path: str | Path, limit: int | None = None, *, fields: Sequence[str] | None = None,
+                  title_column: str | None = None, sheet: str | None = None) -> list[Product]:
+    """Read products from ``path`` (format by extension); problems are one-line InputErrors.
+
+    ``fields`` names exactly the extra columns offered to the model (default: all but label-like ones);
+    ``title_column`` takes titles from another column; ``sheet`` picks an Excel sheet.
+    """
     path = Path(path)
-    products = _to_products(path, read_rows(path, required="title", noun="product"))
+    rows = read_rows(path, required=title_column or "title", noun="product", sheet=sheet)
+    if title_column and title_column != "title":
+        rows = [(n, _retitle(path, n, row, title_column)) for n, row in rows]
+    checked = item_rows(path, rows, RULES)
+    check_fields(fields, {k for row in checked for k in row.fields}, KNOWN_FIELDS, str(path))
+    products = []
+    for row in checked:
+        offered, withheld = split_fields(row.extra(KNOWN_FIELDS), fields)
+        products.append(Product(
+            product_id=row.item_id, title=row.text, description=row.fields.get("description", ""),
+            expected_category=row.fields.get("expected_category", ""),
+            expected_subcategory=row.fields.get("expected_subcategory", ""), extra=offered, withheld=withheld,
+        ))
     return products[:limit] if limit is not None else products
 
 
-def _to_products(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> list[Product]:
-    if not rows:
-        raise InputError(f"{path}: no products (the file has a header but no rows)")
-    where = row_label(path)
-    products: list[Product] = []
-    seen: dict[str, int] = {}
-    for index, (number, row) in enumerate(rows, start=1):
-        fields = {str(k).strip(): clean(v) for k, v in row.items() if k is not None}
-        title = " ".join(fields.get("title", "").split())
-        if not title:
-            raise InputError(f"{path}: {where} {number}: empty title")
-        if len(title) > MAX_TITLE_CHARS:
-            raise InputError(f"{path}: {where} {number}: title longer than {MAX_TITLE_CHARS} characters ({len(title)})")
-        too_long = next((k for k, v in fields.items() if len(v) > MAX_FIELD_CHARS), None)
-        if too_long:
-            raise InputError(f"{path}: {where} {number}: field '{too_long}' longer than {MAX_FIELD_CHARS} characters")
-        pid = fields.get("product_id") or f"p{index:04d}"
-        if pid in seen:
-            raise InputError(f"{path}: {where} {number}: duplicate product_id '{pid}' (first at {where} {seen[pid]})")
-        seen[pid] = number
-        extra = {k: v for k, v in fields.items() if k and k not in KNOWN_FIELDS and v}
-        products.append(Product(
-            product_id=pid, title=title, description=fields.get("description", ""),
-            expected_category=fields.get("expected_category", ""),
-            expected_subcategory=fields.get("expected_subcategory", ""), extra=extra,
-        ))
-    return products
+def _retitle(path: Path, number: int, row: dict[str, Any], column: str) -> dict[str, Any]:
+    if any(str(k).strip().casefold() == "title" for k in row):
+        raise InputError(f"{path}: {row_label(path)} {number}: --title-column {column}: the file also has a "
+                         "'title' column; rename one of them")
+    return {("title" if k == column else k): v for k, v in row.items()}
+
+
+def column_split(products: Sequence[Product]) -> tuple[list[str], list[str]]:
+    """``(offered, withheld)`` extra column names over all products, in first-seen order (for --dry-run and
+    ``run_config.json``)."""
+    offered = dict.fromkeys(k for p in products for k in p.extra)
+    withheld = dict.fromkeys(k for p in products for k in p.withheld if k not in offered)
+    return list(offered), list(withheld)

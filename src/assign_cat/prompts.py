@@ -12,7 +12,7 @@ from typing import Any
 
 from assign_cat.products import Product
 from assign_cat.taxonomy import Taxonomy
-from labnb.answers import answer_schema, answer_shape, one_line, sha256_text
+from labnb.answers import answer_shape, one_line, prompt_record
 
 FIELD_CHARS = 300
 
@@ -75,16 +75,7 @@ def render_user(products: Sequence[Product]) -> str:
 
 def templates(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:
     """Everything needed to see (and re-render) the prompts of a run."""
-    system = render_system(taxonomy, explain=explain)
-    return {
-        "system_template": SYSTEM_TEMPLATE,
-        "user_template": USER_TEMPLATE,
-        "product_line_template": PRODUCT_LINE,
-        "answer_shape": answer_shape(explain),
-        "field_chars": FIELD_CHARS,
-        "rendered_system_prompt": system,
-        "rendered_system_prompt_sha256": sha256_text(system),
-        "answer_schema": answer_schema(label_codes(taxonomy), explain=explain),
-        "label_codes": {str(k): list(pair) for k, pair in label_codes(taxonomy).items()},
-        "explain": explain,
-    }
+    codes = {k: list(pair) for k, pair in label_codes(taxonomy).items()}
+    return prompt_record(render_system(taxonomy, explain=explain), codes, explain=explain,
+                         system_template=SYSTEM_TEMPLATE, user_template=USER_TEMPLATE,
+                         product_line_template=PRODUCT_LINE, field_chars=FIELD_CHARS)

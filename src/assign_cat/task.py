@@ -49,6 +49,7 @@ class AssignCat(Task):
     gold_columns = ("expected_category", "expected_subcategory")
     per_label_metric = "per_category"
     label_noun = "category"
+    labels_option = "taxonomy"
     summary_metrics = ("category_accuracy",)
     prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
     prompt_extra_variables = ("taxonomy",)
@@ -133,6 +134,11 @@ class AssignCat(Task):
 
     def choices(self) -> dict[int, Choice]:
         return self._choices
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        cat = self._tax.category(row["category"])
+        sub = next(s for s in cat.subcategories if s.id == row["subcategory"])
+        return f"{cat.name} > {sub.name}"
 
     def render_system(self, *, explain: bool = False) -> str:
         return prompts.render_system(self._tax, explain=explain)

@@ -19,3 +19,14 @@ def read_input(path: Path, what: str, *, error: type[LabError] = InputError, max
         raise error(f"{path}: is a directory, expected a {what}") from None
     except PermissionError:
         raise error(f"{path}: permission denied") from None
+
+
+def decode_utf8(path: Path, data: bytes) -> str:
+    """``data`` as text; a byte-order mark is dropped, anything not UTF-8 is a one-line error naming the line."""
+    try:
+        return data.decode("utf-8-sig")  # a spreadsheet's BOM is not an error
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
+        ) from None

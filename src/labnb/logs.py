@@ -50,9 +50,8 @@ class CsvLog:
 
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.columns = list(columns)
-        fresh = not path.exists() or path.stat().st_size == 0
-        self._file = AppendFile(path)
-        if fresh:
+        self._file = AppendFile(path)  # drops a torn last line first: a header cut short by a crash too
+        if path.stat().st_size == 0:
             self._file.write(csv_line(self.columns))
 
     def write(self, row: dict[str, Any]) -> None:

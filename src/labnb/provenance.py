@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 CORE_PACKAGES = (
-    "openai", "anthropic", "pyyaml", "lxml", "pandas", "tqdm", "aiolimiter", "tiktoken", "quicktok-v1", "scikit-learn",
+    "openai", "anthropic", "pyyaml", "lxml", "pandas", "tqdm", "tiktoken", "quicktok-v1", "scikit-learn",
 )
 
 

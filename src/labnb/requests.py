@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from labnb import tokens
 from labnb.answers import answer_schema, sha256_text
 from labnb.clients import ChatRequest
 from labnb.config import ModelEntry
@@ -12,6 +14,7 @@ from labnb.task import Item, Task
 
 T = TypeVar("T")
 TOKENS_PER_ANSWER = 40
+CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
 TOKENS_PER_EXPLAINED_ANSWER = 100
 REPAIR_NOTE = (
     "\n\nYour previous answer was not valid: {problem}.\nPrevious answer: {previous}\n"
@@ -34,6 +37,21 @@ class RequestBuilder:
         self.schema_name = f"classify_{task.items_noun}"
         # OpenAI's answer-token probabilities give each row a confidence; compatible servers may reject the field.
         self.logprobs = entry.provider == "openai" and not entry.base_url
+        self._prefix_tokens: int | None = None
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` for the run's model: exact for OpenAI models, an estimate otherwise."""
+        return tokens.count(self.entry, text)
+
+    def prefix_tokens(self) -> int:
+        """Tokens of what every request repeats: the system prefix and the answer schema (counted once)."""
+        if self._prefix_tokens is None:
+            self._prefix_tokens = self.count(self.system) + self.count(json.dumps(self.schema, separators=(",", ":")))
+        return self._prefix_tokens
+
+    def input_tokens(self, items: Sequence[Item]) -> int:
+        """Input tokens of the request for ``items``, counted as the dry run counts them (used live by budgets)."""
+        return self.prefix_tokens() + self.count(self.user(items)) + CHAT_FRAMING_TOKENS
 
     def max_tokens(self, count: int) -> int:
         """The answer budget: the configured one, raised so a large batch is never cut off."""

@@ -11,7 +11,7 @@ DONE_STATUSES = ("ok", "invalid", "error")
 ERROR_TYPES = (
     "rate_limit", "server_error", "timeout", "connection", "bad_response",
     "invalid_label", "refusal", "truncated", "missing_answer", "not_run", "bad_request",
-    "batch_expired", "batch_cancelled", "batch_errored",
+    "batch_expired", "batch_cancelled", "batch_errored", "cancelled",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 # Key-shaped strings: OpenAI/Anthropic style keys and bearer tokens, whatever the value.
 _KEY_SHAPES = re.compile(
@@ -11,13 +12,34 @@ _KEY_SHAPES = re.compile(
     r"|((?i:bearer)\s+[A-Za-z0-9_\-\.=]{8,})"
     r"|((?i:x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9_\-\.]{8,})"
 )
+# ``scheme://user:password@`` in any text: the password goes, the user and host stay readable.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*):[^\s/@]*@")
+# Providers echo a key without its prefix, or only its tail: both are scrubbed too.
+_KEY_PREFIX = re.compile(r"^(?:sk-ant-(?:api\d+-|admin\d+-)?|sk-(?:proj-|svcacct-)?)")
+TAIL_CHARS = 8
+_MIN_FRAGMENT_SOURCE = 12  # a shorter secret's tail would be most of it, and common text besides
+
 _known: set[str] = set()
+_cache: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret value (an API key) so ``scrub`` always removes it."""
+    """Remember a secret value (an API key, a URL password) so ``scrub`` always removes it."""
     if value and len(value) >= 4:
         _known.add(value)
+
+
+def url_password(url: str) -> str:
+    """The password of ``url`` (``scheme://user:password@host``), or ``""``."""
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``."""
+    return _URL_CREDENTIALS.sub(r"\1:***@", url)
 
 
 _env_snapshot: tuple[int, set[str]] = (-1, set())
@@ -32,11 +54,31 @@ def _env_secrets() -> set[str]:
     return _env_snapshot[1]
 
 
+def _fragments(secret: str) -> set[str]:
+    out = {secret}
+    if len(secret) >= _MIN_FRAGMENT_SOURCE:
+        bare = _KEY_PREFIX.sub("", secret)
+        if len(bare) >= TAIL_CHARS:
+            out.add(bare)
+        out.add(secret[-TAIL_CHARS:])
+    return out
+
+
+def _secret_texts() -> tuple[str, ...]:
+    global _cache
+    secrets = frozenset(_known | _env_secrets())
+    if secrets != _cache[0]:
+        texts = set().union(*(_fragments(s) for s in secrets)) if secrets else set()
+        _cache = (secrets, tuple(sorted(texts, key=len, reverse=True)))  # longest first: no partial leaks
+    return _cache[1]
+
+
 def scrub(text: str) -> str:
-    """``text`` with every known key value and every key-shaped string replaced by ``[REDACTED]``."""
+    """``text`` without known secrets (whole, prefix-less or their last 8 characters), key shapes or URL passwords."""
     if not text:
         return text
-    for secret in sorted(_known | _env_secrets(), key=len, reverse=True):  # longest first: no partial leaks
+    text = _URL_CREDENTIALS.sub(r"\1:***@", text)
+    for secret in _secret_texts():
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
     return _KEY_SHAPES.sub("[REDACTED]", text)

@@ -1,7 +1,8 @@
-"""Reading a user's table of items (CSV, TSV, JSON, JSONL) into numbered rows, with one-line errors.
+"""Reading a user's table of items (CSV, TSV, JSON, JSONL, Excel) into numbered rows, with one-line errors.
 
 Shared by every use case: each turns the rows into its own item records. A row is
-``(number, fields)`` where ``number`` is the line (CSV/TSV/JSONL) or item (JSON) it came from.
+``(number, fields)`` where ``number`` is the line (CSV/TSV/JSONL), item (JSON) or sheet row (Excel)
+it came from. The required column matches case-insensitively (``Title`` is ``title``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
-from labnb.files import read_input
+from labnb.files import decode_utf8, read_input
+from labnb.headers import canonical_header, check_header
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".xlsx": "xlsx", ".xlsm": "xlsx"}
+# Python refuses to turn more digits than this into an int; JSON ids that long stay text.
+_MAX_INT_DIGITS = 4000
 
 Row = tuple[int, dict[str, Any]]
 
 
-def read_rows(path: str | Path, *, required: str, noun: str = "item") -> list[Row]:
-    """Rows of ``path`` (format by extension); every row has the ``required`` column or key."""
+def read_rows(path: str | Path, *, required: str, noun: str = "item", sheet: str | None = None) -> list[Row]:
+    """Rows of ``path`` (format by extension); every row has the ``required`` column or key.
+
+    ``sheet`` names the sheet of an Excel file (default: the first).
+    """
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise InputError(f"{path}: unknown file type '{path.suffix}' (use .csv, .tsv, .json or .jsonl)")
+        raise InputError(f"{path}: unknown file type '{path.suffix}' (use .csv, .tsv, .json, .jsonl or .xlsx)")
+    if sheet is not None and kind != "xlsx":
+        raise InputError(f"{path}: --sheet applies to Excel files (.xlsx) only")
+    if kind == "xlsx":
+        from labnb.excel import excel_rows
+
+        return [(n, _canonical_key(row, required)) for n, row in excel_rows(path, sheet, required)]
     text = read_text(path)
     if not text.strip():
         raise InputError(f"{path}: file is empty")
@@ -36,19 +50,12 @@ def read_rows(path: str | Path, *, required: str, noun: str = "item") -> list[Ro
 
 
 def row_label(path: Path) -> str:
-    """How a row is named in messages: ``item`` for a JSON list, else ``line``."""
-    return "line" if path.suffix.lower() != ".json" else "item"
+    """How a row is named in messages: ``item`` for a JSON list, ``row`` for Excel, else ``line``."""
+    return {"json": "item", "xlsx": "row"}.get(FORMATS.get(path.suffix.lower(), ""), "line")
 
 
 def read_text(path: Path) -> str:
-    data = read_input(path, "input file", max_bytes=MAX_FILE_BYTES)
-    try:
-        return data.decode("utf-8-sig")  # a spreadsheet's BOM is not an error
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
-        ) from None
+    return decode_utf8(path, read_input(path, "input file", max_bytes=MAX_FILE_BYTES))
 
 
 def delimited_rows(path: Path, text: str, delimiter: str, required: str) -> list[Row]:
@@ -60,12 +67,7 @@ def delimited_rows(path: Path, text: str, delimiter: str, required: str) -> list
     except csv.Error as exc:
         raise InputError(f"{path}: line 1: malformed header: {exc}") from None
     header = [h.strip() for h in header]
-    if required not in header:
-        raise InputError(f"{path}: line 1: missing required column '{required}'{_delimiter_hint(header, delimiter)}; "
-                         f"found: {', '.join(header)[:200]}")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
-    if dupes:
-        raise InputError(f"{path}: line 1: duplicate column '{dupes[0]}'")
+    header = check_header(path, "line 1", header, required, _delimiter_hint(header, delimiter))
     rows: list[Row] = []
     line = reader.line_num
     try:
@@ -93,12 +95,27 @@ def _delimiter_hint(header: list[str], delimiter: str) -> str:
     return ""
 
 
+def _canonical_key(item: dict[str, Any], name: str) -> dict[str, Any]:
+    keys = canonical_header([str(k) for k in item], name)
+    return dict(zip(keys, item.values())) if name not in item else item
+
+
+def _int_or_text(digits: str) -> int | str:
+    return int(digits) if len(digits.lstrip("-")) <= _MAX_INT_DIGITS else digits
+
+
+def _loads(path: Path, text: str, line: int | None = None) -> Any:
+    try:
+        return json.loads(text, parse_int=_int_or_text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {line or exc.lineno}: malformed JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(f"{path}: line {line or 1}: JSON nested too deeply") from None
+
+
 def json_rows(path: Path, text: str, kind: str, required: str, noun: str) -> list[Row]:
     if kind == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+        data = _loads(path, text)
         plural = f"{noun}s"
         if isinstance(data, dict) and isinstance(data.get(plural), list):
             data = data[plural]
@@ -110,15 +127,13 @@ def json_rows(path: Path, text: str, kind: str, required: str, noun: str) -> lis
         items = []
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                try:
-                    items.append((number, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}: line {number}: malformed JSON: {exc.msg}") from None
+                items.append((number, _loads(path, line, number)))
         label = "line"
     rows = []
     for number, item in items:
         if not isinstance(item, dict):
             raise InputError(f"{path}: {label} {number}: expected a JSON object")
+        item = _canonical_key(item, required)
         if required not in item:
             raise InputError(f"{path}: {label} {number}: missing required field '{required}'")
         rows.append((number, item))

@@ -91,6 +91,7 @@ class Task(ABC):
     prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
     prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
     cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
+    labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
     @property
     def items_noun(self) -> str:
@@ -149,6 +150,10 @@ class Task(ABC):
     @abstractmethod
     def render_user(self, items: Sequence[Item]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        """A row's answer for people (a one-item run prints it), e.g. "Sports Nutrition > Whey Protein"."""
+        return " > ".join(row.get(c, "") for c in self.answer_columns)
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""

@@ -40,6 +40,8 @@ def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool =
         "total_tokens": usage.total_tokens,
         "calls_made": len(calls),
         "calls_failed": sum(1 for c in calls if c.status != "ok"),
+        # Stopped in flight: the provider may have billed them, but no usage came back to count.
+        "calls_cancelled": sum(1 for c in calls if c.status == "cancelled"),
         "calls_by_attempt": by_attempt,
         "retries": sum(c.retries for c in calls),
         "model_used": entry.model_used,

@@ -18,7 +18,7 @@ DIGITS = 6
 SIDE_BY_SIDE = (
     "run_id", "model", "status", "items", "ok", "failures", "not_run", "accuracy",
     "cost_usd", "total_tokens", "prompt_tokens", "completion_tokens", "duration_s", "latency_p50_ms",
-    "latency_p95_ms",
+    "latency_p95_ms", "tags", "note",
 )
 
 

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-DPI = 100
+from labnb.pngfig import figure as _figure
 
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)  # Agg canvas attached to this figure only
-    return fig
-
-
-def to_png_base64(fig: Figure) -> str:
-    """The figure as a base64 PNG, ready for ``<img src="data:image/png;base64,...">``."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+MIN_CALLS_FOR_HISTOGRAM = 3  # one or two calls make a histogram of one or two bars: listed in words instead
 
 
 def cost_vs_accuracy(side: pd.DataFrame, ylabel: str = "accuracy") -> Figure | None:
-    """One point per run with both a cost and an accuracy; ``None`` when no run has both."""
+    """One point per run with both a cost and an accuracy; ``None`` when no run has both, or when every such
+    run cost the same (all $0, say): then cost says nothing, see ``accuracy_by_run``."""
     data = side.dropna(subset=["cost_usd", "accuracy"])
-    if data.empty:
+    if data.empty or data["cost_usd"].nunique() < 2:
         return None
     fig = _figure(6.5, 4)
     ax = fig.add_subplot()
@@ -40,8 +26,25 @@ def cost_vs_accuracy(side: pd.DataFrame, ylabel: str = "accuracy") -> Figure | N
     ax.set_xlabel("cost (USD)")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.05)
-    ax.set_xlim(left=0)
+    ax.set_xlim(-0.04 * data["cost_usd"].max(), data["cost_usd"].max() * 1.35)  # a $0 run off the axis line
     ax.grid(alpha=0.3)
+    return fig
+
+
+def accuracy_by_run(side: pd.DataFrame, xlabel: str = "accuracy") -> Figure | None:
+    """Horizontal bars of accuracy per run (for runs that all cost the same); ``None`` when none has one."""
+    data = side.dropna(subset=["accuracy"])
+    if data.empty:
+        return None
+    fig = _figure(6.5, max(1.8, 0.4 * len(data) + 1))
+    ax = fig.add_subplot()
+    y = np.arange(len(data))
+    ax.barh(y, data["accuracy"].astype(float), color="tab:blue")
+    ax.set_yticks(y, [f"{r} ({m})" for r, m in zip(data["run_id"], data["model"])], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
     return fig
 
 
@@ -90,8 +93,9 @@ def confusion_heatmap(matrix: pd.DataFrame, title: str, label: str = "label") ->
 
 
 def latency_distribution(latencies: dict[str, list[float]]) -> Figure | None:
-    """Overlaid step histograms of call latencies (ms), one per run; ``None`` when no run has any."""
-    data = {name: values for name, values in latencies.items() if len(values)}
+    """Overlaid step histograms of call latencies (ms), one per run with at least ``MIN_CALLS_FOR_HISTOGRAM``
+    calls; ``None`` when no run has that many."""
+    data = {name: values for name, values in latencies.items() if len(values) >= MIN_CALLS_FOR_HISTOGRAM}
     if not data:
         return None
     fig = _figure(6.5, 3.5)

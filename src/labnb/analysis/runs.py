@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from labnb.records import RunSummary, Timing, TokenUsage
 from labnb.task import Task
 from labnb.usecases import task_class
 
+# The project's runs/, where the runner writes by default (plan.PROJECT_ROOT / "runs"), whatever the cwd.
+DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[3] / "runs"
 SUMMARY_FILE = Path("metadata") / "run_summary.json"
 COMMON_COLUMNS = ("raw_response", "model_used", "status", "error_type", "error", "latency_ms", "confidence", "call_id")
 FLOAT_COLUMNS = ("latency_ms", "confidence")
@@ -22,7 +25,8 @@ FLOAT_COLUMNS = ("latency_ms", "confidence")
 RUN_FIELDS = (
     "run_id", "use_case", "model", "model_used", "status", "started_at", "items", "ok", "failures",
     "not_run", "accuracy", "cost_usd", "duration_s", "total_tokens", "prompt_tokens",
-    "completion_tokens", "calls", "retries", "latency_p50_ms", "latency_p95_ms", "path",
+    "completion_tokens", "calls", "retries", "latency_p50_ms", "latency_p95_ms", "tags", "note", "input",
+    "batch_size", "labels", "path",
 )
 
 
@@ -34,7 +38,7 @@ def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / SUMMARY_FILE).is_file()
 
 
-def resolve_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
+def resolve_run(ref: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
     """The run folder ``ref`` names: a path to one, or a run id under ``runs_dir``."""
     path = Path(ref)
     if is_run_dir(path):
@@ -48,27 +52,43 @@ def resolve_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
 
 
 def read_json(path: Path, default: Any = None) -> Any:
-    """``path`` parsed, ``default`` when absent; malformed JSON is a one-line InputError."""
+    """``path`` parsed as a JSON object, ``default`` when absent; anything else is a one-line InputError."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return default
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable: {type(exc).__name__}") from None
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return data
+
+
+def complete_lines(text: str) -> str:
+    """``text`` without a torn last line (a crash mid-write): rows never span lines, so only the tail can tear."""
+    return text if not text or text.endswith("\n") else text[: text.rfind("\n") + 1]
 
 
 def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
     """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed."""
     path = run_dir / "outputs" / "classifications.csv"
+    names = (task.id_column, task.text_column, *task.answer_columns, *COMMON_COLUMNS)
+    empty = pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in names})
     if not path.is_file():
-        names = (task.id_column, task.text_column, *task.answer_columns, *COMMON_COLUMNS)
-        return pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in names})
+        return empty
     try:
+        text = complete_lines(path.read_text(encoding="utf-8"))
+        if not text:  # nothing written yet, or a torn header
+            return empty
         # dtype=str + no NA guessing: ids like "007" or "NA" stay as written.
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"{path}: unreadable CSV: {' '.join(str(exc).split())}") from None
     for col in FLOAT_COLUMNS:
         if col in df.columns:
@@ -78,14 +98,13 @@ def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
     return df
 
 
-def load_run(path: str | Path, runs_dir: str | Path = "runs") -> pd.DataFrame:
+def load_run(path: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> pd.DataFrame:
     """The run's classifications; ``df.attrs`` holds run_id, summary, token_usage, timing, metrics, run_config,
     path and use_case."""
     run_dir = resolve_run(path, runs_dir)
     summary = read_json(run_dir / SUMMARY_FILE, {})
-    if not isinstance(summary, dict):
-        raise InputError(f"{run_dir / SUMMARY_FILE}: expected a JSON object")
-    summary = RunSummary.from_dict(summary).to_dict()  # validated; older folders read as today's format
+    # validated; older folders read as today's format
+    summary = RunSummary.from_dict(summary, str(run_dir / SUMMARY_FILE)).to_dict()
     task = task_class(summary.get("use_case"))
     df = read_classifications(run_dir, task)
     metrics = read_json(run_dir / "outputs" / "metrics.json")
@@ -147,7 +166,9 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
     """One loaded run (``load_run``) as a flat dict of ``RUN_FIELDS``."""
     a = df.attrs
     summary, usage, timing, metrics = a["summary"], a["token_usage"], a["timing"], a["metrics"]
-    counts = summary.get("counts") or {}
+    task = task_class(a.get("use_case"))
+    options = a["run_config"].get("options") or a["run_config"]
+    counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else {}
     status = df["status"].value_counts() if "status" in df.columns else pd.Series(dtype=int)
 
     def count(key: str) -> int:
@@ -175,8 +196,13 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
         "retries": usage.get("retries"),
         "latency_p50_ms": _number(timing.get("latency_p50_ms")),
         "latency_p95_ms": _number(timing.get("latency_p95_ms")),
+        "tags": ",".join(str(t) for t in summary.get("tags") or []),
+        "note": summary.get("note") or "",
+        "input": Path(str(options.get("input"))).name if options.get("input") else "(single)",
+        "batch_size": options.get("batch_size"),
+        "labels": Path(str(options.get(task.labels_option) or "")).name,
         "path": a["path"],
-        **{name: _number(metrics.get(name)) for name in task_class(a.get("use_case")).summary_metrics},
+        **{name: _number(metrics.get(name)) for name in task.summary_metrics},
     }
 
 
@@ -187,22 +213,50 @@ def run_fields(records: list[dict[str, Any]]) -> list[str]:
     return [*RUN_FIELDS[:at], *dict.fromkeys(extra), *RUN_FIELDS[at:]]
 
 
-def run_records(runs_dir: str | Path = "runs", now: datetime | None = None) -> list[dict[str, Any]]:
-    """A ``run_record`` per run folder under ``runs_dir``, oldest first; unreadable runs say so in ``status``."""
+def _unreadable(child: Path, reason: str) -> dict[str, Any]:
+    reason = reason.removeprefix(f"{child}/").removeprefix(f"{child}: ")
+    return {**dict.fromkeys(RUN_FIELDS), "run_id": child.name, "status": f"unreadable: {reason}",
+            "path": str(child), "error": reason}
+
+
+def run_records(runs_dir: str | Path = DEFAULT_RUNS_DIR, now: datetime | None = None) -> list[dict[str, Any]]:
+    """A ``run_record`` per folder under ``runs_dir``, oldest first; a folder that is not a readable run is
+    listed with status ``unreadable: <reason>`` (one broken run never hides the others)."""
     root = Path(runs_dir)
     if not root.is_dir():
         raise InputError(f"{runs_dir}: no such runs directory")
     records = []
-    for child in sorted(p for p in root.iterdir() if is_run_dir(p)):
+    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not is_run_dir(child):
+            records.append(_unreadable(child, f"no {SUMMARY_FILE.as_posix()}"))
+            continue
         try:
             records.append(run_record(load_run(child), now))
-        except InputError as exc:  # one broken run must not hide the others
-            records.append({**dict.fromkeys(RUN_FIELDS), "run_id": child.name, "status": "unreadable",
-                            "path": str(child), "error": str(exc)})
+        except InputError as exc:
+            records.append(_unreadable(child, str(exc)))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OSError) as exc:  # foreign content
+            records.append(_unreadable(child, f"{type(exc).__name__}: {exc}"))
     return sorted(records, key=lambda r: (str(r.get("started_at") or ""), r["run_id"]))
 
 
-def load_runs(runs_dir: str | Path = "runs", now: datetime | None = None) -> pd.DataFrame:
+def load_readable(refs: list[str], runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[pd.DataFrame], list[str]]:
+    """The named runs that load, and one ``RUN: unreadable: reason`` line per run folder that does not.
+
+    A ref that names no run folder at all is still an error (a typo, not a broken run).
+    """
+    runs, skipped = [], []
+    for ref in refs:
+        run_dir = resolve_run(ref, runs_dir)
+        try:
+            df = load_run(run_dir)
+            run_record(df)  # the fields compare and report read must make sense too
+            runs.append(df)
+        except (InputError, ValueError, TypeError, KeyError, AttributeError, RecursionError, OSError) as exc:
+            skipped.append(f"{ref}: unreadable: {exc}")
+    return runs, skipped
+
+
+def load_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR, now: datetime | None = None) -> pd.DataFrame:
     """One row per run under ``runs_dir`` (columns ``RUN_FIELDS``)."""
     records = run_records(runs_dir, now)
     errors = ["error"] if any("error" in r for r in records) else []

@@ -7,7 +7,7 @@ valid choice by construction and costs few output tokens; the parser maps number
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 ANSWER_SHAPE = '{"r":[{"n":1,"k":12}]}'
@@ -37,6 +37,20 @@ def answer_schema(codes: Iterable[int], *, explain: bool = False) -> dict[str, A
         "properties": {"r": {"type": "array", "items": item}},
         "required": ["r"],
         "additionalProperties": False,
+    }
+
+
+def prompt_record(system: str, codes: Mapping[int, Any], *, explain: bool, **templates: Any) -> dict[str, Any]:
+    """What ``inputs/prompt_templates.json`` holds: a task's ``templates``, the rendered system prompt and
+    its sha256, the answer shape and schema, and what each choice number stands for (``codes``)."""
+    return {
+        **templates,
+        "answer_shape": answer_shape(explain),
+        "rendered_system_prompt": system,
+        "rendered_system_prompt_sha256": sha256_text(system),
+        "answer_schema": answer_schema(codes, explain=explain),
+        "label_codes": {str(k): value for k, value in codes.items()},
+        "explain": explain,
     }
 
 

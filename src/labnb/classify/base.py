@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from labnb.calls import CallRecord
 from labnb.config import ModelEntry
 from labnb.results import BatchOutcome
 from labnb.task import Item
@@ -22,6 +23,12 @@ class Classifier(ABC):
     def __init__(self, entry: ModelEntry) -> None:
         self.entry = entry
         self._numbers = itertools.count(1)
+        self.on_call: Callable[[CallRecord], None] | None = None
+
+    def record(self, call: CallRecord) -> None:
+        """Hand ``call`` to the run's writer the moment it is settled (the batch may still be in flight)."""
+        if self.on_call is not None:
+            self.on_call(call)
 
     def start_call_ids(self, first: int) -> None:
         """Number calls from ``first`` on, so a resumed run never reuses a call id."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,8 +31,8 @@ class LLMClassifier(Classifier):
         return self.requests.templates()
 
     def estimate_tokens(self, items: Sequence[Item]) -> int:
-        # About four characters a token: cheap enough for every rate-limit check; --dry-run counts exactly.
-        return (len(self.requests.system) + len(self.requests.user(items))) // 4 + 8
+        # The dry run's own count: CJK text runs at up to a token a character, so characters / 4 broke budgets.
+        return self.requests.input_tokens(items)
 
     def estimate_output_tokens(self, items: Sequence[Item]) -> int:
         per = TOKENS_PER_EXPLAINED_ANSWER if self.requests.explain else TOKENS_PER_ANSWER // 2
@@ -42,7 +43,7 @@ class LLMClassifier(Classifier):
         results = await self._attempt(list(items), outcome, "first")
         if len(items) > 1:
             for item in [p for p in items if p.item_id not in results]:
-                # A batch answer that skipped a item (or ran out of tokens): ask for it alone.
+                # A batch answer that skipped an item (or ran out of tokens): ask for it alone.
                 results.update(await self._attempt([item], outcome, "single-retry"))
         outcome.results = unanswered(items, results, self.task.item_noun)
         return outcome
@@ -53,12 +54,14 @@ class LLMClassifier(Classifier):
         if response is None:
             return {p.item_id: failed(p, call) for p in items}
         judged = judge(items, response, call, self.task)
+        self.record(call)  # judged (a refusal marks the call failed) and logged before the next await
         if not judged.problem:
             return judged.results
         repair_request = self.requests.repair(items, judged.problem, response.text)
         repair, repair_call = await self._call(repair_request, items, outcome, "repair")
         if repair is not None:
             fixed = judge(items, repair, repair_call, self.task)
+            self.record(repair_call)
             if not fixed.problem and not fixed.split:
                 return fixed.results
         return schema_violations(items, judged, response.text)
@@ -81,13 +84,20 @@ class LLMClassifier(Classifier):
         except RunAborted as exc:  # keep the fatal call in calls.jsonl before the run stops
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
             record.status, record.error_type, record.error = "error", type(exc).__name__, str(exc)
-            exc.calls = list(outcome.calls)  # type: ignore[attr-defined]
+            self.record(record)
             raise
         except CallError as exc:
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
             record.status, record.error_type, record.error = "error", exc.error_type, exc.message
             record.retries, record.response = exc.retries, exc.raw
+            self.record(record)
             return None, record
+        except asyncio.CancelledError:  # stopped in flight: it may have been billed, so it is on record
+            record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
+            record.status, record.error_type = "cancelled", "cancelled"
+            record.error = "cancelled in flight when the run stopped; its usage is unknown"
+            self.record(record)
+            raise
         record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
         record.usage, record.retries, record.response = response.usage, response.retries, response.raw.get("body", "")
         return response, record

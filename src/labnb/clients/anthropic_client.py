@@ -6,6 +6,7 @@ import inspect
 import json
 from typing import Any
 
+from labnb import ratelimit
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
@@ -56,7 +57,9 @@ class AnthropicClient(ModelClient):
             body = raw.http_response.text if raw.http_response.is_closed else ""
             raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
                             retries=raw.retries_taken) from None
-        return chat_response(message, body, retries=raw.retries_taken, request_id=raw.request_id)
+        response = chat_response(message, body, retries=raw.retries_taken, request_id=raw.request_id)
+        ratelimit.record_usage(response.usage.input_tokens, response.usage.output_tokens)
+        return response
 
     async def aclose(self) -> None:
         await self._client.close()

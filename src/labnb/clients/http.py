@@ -1,4 +1,8 @@
-"""What every SDK client is built with: key, retries, timeout, and an HTTP client that caps ``retry-after``."""
+"""What every SDK client is built with: key, retries, timeout, and an HTTP client that caps ``retry-after``.
+
+The async HTTP client also paces every request by the rate limiter of the unit it belongs to and feeds every
+response's rate-limit headers back to it (labnb.ratelimit).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import time
 from types import ModuleType
 from typing import Any
 
+from labnb import ratelimit
 from labnb.config import ModelEntry
 from labnb.scrub import register_secret
 
@@ -22,17 +27,17 @@ def _seconds(value: str) -> float | None:
 QUOTA_MARKERS = (b"insufficient_quota", b"billing_hard_limit_reached", b"credit balance is too low")
 
 
-def _adjust(response: Any, max_wait: float) -> None:
+def _adjust(response: Any, max_wait: float) -> bool:
     """Cap ``retry-after`` at ``max_wait`` seconds; mark "no quota left" answers not to be retried.
 
     The Anthropic SDK honours any retry-after, however long; a provider asking for an hour
     would stall a run silently, so we wait at most ``max_wait`` and let the retry decide.
-    Waiting cannot fix an exhausted quota, so such a 429 gets ``x-should-retry: false``.
+    Waiting cannot fix an exhausted quota, so such a 429 gets ``x-should-retry: false``; returns True for it.
     """
     headers = response.headers
     if response.status_code in (400, 402, 429) and any(m in response.content for m in QUOTA_MARKERS):
         headers["x-should-retry"] = "false"
-        return
+        return True
     ms = headers.get("retry-after-ms")
     if ms is not None and (_seconds(ms) or 0) / 1000 > max_wait:
         headers["retry-after-ms"] = str(int(max_wait * 1000))
@@ -41,6 +46,7 @@ def _adjust(response: Any, max_wait: float) -> None:
         secs = _seconds(value)
         if secs is not None and secs > max_wait:
             headers["retry-after"] = str(int(max_wait))
+    return False
 
 
 def http_client(sdk: ModuleType, max_wait: float, *, sync: bool = False) -> Any:
@@ -56,9 +62,10 @@ def http_client(sdk: ModuleType, max_wait: float, *, sync: bool = False) -> Any:
     async def async_hook(response: Any) -> None:
         if response.status_code in (400, 402, 429):
             await response.aread()
-        _adjust(response, max_wait)
+        if not _adjust(response, max_wait):  # an exhausted quota stops the run; it says nothing about pacing
+            ratelimit.after_response(response)
 
-    return sdk.DefaultAsyncHttpxClient(event_hooks={"response": [async_hook]})
+    return sdk.DefaultAsyncHttpxClient(event_hooks={"request": [ratelimit.before_send], "response": [async_hook]})
 
 
 def sdk_options(sdk: ModuleType, entry: ModelEntry, *, sync: bool = False, timeout: float | None = None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from labnb import ratelimit
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
@@ -61,7 +62,9 @@ class OpenAIClient(ModelClient):
         except Exception as exc:  # a 200 whose body is not a chat completion
             raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
                             retries=raw.retries_taken) from None
-        return chat_response(completion, body, retries=raw.retries_taken, request_id=raw.request_id)
+        response = chat_response(completion, body, retries=raw.retries_taken, request_id=raw.request_id)
+        ratelimit.record_usage(response.usage.input_tokens, response.usage.output_tokens)
+        return response
 
     async def aclose(self) -> None:
         await self._client.close()

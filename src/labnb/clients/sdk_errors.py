@@ -9,7 +9,7 @@ from types import ModuleType
 
 from labnb.config import ModelEntry
 from labnb.errors import AuthenticationFailed, CallError, QuotaExhausted
-from labnb.scrub import scrub
+from labnb.scrub import redact_url, scrub
 
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_error", "credit_balance_too_low"}
 
@@ -48,7 +48,7 @@ def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Excepti
     if isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError)):
         return AuthenticationFailed(
             f"{entry.provider} rejected the API key ({status}): check {entry.key_env or 'the API key'}"
-            f"{' and base_url ' + entry.base_url if entry.base_url else ''}"
+            f"{' and base_url ' + redact_url(entry.base_url) if entry.base_url else ''}"
         )
     if isinstance(exc, sdk.RateLimitError):
         return CallError("rate_limit", message, retries=retries)

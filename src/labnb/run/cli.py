@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
+from labnb.concurrency import parse_concurrency
 from labnb.errors import LabError, UsageError
 from labnb.run.result import EXIT_INTERRUPTED, RunResult
 from labnb.scrub import scrub
@@ -35,7 +36,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how = p.add_argument_group("how")
     how.add_argument("--model", metavar="NAME", help="model alias from models.yaml (default: its 'default')")
     how.add_argument("--batch-size", type=int, metavar="N", help=f"{noun}s per model request (default 1)")
-    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 8)")
+    how.add_argument("--concurrency", metavar="N|auto",
+                     help="requests in flight: a number, or auto (default: start at 8, grow up to 64)")
     how.add_argument("--limit", type=int, metavar="N", help=f"only the first N {noun}s")
     how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
     how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
@@ -45,6 +47,9 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how.add_argument("--batch-api", action="store_true",
                      help="submit to the provider's batch API (half price, within 24 h); collect with --resume")
     how.add_argument("--wait", action="store_true", help="with --batch-api: wait for the batches and collect them")
+    how.add_argument("--tag", dest="tags", action="append", metavar="NAME",
+                     help="a label for this run, shown by analyze_runs (repeatable)")
+    how.add_argument("--note", metavar="TEXT", help="a free-text note recorded with the run")
     shots = p.add_argument_group("prompt and examples")
     shots.add_argument("--prompt", metavar="FILE", help="a prompt file (YAML, Jinja2 templates) replacing the "
                        "built-in prompt; copy one from config/prompts/")
@@ -71,7 +76,33 @@ def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
     given = {k: v for k, v in vars(args).items() if v is not None and k in cls.__dataclass_fields__}
     if not args.explain:
         given.pop("explain", None)
+    if "tags" in given:
+        given["tags"] = tuple(given["tags"])
+    if "concurrency" in given:
+        given["concurrency"] = parse_concurrency(given["concurrency"])
     return cls(**given)
+
+
+# What a continued run may change: a resumed run stays the same experiment, so only how fast and how much it
+# may spend; a replay is a new experiment from the same snapshot, so anything but its inputs.
+RESUME_ALLOWED = frozenset({"max_cost", "concurrency", "timeout"})
+REPLAY_ALLOWED = frozenset({"model", "batch_size", "concurrency", "limit", "timeout", "max_cost", "explain",
+                            "runs_dir", "tags", "note", "shots", "shot_selection", "seed", "escalate_to",
+                            "escalate_below"})
+MODES = frozenset({"resume", "retry_failed", "replay", "dry_run", "compare_models", "batch_api", "wait",
+                   "show_prompt"})
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the user gave (not the defaults argparse filled in)."""
+    return {k: v for k, v in vars(args).items() if v not in (None, False, [])}
+
+
+def _refuse_on_continue(args: argparse.Namespace, allowed: frozenset[str], what: str, why: str) -> None:
+    refused = sorted(set(_given(args)) - allowed - MODES)
+    if refused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        raise UsageError(f"{what} does not take {flags}: {why}")
 
 
 def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunResult | None:
@@ -84,34 +115,73 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
         raise UsageError("--resume, --retry-failed and --replay each take a run folder and exclude the other inputs")
     from labnb.run import resume
     from labnb.run.plan import prepare
-    from labnb.run.runner import run_new
 
     if args.resume or args.retry_failed:
+        flag = "--resume" if args.resume else "--retry-failed"
+        _refuse_on_continue(args, RESUME_ALLOWED, flag, "it continues the same experiment (only --max-cost, "
+                            "--concurrency and --timeout may change); start a new one with --replay RUN_DIR")
+        if args.dry_run or args.compare_models:
+            raise UsageError(f"{flag} does not take --dry-run: price the rest of a run with --replay RUN_DIR --dry-run")
         return resume.continue_run(task, args.resume or args.retry_failed, command,
-                                   retry_failed=bool(args.retry_failed), batch_api=args.batch_api, wait=args.wait)
+                                   retry_failed=bool(args.retry_failed), batch_api=args.batch_api, wait=args.wait,
+                                   max_cost=args.max_cost, concurrency=args.concurrency, timeout=args.timeout)
     if args.replay:
-        return resume.replay(task, args.replay, command, model=args.model, runs_dir=args.runs_dir)
-    if args.dry_run or args.compare_models:
-        from labnb.run.dryrun import dry_run
-
-        plan = prepare(task, options_of(type(task), args), require_key=False)
+        _refuse_on_continue(args, REPLAY_ALLOWED, "--replay", "a replay runs on the run folder's own snapshot")
+        given = _given(args)
+        overrides = {k: given[k] for k in REPLAY_ALLOWED if k in given}
+        plan = resume.replay_plan(task, args.replay, **overrides)
+        if args.dry_run or args.compare_models:
+            return _dry_run(plan, args)
+    elif args.dry_run or args.compare_models:
+        return _dry_run(prepare(task, options_of(type(task), args), require_key=False), args)
+    else:
         if args.show_prompt:
-            from labnb.requests import first_request_text
-
-            print(first_request_text(plan))
-        print(dry_run(plan, compare_models=args.compare_models))
-        return None
-    if args.show_prompt:
-        raise UsageError("--show-prompt only applies with --dry-run")
-    plan = prepare(task, options_of(type(task), args))
-    for warning in (task.gold_warning(plan.items), task.prompting and task.prompting.warning(task.item_noun)):
-        if warning:
-            print(f"warning: {warning}", file=sys.stderr)
+            raise UsageError("--show-prompt only applies with --dry-run")
+        plan = prepare(task, options_of(type(task), args))
+    warn(plan)
     if args.batch_api:
         from labnb.run.batch_run import submit
 
         return submit(plan, command, wait=args.wait)
+    from labnb.run.runner import run_new
+
     return run_new(plan, command)
+
+
+def _dry_run(plan: Any, args: argparse.Namespace) -> None:
+    from labnb.run.dryrun import dry_run
+
+    warn(plan)
+    if args.show_prompt:
+        from labnb.requests import first_request_text
+
+        print(first_request_text(plan))
+    print(dry_run(plan, compare_models=args.compare_models))
+
+
+def warn(plan: Any) -> None:
+    """Warnings about the inputs: gold labels that cannot be scored, examples that overlap the input."""
+    prompting = plan.task.prompting
+    for warning in (plan.task.gold_warning(plan.items), prompting and prompting.warning(plan.task.item_noun)):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+
+
+def single_answer(task: Task, args: argparse.Namespace, result: RunResult) -> str:
+    """The answer of a one-item run (``--single-...``), as a line for the terminal; empty otherwise."""
+    single = task.options_class.single_option()
+    if not (single and getattr(args, single, None)):
+        return ""
+    from labnb.logs import read_csv_rows
+
+    rows = read_csv_rows(result.folder.file("outputs/classifications.csv"))
+    if not rows:
+        return ""
+    row = rows[0]
+    if row.get("status") != "ok":
+        return f"{row.get(task.text_column, '')}: {row.get('status')} ({row.get('error_type')})"
+    confidence = f" (confidence {float(row['confidence']):.2f})" if row.get("confidence") else ""
+    return f"{row.get(task.text_column, '')} → {task.answer_text(row)}{confidence}"
 
 
 def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
@@ -134,5 +204,7 @@ def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = N
         return 1
     if result is None:  # a dry run printed its report
         return 0
+    if single_answer(task, args, result):
+        print(single_answer(task, args, result))
     print(result.summary_line)
     return result.exit_code

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from statistics import mean
 
 from labnb import tokens
+from labnb.concurrency import initial
 from labnb.config import ModelEntry, load_models_config
+from labnb.duration_estimate import Demand, basis_note, cap_limits, estimate_duration
 from labnb.providers import counts_tokens, provider
 from labnb.requests import RequestBuilder, batches
 from labnb.run.plan import Plan
 from labnb.usage import Usage, price
 
-CHAT_FRAMING_TOKENS = 9  # two messages (3 each) and the reply priming (3), per OpenAI's counting guide
 OPENAI_MIN_CACHE_TOKENS = 1024
 
 
@@ -44,17 +45,15 @@ def project(entry: ModelEntry, plan: Plan) -> Projection:
         return Projection(entry.alias, entry.model_used, len(groups), 0, 0, 0, 0.0, 0.0, 0.0, False)
     builder = RequestBuilder(entry, plan.task, explain=plan.options.explain)
 
-    def n(text: str) -> int:
-        return tokens.count(entry, text)
-
-    prefix = n(builder.system) + n(json.dumps(builder.schema, separators=(",", ":")))
-    inputs = sum(prefix + n(builder.build(group).user) + CHAT_FRAMING_TOKENS for group in groups)
+    n = builder.count
+    prefix = builder.prefix_tokens()
+    inputs = sum(builder.input_tokens(group) for group in groups)
     codes = plan.task.choices()
     per_item = mean(n(json.dumps({"n": 10, "k": k}, separators=(",", ":")) + ",") for k in codes)
     if plan.options.explain:
         per_item += 15
     outputs = round(sum(3 + per_item * len(group) for group in groups))
-    return priced(entry, len(groups), inputs, outputs, prefix, plan.options.concurrency)
+    return priced(entry, len(groups), inputs, outputs, prefix, initial(plan.options.concurrency))
 
 
 def priced(entry: ModelEntry, requests: int, inputs: int, outputs: int, prefix: int, concurrency: int) -> Projection:
@@ -83,16 +82,21 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     if plan.options.batch_api:
         head += "; --batch-api: batch pricing applies, see the 'batch API' column"
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",
-              "tokens")
+              "time (est.)", "tokens")
+    times = [estimate_duration(Demand(r.requests, r.input_tokens, r.output_tokens), plan.options.concurrency,
+                               plan.options.runs_dir, r.model_used, cap_limits(e.rpm, e.tpm))
+             for r, e in zip(rows, entries)]
     body = [(r.alias, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.output_tokens:,}", f"{r.prefix_tokens:,}",
              f"{r.cost_uncached:.6f}", f"{r.cost_cached:.6f}", f"{r.cost_batch_api:.6f}",
+             "n/a" if not counts_tokens(e) else t.text,
              "exact" if r.exact else ("n/a" if not counts_tokens(e) else "estimate"))
-            for e, r in zip(entries, rows)]
+            for e, r, t in zip(entries, rows, times)]
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in
                        enumerate(zip(row, widths))) for row in [header, *body]]
     notes = ("'with cache' assumes the system prefix is read from the provider's cache after the first wave of "
-             f"{plan.options.concurrency} concurrent requests; 'estimate' = o200k count x {tokens.ESTIMATE_FACTOR}.")
+             f"{initial(plan.options.concurrency)} concurrent requests; 'estimate' = o200k count x "
+             f"{tokens.ESTIMATE_FACTOR}; 'time (est.)' is an estimate, {basis_note(times)}.")
     return "\n".join([head, *lines, notes, *cascade_projection(plan)])
 
 

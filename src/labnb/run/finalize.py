@@ -10,6 +10,7 @@ from labnb.cascade import cascade_token_usage, stage_metrics
 from labnb.config import ModelEntry
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
+from labnb.ratestats import timing_fields, usage_fields
 from labnb.records import Timing, TokenUsage
 from labnb.run.outputs import finalize_table
 from labnb.run.plan import Plan
@@ -35,14 +36,14 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         usage = run_token_usage(calls, plan.entry)
     else:
         usage = cascade_token_usage(calls, plan.entry, plan.escalation, run_token_usage)
-    folder.write_json("outputs/token_usage.json", TokenUsage.build(usage).to_dict())
     sessions = recorder.summary.get("sessions", [])
+    folder.write_json("outputs/token_usage.json", TokenUsage.build({**usage, **usage_fields(sessions)}).to_dict())
     setup = sum(s.get("setup_seconds", 0.0) for s in sessions)
     duration = setup + sum(s.get("duration_seconds", 0.0) for s in sessions)
     processed = sum(counts[s] for s in ("ok", "invalid", "error"))
-    folder.write_json("outputs/timing.json", Timing.build(
-        timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
-               noun=plan.task.item_noun)).to_dict())
+    folder.write_json("outputs/timing.json", Timing.build({
+        **timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
+                 noun=plan.task.item_noun), **timing_fields(sessions)}).to_dict())
     accuracy = None
     if plan.with_gold:
         metrics = plan.task.write_metrics(folder.path)
@@ -56,6 +57,7 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         status=final, ended_at=utc_now(),
         counts={s: counts[s] for s in ("ok", "invalid", "error", "not_run")} | {"total": len(rows)},
         accuracy=accuracy, cost_usd=usage["cost_usd"], total_tokens=usage["total_tokens"],
+        calls_cancelled=usage["calls_cancelled"],
         duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
     )
     line = summary_line(folder, final, counts, usage, duration, accuracy)
@@ -83,7 +85,10 @@ def summary_line(folder: RunFolder, status: str, counts: Counter[str], usage: di
         f"{status}: {counts['ok']} classified, {failed} failed",
         *([f"{counts['not_run']} not run"] if counts["not_run"] else []),
         *([f"accuracy {accuracy:.1%}"] if accuracy is not None else []),
-        f"{usage['total_tokens']:,} tokens", f"${usage['cost_usd']:.6f}", f"{duration:.1f}s",
+        f"{usage['total_tokens']:,} tokens", f"${usage['cost_usd']:.6f}",
+        *([f"+ {usage['calls_cancelled']} calls cancelled in flight (usage unknown)"]
+          if usage.get("calls_cancelled") else []),
+        f"{duration:.1f}s",
         str(folder.path),
     ]
     return " | ".join(parts)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from labnb.concurrency import parse_concurrency
 from labnb.errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -21,7 +22,7 @@ class RunOptions:
     models_config: str = str(PROJECT_ROOT / "config" / "models.yaml")
     runs_dir: str = str(PROJECT_ROOT / "runs")
     limit: int | None = None
-    concurrency: int = 8
+    concurrency: int | str = "auto"  # a number, or "auto" (labnb.concurrency)
     timeout: float | None = None
     explain: bool = False
     max_cost: float | None = None
@@ -33,6 +34,8 @@ class RunOptions:
     seed: int = 0
     escalate_to: str | None = None  # a cascade: items the model is unsure of go to this model
     escalate_below: float | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +43,10 @@ class RunOptions:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunOptions:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("tags"), list):
+            values["tags"] = tuple(values["tags"])
+        return cls(**values)
 
     @classmethod
     def single_option(cls) -> str:
@@ -57,9 +63,9 @@ class RunOptions:
         if single and (self.single() is None) == (self.input is None):
             flag = "--" + single.replace("_", "-")
             raise UsageError(f"give exactly one of {flag} {single.split('_')[-1].upper()} or --input FILE")
-        for name in ("batch_size", "concurrency"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+        parse_concurrency(self.concurrency)
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.timeout is not None and self.timeout <= 0:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from labnb.calls import CallRecord
 from labnb.cascade import CASCADE_COLUMNS, cascade_cell
 from labnb.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
 from labnb.results import DONE_STATUSES, BatchOutcome, ItemResult
@@ -53,17 +54,25 @@ class OutputWriter:
         self.table = CsvLog(outputs / "classifications.csv", table_columns(task, self.with_gold))
         self.calls = JsonlLog(outputs / "calls.jsonl")
         self.errors = TextLog(outputs / "errors.log")
+        self._written: set[str] = set()
+
+    def write_call(self, call: CallRecord) -> None:
+        """Log one call, once: as soon as it is settled, and never again with its batch's results."""
+        if call.call_id in self._written:
+            return
+        self._written.add(call.call_id)
+        record = call.to_dict()
+        record["error"] = scrub(record["error"])
+        record["response"] = scrub(record["response"])
+        self.calls.write(record)
+        if call.status != "ok":
+            self.errors.write(f"call {call.call_id} [{call.error_type}] {self.task.item_noun}s="
+                              f"{','.join(call.item_ids)}: {scrub(call.error)}")
 
     def write(self, outcome: BatchOutcome) -> None:
         noun = self.task.item_noun
         for call in outcome.calls:
-            record = call.to_dict()
-            record["error"] = scrub(record["error"])
-            record["response"] = scrub(record["response"])
-            self.calls.write(record)
-            if call.status != "ok":
-                self.errors.write(f"call {call.call_id} [{call.error_type}] {noun}s={','.join(call.item_ids)}: "
-                                  f"{scrub(call.error)}")
+            self.write_call(call)
         for result in outcome.results:
             item = self.by_id[result.item_id]
             self.table.write(row_of(self.task, item, result, self.model_used, self.with_gold))

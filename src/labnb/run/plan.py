@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.config import ModelEntry, load_models_config
-from labnb.errors import InputError
+from labnb.errors import InputError, UsageError
 from labnb.jsonio import read_json
 from labnb.run.options import RunOptions
 from labnb.runfolder import RunFolder
@@ -43,11 +43,20 @@ def _entry(models_config: Path, alias: str | None, timeout: float | None, *, req
     return entry
 
 
+def check_options(options: RunOptions, entry: ModelEntry) -> None:
+    """Options the chosen model cannot honour are refused, never dropped."""
+    from labnb.providers import provider
+
+    if options.explain and not provider(entry).chat:
+        raise UsageError(f"--explain: model '{entry.alias}' ({entry.provider}) gives no reasons; drop --explain")
+
+
 def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Plan:
     """Validate options and load config, labels and items for a new run."""
     options.check()
     models_path = Path(options.models_config)
     entry = _entry(models_path, options.model, options.timeout, require_key=require_key)
+    check_options(options, entry)
     items = task.load(options)
     input_path = Path(options.input) if options.input is not None else None
     return checked(Plan(task, options, entry, models_path, items, input_path), require_key=require_key)

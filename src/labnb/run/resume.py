@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError, UsageError
+from labnb.jsonio import read_jsonl
 from labnb.lifecycle import STALE_AFTER_SECONDS, RunRecorder
-from labnb.run.plan import from_run
+from labnb.logs import read_csv_rows
+from labnb.run.plan import Plan, check_options, from_run
 from labnb.run.result import RunResult
 from labnb.run.runner import execute, new_classifier, pending_items, run_new
 from labnb.runfolder import RunFolder
@@ -54,18 +56,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _check_call_log(folder: RunFolder) -> None:
+    """Refuse a run whose call log lost calls its rows refer to: its tokens and cost could not be recomputed."""
+    rows = read_csv_rows(folder.file("outputs/classifications.csv"))
+    path = folder.file("outputs/calls.jsonl")
+    referenced = {r.get("call_id") or "" for r in rows} - {""}
+    if not referenced:
+        return
+    if not path.is_file():
+        raise InputError(f"{path}: missing, but {len(rows)} rows were written; without the call log the run's "
+                         "tokens and cost cannot be recomputed, so it cannot be resumed")
+    logged = {str(c.get("call_id", "")) for c in read_jsonl(path)}
+    lost = sorted(referenced - logged)
+    if lost:
+        raise InputError(f"{path}: lacks {len(lost)} calls that rows refer to (first {lost[0]}); the run's tokens "
+                         "and cost cannot be recomputed, so it cannot be resumed")
+
+
 def continue_run(task: Task, run_dir: str | Path, command: list[str], *, retry_failed: bool = False,
-                 batch_api: bool = False, wait: bool = False) -> RunResult:
+                 batch_api: bool = False, wait: bool = False, **overrides: Any) -> RunResult:
     """Finish an interrupted or crashed run, or re-run its failed items, in the same folder.
 
     A run submitted to a provider's batch API is collected instead; ``batch_api`` with
-    ``retry_failed`` sends the failed items through the batch API again.
+    ``retry_failed`` sends the failed items through the batch API again. ``overrides`` are the options
+    that do not change the experiment (``max_cost``, ``concurrency``, ``timeout``).
     """
     folder = RunFolder.open(Path(run_dir))
     recorder = RunRecorder.load(folder)
     _check_alive(folder, recorder)
     _check_snapshot(folder, recorder)
-    plan = from_run(task, folder)
+    _check_call_log(folder)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    plan = from_run(task, folder, **overrides)
     if retry_failed and recorder.summary.get("status") == "submitted":  # its answers are still at the provider
         raise UsageError(f"{folder.path}: its batches are not collected yet; collect them first with --resume")
     if recorder.summary.get("batch_api") and not retry_failed:
@@ -82,15 +104,24 @@ def continue_run(task: Task, run_dir: str | Path, command: list[str], *, retry_f
     mode = "retry-failed" if retry_failed else "resume"
     recorder.summary.setdefault("resumes", []).append({
         "at": utc_now(), "mode": mode, "previous_status": recorder.summary.get("status"),
-        task.items_noun: len(todo), "command": command,
+        task.items_noun: len(todo), "command": command, "overrides": overrides,
     })
     classifier = new_classifier(plan)
     return execute(plan, folder, recorder, classifier, todo, mode=mode)
 
 
-def replay(task: Task, run_dir: str | Path, command: list[str], **overrides: Any) -> RunResult:
-    """A new run from ``run_dir``'s snapshot alone; today's config files are ignored."""
+def replay_plan(task: Task, run_dir: str | Path, **overrides: Any) -> Plan:
+    """The plan of a new run from ``run_dir``'s snapshot alone (today's config files are ignored)."""
     folder = RunFolder.open(Path(run_dir))
     plan = from_run(task, folder, **{k: v for k, v in overrides.items() if v is not None})
+    plan.options.check()
+    check_options(plan.options, plan.entry)
+    if plan.options.limit is not None:
+        plan.items = plan.items[: plan.options.limit]
     plan.replay_of = folder.run_id
-    return run_new(plan, command)
+    return plan
+
+
+def replay(task: Task, run_dir: str | Path, command: list[str], **overrides: Any) -> RunResult:
+    """A new run from ``run_dir``'s snapshot alone; today's config files are ignored."""
+    return run_new(replay_plan(task, run_dir, **overrides), command)

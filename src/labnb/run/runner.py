@@ -22,6 +22,7 @@ from labnb.progress import Progress
 from labnb.provenance import git_info, system_info
 from labnb.providers import create_classifier
 from labnb.ratelimit import RateLimiter
+from labnb.ratestats import SESSION_KEY
 from labnb.requests import batches
 from labnb.results import DONE_STATUSES, BatchOutcome
 from labnb.run.finalize import finalize_run
@@ -58,6 +59,7 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
         "model_id": plan.entry.model, "model_used": plan.entry.model_used,
         f"{task.items_noun}_total": len(plan.items), "command": command, "git": git_info(PROJECT_ROOT),
         "replay_of": plan.replay_of, "resumes": [], "sessions": [],
+        "tags": list(plan.options.tags), "note": plan.options.note,
         "file_sha256": folder.hashes(), **summary,
     })
     recorder.save()
@@ -106,6 +108,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
     previous = [c.get("call_id", "") for c in read_jsonl(folder.file("outputs/calls.jsonl"))]
     classifier.start_call_ids(max((int(c[1:]) for c in previous if c[1:].isdigit()), default=0) + 1)
     writer = OutputWriter(folder.file("outputs"), plan.task, plan.items, plan.entry.model_used)
+    classifier.on_call = writer.write_call
     clock = time.perf_counter()
     status, abort = "failed", None
     stop = StopSignal()
@@ -145,7 +148,10 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
     estimates: dict[int, float] = {}
     counts: Counter[str] = Counter()
     spent_tokens = 0
-    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, unit=plan.task.item_noun)
+    limiter = RateLimiter(entry.rpm, entry.tpm)
+    progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, unit=plan.task.item_noun,
+                        status=limiter.status)
+    limiter.on_wait = progress.refresh
 
     def tokens_of(batch: list[Item]) -> int:
         return classifier.estimate_tokens(batch)
@@ -164,21 +170,17 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
         progress.advance(len(outcome.results), failed=counts["error"] + counts["invalid"],
                          tokens=spent_tokens, cost=budget.spent)
 
-    async def work(batch: list[Item]) -> BatchOutcome:
-        try:
-            return await classifier.classify(batch)
-        except RunAborted as exc:
-            writer.write(BatchOutcome(calls=getattr(exc, "calls", [])))
-            raise
-
-    executor = Executor(work=work, on_result=on_result, concurrency=options.concurrency,
-                        limiter=RateLimiter(entry.rpm, entry.tpm), tokens_of=tokens_of, admit=admit)
+    executor = Executor(work=classifier.classify, on_result=on_result, concurrency=options.concurrency,
+                        limiter=limiter, tokens_of=tokens_of, admit=admit)
     loop = asyncio.get_running_loop()
     handled = _install_signals(loop, stop)
     heartbeat = asyncio.create_task(recorder.heartbeat())
     try:
         await executor.run(groups, stop)
+        if executor.refused and not stop.reason:  # smaller requests that fitted ran; these did not
+            stop.reason = "budget_exhausted"
     finally:
+        recorder.summary["sessions"][-1][SESSION_KEY] = executor.stats().to_dict()
         heartbeat.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -188,9 +190,9 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: StopSignal) -> list[int]:
-    """Ctrl-C and SIGTERM stop new calls; in-flight ones get a few seconds to finish."""
+    """Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop new calls; in-flight ones get a few seconds to finish."""
     handled = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, stop.set, "interrupted")
             handled.append(sig)

@@ -1,0 +1,1 @@
+"""classify-text: label short texts with one label of a flat label set (a labnb task)."""

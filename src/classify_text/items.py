@@ -1,0 +1,105 @@
+"""Input texts of classify-text: loaded from CSV, TSV, JSON or JSONL into typed records, gold labels checked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from classify_text.labels import LabelSet
+from labnb.itemrows import RowRules, item_rows, single_item
+from labnb.tables import read_rows
+
+MAX_TEXT_CHARS = 4000
+MAX_FIELD_CHARS = 20_000
+TEXT_COLUMN = "text"
+ID_COLUMN = "id"
+GOLD_COLUMN = "expected_label"
+
+
+@dataclass(frozen=True)
+class TextItem:
+    """One text to label; ``extra`` keeps every other column (never in an LLM prompt; the local model reads it)."""
+
+    item_id: str
+    text: str
+    expected_label: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_gold(self) -> bool:
+        return bool(self.expected_label)
+
+    @property
+    def description(self) -> str:
+        """A text has no description of its own (the framework's items may)."""
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"item_id": self.item_id, "text": self.text}
+        if self.expected_label:
+            out["expected_label"] = self.expected_label
+        if self.extra:
+            out["extra"] = dict(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextItem:
+        return cls(item_id=data["item_id"], text=data["text"], expected_label=data.get("expected_label", ""),
+                   extra=dict(data.get("extra", {})))
+
+
+@dataclass(frozen=True)
+class GoldCheck:
+    """Items with gold labels normalised to label ids; ``unknown`` lists the gold values naming no label."""
+
+    items: list[TextItem]
+    unknown: list[str]
+
+    @property
+    def warning(self) -> str:
+        """One line for the CLI, empty when every gold label names a label."""
+        if not self.unknown:
+            return ""
+        shown = ", ".join(repr(v) for v in sorted(set(self.unknown))[:5])
+        return (f"{len(self.unknown)} gold label(s) name no label of the label set and can never be "
+                f"matched: {shown}")
+
+
+def rules(text_column: str = TEXT_COLUMN) -> RowRules:
+    """The row checks of classify-text for a text column named ``text_column``."""
+    return RowRules(noun="item", text_column=text_column, id_column=ID_COLUMN, id_prefix="t",
+                    max_text_chars=MAX_TEXT_CHARS, max_field_chars=MAX_FIELD_CHARS)
+
+
+def single_text(text: str) -> list[TextItem]:
+    """The item list of ``--single-text TEXT``."""
+    item_id, text = single_item(text, rules(), "--single-text")
+    return [TextItem(item_id=item_id, text=text)]
+
+
+def load_items(path: str | Path, *, text_column: str = TEXT_COLUMN, limit: int | None = None) -> list[TextItem]:
+    """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line."""
+    path = Path(path)
+    rows = item_rows(path, read_rows(path, required=text_column, noun="item"), rules(text_column))
+    known = (text_column, ID_COLUMN, GOLD_COLUMN)
+    items = [TextItem(row.item_id, row.text, row.fields.get(GOLD_COLUMN, ""), row.extra(known)) for row in rows]
+    return items[:limit] if limit is not None else items
+
+
+def check_gold(items: Sequence[TextItem], labels: LabelSet) -> GoldCheck:
+    """Gold labels written as a label id or name become the id; the others are kept and counted."""
+    out: list[TextItem] = []
+    unknown: list[str] = []
+    for item in items:
+        if not item.expected_label:
+            out.append(item)
+            continue
+        label_id = labels.resolve(item.expected_label)
+        if label_id is None:
+            unknown.append(item.expected_label)
+            out.append(item)
+        else:
+            out.append(replace(item, expected_label=label_id))
+    return GoldCheck(out, unknown)

@@ -1,0 +1,64 @@
+"""Quality metrics of a classify-text run: accuracy, macro and weighted F1, per-label scores, confusion matrix.
+
+The rules (``not_run`` left out, ``invalid``/``error`` predicted ``(none)``, F1 averages) are
+``labnb.scoring``'s, shared with every use case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from classify_text.labels import LabelSet
+from labnb import scoring
+from labnb.scoring import ratio
+
+_TEXT_COLUMNS = ("label", "expected_label")
+
+
+def _scored(rows: pd.DataFrame | Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All rows, and the attempted gold rows with a ``pred`` column (``(none)`` for failures)."""
+    df = scoring.rows_frame(rows, _TEXT_COLUMNS, "item_id", "item")
+    sc = scoring.attempted(df, df["expected_label"] != "")
+    sc["pred"] = scoring.predicted(sc, sc["label"], sc["label"] != "")
+    return df, sc
+
+
+def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: LabelSet | None = None) -> dict:
+    """Scores of ``rows`` (classifications.csv columns); ``labels`` gives the per-label order and names."""
+    df, sc = _scored(rows)
+    gold, pred = sc["expected_label"], sc["pred"]
+    classes = scoring.labels(gold, pred, labels.ids if labels else None)
+    counts = scoring.counts(df, df["expected_label"] != "", sc)
+    n_correct = int((gold == pred).sum())
+    per_label = scoring.per_label(gold, pred, classes)
+    names = {label.id: label.name for label in labels.labels} if labels else {}
+    for label_id, entry in per_label.items():
+        if label_id in names:
+            entry["name"] = names[label_id]
+    return {
+        "accuracy": ratio(n_correct, len(sc)),
+        "answered_accuracy": ratio(n_correct, counts["n_ok"]),
+        "f1_macro": scoring.f1(gold, pred, classes, "macro"),
+        "f1_weighted": scoring.f1(gold, pred, classes, "weighted"),
+        **counts,
+        "n_correct": n_correct,
+        # gold labels the label set does not have: no answer can match them
+        "n_gold_outside_labels": None if labels is None else int((~gold.isin(labels.ids)).sum()),
+        "per_label": per_label,
+    }
+
+
+def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: LabelSet | None = None) -> pd.DataFrame:
+    """Counts: index = gold label, columns = predicted label plus ``(none)`` for failed rows."""
+    _, sc = _scored(rows)
+    return scoring.confusion(sc["expected_label"], sc["pred"], labels.ids if labels else None)
+
+
+def write_metrics(run_dir: str | Path, labels: LabelSet) -> dict:
+    """Write ``outputs/metrics.json`` and ``outputs/confusion_matrix.csv`` of a run folder; return the metrics."""
+    return scoring.write_run_metrics(Path(run_dir), lambda rows: (compute_metrics(rows, labels),
+                                                                  confusion_matrix(rows, labels)))

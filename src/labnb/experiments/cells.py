@@ -1,0 +1,126 @@
+"""One cell: its recorded state, its dry-run projection, and its run as an ordinary CLI process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from labnb.errors import LabError
+from labnb.experiments.grid import CellPlan
+from labnb.experiments.spec import Spec, SpecError
+from labnb.run.dryrun import Projection
+
+FINAL_STATUSES = ("completed", "completed_with_errors", "budget_exhausted")
+
+
+@dataclass
+class CellState:
+    """A cell as ``cells.json`` records it. ``state``: pending | running | done | skipped | failed | interrupted."""
+
+    index: int
+    name: str
+    values: dict[str, Any]
+    options: dict[str, Any]
+    state: str = "pending"
+    run_id: str | None = None
+    run_dir: str | None = None
+    exit_code: int | None = None
+    message: str = ""
+    projected_cost_usd: float | None = None
+    max_cost_usd: float | None = None
+    resumed: int = 0
+
+    @classmethod
+    def of(cls, plan: CellPlan) -> CellState:
+        return cls(plan.index, plan.name, plan.values, plan.options)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellState:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def budget_cost(projection: Projection, batch_api: bool) -> float:
+    """The most a cell is expected to cost: cache writes can make 'with cache' the dearer one."""
+    return projection.cost_batch_api if batch_api else max(projection.cost_uncached, projection.cost_cached)
+
+
+def project(spec: Spec, cell: CellState) -> Projection:
+    """Price ``cell`` as its run's own ``--dry-run`` does (nothing sent, no folder); a cell that cannot run fails."""
+    from labnb.run.cli import options_of
+    from labnb.run.dryrun import project as dry_run_projection
+    from labnb.run.plan import prepare
+    from labnb.usecases import task_class
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = spec.use_case.cli().build_parser().parse_args(spec.argv(cell.options))
+        task = task_class(spec.use_case.name)
+        plan = prepare(task(), options_of(task, args), require_key=False)
+    except SystemExit:  # argparse: its one line is on stderr
+        message = (err.getvalue().strip().splitlines() or ["bad options"])[-1]
+        raise SpecError(f"{spec.path}: cell {cell.name}: {message.removeprefix('error: ')}") from None
+    except LabError as exc:
+        raise SpecError(f"{spec.path}: cell {cell.name}: {exc}") from None
+    return dry_run_projection(plan.entry, plan)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the experiment process dies (even by kill -9), so no cell runs orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class CellProcess:
+    """A running cell: its process, and the folder its run folder will appear in (its own, so never ambiguous)."""
+
+    cell: CellState
+    process: subprocess.Popen
+    runs_dir: Path
+
+    def discover(self) -> bool:
+        """Record the cell's run folder once it appears; True when it is known."""
+        if self.cell.run_dir is None and self.runs_dir.is_dir():
+            found = sorted(p for p in self.runs_dir.iterdir() if p.is_dir())
+            if found:
+                self.cell.run_dir, self.cell.run_id = str(found[0]), found[0].name
+        return self.cell.run_dir is not None
+
+
+def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None) -> CellProcess:
+    """Start ``cell`` as an ordinary run in ``runs_dir`` (or resume its run folder), stderr appended to ``log``."""
+    entry = str(spec.use_case.entry)
+    if cell.run_dir:
+        argv = [sys.executable, entry, "--resume", cell.run_dir]
+    else:
+        argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir)]
+        if max_cost is not None:
+            argv += ["--max-cost", f"{max_cost:.6f}"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as err:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
+                                   preexec_fn=_die_with_parent, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return CellProcess(cell, process, runs_dir)
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log (progress bars end with carriage returns, not newlines)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    lines = [seg.strip() for line in text.splitlines() for seg in line.split("\r") if seg.strip()]
+    return lines[-1] if lines else ""

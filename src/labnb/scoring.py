@@ -1,0 +1,128 @@
+"""Scores of finished rows against gold labels, the same rules for every use case (scikit-learn).
+
+Only rows with a gold label count. ``not_run`` rows were never attempted and are left out of every
+score; ``invalid`` and ``error`` rows count as wrong, predicted ``(none)``. F1 averages run over the
+labels seen in gold or in a valid prediction (``(none)`` is not a class), with 0 for undefined
+precision or recall. Floats are rounded to 6 decimals, ``None`` when undefined.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+from labnb.errors import InputError
+from labnb.results import STATUSES
+
+NONE_LABEL = "(none)"
+DIGITS = 6
+
+
+def rows_frame(rows: pd.DataFrame | Iterable[dict[str, Any]], text_columns: Sequence[str],
+               id_column: str, noun: str) -> pd.DataFrame:
+    """``rows`` as a frame whose ``text_columns`` are stripped strings; an unknown status is an InputError."""
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if "status" not in df.columns:
+        df["status"] = "ok"  # a bare list of answers: every row is an answer
+    for col in (id_column, "status", "error_type", *text_columns):
+        if col not in df.columns:
+            df[col] = ""
+        df[col] = df[col].fillna("").astype(str).str.strip()
+    unknown = df.loc[~df["status"].isin(STATUSES)]
+    if len(unknown):
+        row = unknown.iloc[0]
+        raise InputError(f"{noun} '{row[id_column]}': unknown status '{row['status']}' "
+                         f"(expected one of {', '.join(STATUSES)})")
+    return df
+
+
+def attempted(df: pd.DataFrame, gold: pd.Series) -> pd.DataFrame:
+    """The rows that count: with gold (``gold`` is a mask over ``df``) and not ``not_run``."""
+    return df.loc[gold & (df["status"] != "not_run")].copy()
+
+
+def predicted(sc: pd.DataFrame, label: pd.Series, answered: pd.Series) -> pd.Series:
+    """``label`` where the row is an answer (``answered`` and status ok), ``(none)`` elsewhere."""
+    return label.where(answered & (sc["status"] == "ok"), NONE_LABEL)
+
+
+def labels(gold: pd.Series, pred: pd.Series, order: Sequence[str] | None = None) -> list[str]:
+    """The classes: seen in gold or a valid prediction, ``order`` first, then the rest sorted."""
+    seen = (set(gold) | set(pred)) - {NONE_LABEL}
+    first = [label for label in (order or []) if label in seen]
+    return first + sorted(seen - set(first))
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DIGITS)
+
+
+def ratio(num: int, den: int) -> float | None:
+    return rounded(num / den) if den else None
+
+
+def f1(gold: pd.Series, pred: pd.Series, classes: list[str], average: str) -> float | None:
+    if not len(gold):
+        return None
+    return rounded(f1_score(gold, pred, labels=classes, average=average, zero_division=0))
+
+
+def per_label(gold: pd.Series, pred: pd.Series, classes: list[str]) -> dict[str, dict[str, Any]]:
+    """Precision, recall, F1, support and the number predicted, for each class."""
+    if not len(gold):
+        return {}
+    prec, rec, f1s, support = precision_recall_fscore_support(gold, pred, labels=classes, zero_division=0)
+    return {label: {"precision": rounded(prec[i]), "recall": rounded(rec[i]), "f1": rounded(f1s[i]),
+                    "support": int(support[i]), "predicted": int((pred == label).sum())}
+            for i, label in enumerate(classes)}
+
+
+def counts(df: pd.DataFrame, gold: pd.Series, sc: pd.DataFrame) -> dict[str, Any]:
+    """How many rows there are, have gold, were scored, answered, failed or never run; by status and error."""
+    n_ok = int((sc["status"] == "ok").sum())
+    statuses = df["status"].value_counts()
+    return {
+        "n_rows": len(df),
+        "n_gold": int(gold.sum()),
+        "n_scored": len(sc),
+        "n_ok": n_ok,
+        "n_failed": len(sc) - n_ok,
+        "n_invalid": int((sc["status"] == "invalid").sum()),
+        "n_error": int((sc["status"] == "error").sum()),
+        "n_not_run": int((gold & (df["status"] == "not_run")).sum()),
+        "status_counts": {s: int(statuses.get(s, 0)) for s in STATUSES},
+        "error_type_counts": {k: int(v) for k, v in df.loc[df["error_type"] != "", "error_type"]
+                              .value_counts().sort_index().items()},
+    }
+
+
+def confusion(gold: pd.Series, pred: pd.Series, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Counts: index = gold label, columns = predicted label plus ``(none)`` for failed rows."""
+    gold_labels = labels(gold, pd.Series([], dtype=str), order)
+    columns = [*labels(gold, pred, order), NONE_LABEL]
+    empty = [[0] * len(columns) for _ in columns]
+    matrix = sk_confusion_matrix(gold, pred, labels=columns) if len(gold) else empty
+    frame = pd.DataFrame(matrix, index=pd.Index(columns, name="gold"),
+                         columns=pd.Index(columns, name="predicted")).astype(int)
+    return frame.loc[gold_labels]
+
+
+def write_run_metrics(run_dir: Path, score: Callable[[pd.DataFrame], tuple[dict[str, Any], pd.DataFrame]]) -> dict:
+    """Score ``outputs/classifications.csv`` of a run folder with ``score`` (rows -> metrics, confusion matrix).
+
+    Writes ``outputs/metrics.json`` (sorted keys) and ``outputs/confusion_matrix.csv``; returns the metrics.
+    """
+    csv_path = run_dir / "outputs" / "classifications.csv"
+    if not csv_path.is_file():
+        raise InputError(f"{csv_path}: not found (is {run_dir} a run folder?)")
+    metrics, matrix = score(pd.read_csv(csv_path, dtype=str, keep_default_na=False))  # ids such as 007 stay
+    (run_dir / "outputs" / "metrics.json").write_text(json.dumps(metrics, sort_keys=True, indent=2) + "\n",
+                                                      encoding="utf-8")
+    matrix.to_csv(run_dir / "outputs" / "confusion_matrix.csv")
+    return metrics
