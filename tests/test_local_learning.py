@@ -68,3 +68,16 @@ def test_labels_without_examples_stay_reachable_and_probabilities_sum_to_one():
     assert np.array_equal(probabilities, again.predict(vectors[whey], zero_shot[whey]))
     assert (probabilities.argmax(axis=1) == gold[whey]).all()
     assert np.allclose(probabilities.sum(axis=1), 1.0) and first.n_labels == 64
+
+
+def test_learning_beats_zero_shot_on_a_split_of_the_shipped_reviews(text_cli, tmp_path):
+    """classify-text's sample: the first half of each label's reviews are examples, the rest the input."""
+    rows = pd.read_csv(ROOT / "data" / "sample_reviews.csv", dtype=str, keep_default_na=False)
+    first_half = rows.groupby("expected_label").cumcount() < rows.groupby("expected_label")["id"].transform("size") // 2
+    rows[first_half].to_csv(tmp_path / "ex.csv", index=False)
+    rows[~first_half].to_csv(tmp_path / "in.csv", index=False)
+    zero = text_cli("--model", "local", "--input", str(tmp_path / "in.csv"))
+    learned = text_cli("--model", "local", "--input", str(tmp_path / "in.csv"), "--examples", str(tmp_path / "ex.csv"))
+    assert zero.code in (0, 1) and learned.code in (0, 1), learned.err
+    accuracy = [json.loads((r / "outputs" / "metrics.json").read_text())["accuracy"] for r in learned.run_dirs]
+    assert len(accuracy) == 2 and accuracy[1] > accuracy[0], accuracy

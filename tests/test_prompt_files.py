@@ -102,3 +102,18 @@ def test_missing_prompt_file(tmp_path):
     with pytest.raises(InputError) as caught:
         load_prompt_file(tmp_path / "nope.yaml")
     assert str(caught.value) == f"{tmp_path}/nope.yaml: prompt file not found"
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_shipped_classify_text_prompt_is_byte_identical_to_the_built_in_one(explain):
+    from classify_text import prompts as text_prompts
+    from classify_text.items import load_items
+    from classify_text.task import ClassifyText
+
+    task = ClassifyText()
+    task._use_labels(ROOT / "config" / "labels" / "sentiment.yaml")
+    items = load_items(ROOT / "data" / "sample_reviews.csv")
+    prompting = Prompting(load_prompt_file(task.prompt_file, extra_variables=task.prompt_extra_variables))
+    assert prompting.system(task, explain=explain) == text_prompts.render_system(task.label_set, explain=explain)
+    for size in (1, 6, len(items)):
+        assert prompting.user(task, items[:size], explain=explain) == text_prompts.render_user(items[:size])

@@ -13,6 +13,7 @@ from classify_text import prompts
 from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
 from labnb.jsonio import read_json
+from labnb.prompting import answer_format_text
 from labnb.results import ItemResult
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.runfolder import RunFolder
@@ -46,6 +47,8 @@ class ClassifyText(Task):
     choice_noun = "label"
     choices_source = "the label set"
     options_class = ClassifyTextOptions
+    prompt_file = PROJECT_ROOT / "config" / "prompts" / "classify-text.yaml"
+    prompt_extra_variables = ("label_set",)
 
     def __init__(self) -> None:
         self.label_set: LabelSet | None = None
@@ -105,6 +108,18 @@ class ClassifyText(Task):
 
     def answer_text(self, row: dict[str, str]) -> str:
         return next((lab.name for lab in self._labels.labels if lab.id == row.get("label")), row.get("label", ""))
+
+    def read_items(self, path: Path) -> list[TextItem]:
+        return check_gold(load_items(path), self._labels).items
+
+    def gold_choice(self, item: Any) -> str | None:
+        return item.expected_label if item.expected_label in self._labels.ids else None
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        labels = self._labels
+        return {"labels": prompts.render_labels(labels),
+                "label_set": {"name": labels.name, "version": labels.version, "description": labels.description},
+                "answer_format": answer_format_text("text", "label", explain=explain)}
 
     def render_system(self, *, explain: bool = False) -> str:
         return prompts.render_system(self._labels, explain=explain)

@@ -74,8 +74,10 @@ def new_classifier(plan: Plan) -> Classifier:
 
     second = create_classifier(plan.escalation, plan.task, explain=plan.options.explain)
     assert plan.options.escalate_below is not None
+    from labnb.concurrency import initial
+
     return CascadeClassifier(first, second, plan.task, plan.options.escalate_below, plan.entry, plan.escalation,
-                             plan.options.concurrency)
+                             initial(plan.options.concurrency))
 
 
 def run_new(plan: Plan, command: list[str]) -> RunResult:
