@@ -166,7 +166,8 @@ def test_resume_refuses_a_run_that_is_still_running(tmp_path):
             second = subprocess.run([sys.executable, str(ROOT / "src" / "run_assign_cat.py"), "--resume", str(run)],
                                     env=subprocess_env(server), capture_output=True, text=True, timeout=60)
             assert process.poll() is None  # the first run was still going when the resume was refused
-            assert second.returncode == 2 and f"still running as process {process.pid}" in second.stderr
+            assert second.returncode == 2
+            assert second.stderr == f"error: {run}: in use by another process (pid {process.pid})\n"
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()

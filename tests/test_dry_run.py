@@ -21,7 +21,8 @@ def test_dry_run_counts_exactly_sends_nothing_and_writes_nothing(cli, fake_api, 
     assert result.code == 0, result.err
     assert fake_api.requests == [] and result.run_dirs == []
     lines = result.out.splitlines()
-    assert lines[0] == ("dry run: 86 products, batch size 10, taxonomy 'supplements' (65 pairs); nothing was sent")
+    assert lines[0] == ("dry run: 86 products, batch size 10, taxonomy 'supplements' (65 pairs); nothing was sent; "
+                        "columns offered to the model: brand; withheld (kept in the outputs): none")
     row = lines[2].split()
     # Recount the same requests independently: system + schema once per request, each user turn, chat framing.
     plan = prepare(AssignCat(), AssignCatOptions(input=str(SAMPLE), batch_size=10, models_config=str(cli.models)),

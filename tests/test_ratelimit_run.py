@@ -25,16 +25,18 @@ def same_usage_as_the_fake(result, fake_api) -> None:
 
 
 def test_a_tight_request_limit_is_learnt_and_run_at_without_a_storm_of_429s(cli, fake_api):
-    limits = fake_api.limit_rate(requests=10, window=1.0)
+    # 5 requests a second: slow enough that a loaded machine's scheduling jitter (the fake shares this
+    # process) is small against the pacing interval.
+    limits = fake_api.limit_rate(requests=10, window=2.0)
     result = cli("--input", SAMPLE, "--limit", "25")
     all_ok(result, 25)
     same_usage_as_the_fake(result, fake_api)
     refused = sum(limits.refused.values())
-    assert refused <= 1 and limits.admitted == 25
+    assert refused <= 2 and limits.admitted == 25
     assert limits.lowest("requests") < 1  # the run drew the bucket down: it used the limit it was given
     usage, timing = result.json("outputs/token_usage.json"), result.json("outputs/timing.json")
     learnt = usage["rate_limits"]["limits"]["requests"]
-    assert learnt["limit"] == 10 and 0.9 < learnt["window_seconds"] < 1.1 and learnt["source"] == "response headers"
+    assert learnt["limit"] == 10 and 1.8 < learnt["window_seconds"] < 2.2 and learnt["source"] == "response headers"
     assert usage["rate_limits"]["rate_limited_responses"] == refused
     waited = timing["rate_limit"]
     assert waited["rate_limited_responses"] == refused and waited["rate_limit_waits"] > 0

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from assign_cat import prompts
-from assign_cat.products import Product, load_products, single_product
+from assign_cat.gold import GoldResolution, resolve_gold
+from assign_cat.labelcols import parse_fields
+from assign_cat.products import Product, column_split, load_products, single_product
 from assign_cat.taxonomy import Taxonomy, load_taxonomy
 from labnb.jsonio import read_json
 from labnb.results import ItemResult
@@ -29,6 +31,9 @@ class AssignCatOptions(RunOptions):
 
     single_product: str | None = None
     taxonomy: str = str(PROJECT_ROOT / "config" / "taxonomy.xml")
+    fields: str | None = None  # --fields a,b: exactly the extra columns offered to the model
+    title_column: str | None = None
+    sheet: str | None = None
 
     @classmethod
     def single_option(cls) -> str:
@@ -58,6 +63,8 @@ class AssignCat(Task):
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         self.taxonomy: Taxonomy | None = None
         self.taxonomy_path: Path | None = None
+        self.gold: GoldResolution | None = None
+        self.extra_columns: list[str] = []  # input columns carried into classifications.csv
         # Given a taxonomy, the task is ready to render and parse, as tests and notebooks use it.
         if isinstance(taxonomy, Taxonomy):
             self.taxonomy = taxonomy
@@ -67,6 +74,10 @@ class AssignCat(Task):
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
         what.add_argument("--single-product", metavar="TITLE", help="classify one product title")
+        what.add_argument("--fields", metavar="A,B", help="exactly the extra columns offered to the model (default: "
+                          "all but label-like ones; \"\" offers none)")
+        what.add_argument("--title-column", metavar="NAME", help="take titles from this column (default: title)")
+        what.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx input (default: the first)")
         files.add_argument("--taxonomy", metavar="FILE",
                            help=f"taxonomy XML (default {AssignCatOptions().taxonomy})")
 
@@ -77,14 +88,23 @@ class AssignCat(Task):
     def load(self, options: RunOptions) -> list[Product]:
         assert isinstance(options, AssignCatOptions)
         self._use_taxonomy(Path(options.taxonomy))
-        if options.input is not None:
-            return load_products(Path(options.input), options.limit)
-        return single_product(options.single_product or "")
+        if options.input is None:
+            return single_product(options.single_product or "")
+        products = load_products(Path(options.input), options.limit, fields=parse_fields(options.fields),
+                                 title_column=options.title_column, sheet=options.sheet)
+        return self._with_gold(products)
+
+    def _with_gold(self, products: list[Product]) -> list[Product]:
+        """Gold given as ids, names or ``Category > Subcategory`` paths, as ids; the columns to carry along."""
+        self.gold = resolve_gold(products, self._tax)
+        offered, withheld = column_split(self.gold.products)
+        self.extra_columns = [c for c in dict.fromkeys([*offered, *withheld])]
+        return self.gold.products
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Product]:
         products = [Product.from_dict(p) for p in read_json(folder.file(f"inputs/{self.items_file}"))]
         self._use_taxonomy(folder.file("inputs/taxonomy.xml"))
-        return products
+        return self._with_gold(products)
 
     def snapshot(self, folder: RunFolder) -> None:
         assert self.taxonomy_path is not None
@@ -101,8 +121,9 @@ class AssignCat(Task):
         return {"labels": prompts.render_taxonomy(self._tax),
                 "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
 
-    def config_paths(self) -> dict[str, str | None]:
-        return {"taxonomy_path": str(self.taxonomy_path)}
+    def config_paths(self) -> dict[str, Any]:
+        offered, withheld = column_split(self.gold.products) if self.gold else ([], [])
+        return {"taxonomy_path": str(self.taxonomy_path), "columns_offered": offered, "columns_withheld": withheld}
 
     def gold_warning(self, items: Sequence[Any]) -> str | None:
         tax = self._tax
@@ -110,11 +131,20 @@ class AssignCat(Task):
         if not outside:
             return None
         first = outside[0]
-        return (f"{len(outside)} products have gold labels that are not taxonomy ids, e.g. {first.product_id}: "
-                f"({first.expected_category}, {first.expected_subcategory}); they will be scored wrong")
+        return (f"{len(outside)} products have gold labels that match no taxonomy id, name or 'Category > "
+                f"Subcategory' path, e.g. {first.product_id}: ({first.expected_category}, "
+                f"{first.expected_subcategory}); they will be scored wrong")
 
     def describe(self) -> str:
         return f"taxonomy '{self._tax.name}' ({len(self._tax.pairs)} pairs)"
+
+    def dry_run_notes(self) -> list[str]:
+        if not self.gold:
+            return []
+        offered, withheld = column_split(self.gold.products)
+        return [f"columns offered to the model: {', '.join(offered) or 'none'}; withheld (kept in the outputs): "
+                f"{', '.join(withheld) or 'none'}"]
+
 
     @property
     def _tax(self) -> Taxonomy:
@@ -150,7 +180,13 @@ class AssignCat(Task):
         return prompts.templates(self._tax, explain=explain)
 
     def columns(self, with_gold: bool) -> list[str]:
-        return COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)
+        documented = COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)
+        return documented + [self._carried(c) for c in self.extra_columns]
+
+    @staticmethod
+    def _carried(column: str) -> str:
+        """An input column's name in classifications.csv (``input_status`` where it would clash)."""
+        return f"input_{column}" if column in COLUMNS + GOLD_COLUMNS else column
 
     def row(self, item: Any, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
         category, subcategory = result.answer.get("category", ""), result.answer.get("subcategory", "")
@@ -161,6 +197,8 @@ class AssignCat(Task):
             row["expected_subcategory"] = item.expected_subcategory
             row["correct"] = (result.status == "ok" and (category, subcategory)
                               == (item.expected_category, item.expected_subcategory))
+        for column in self.extra_columns:
+            row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from labnb import runlock
 from labnb.run.plan import prepare
 from labnb.run.runner import run_new
 from labnb.task import Task
@@ -37,5 +38,8 @@ def run(task: Task, data: Any, **options: Any) -> Any:
         plan.options = replace(plan.options, input="(DataFrame)")
     else:
         plan = prepare(task, task.options_class(**options, input=str(data)))
-    result = run_new(plan, ["labnb.api.run", type(task).__name__])
+    try:
+        result = run_new(plan, ["labnb.api.run", type(task).__name__])
+    finally:
+        runlock.release_all()  # a notebook process lives on: let other processes continue the run
     return load_run(result.folder.path)

@@ -33,7 +33,7 @@ class ItemRow:
 class RowRules:
     """What a use case calls its parts: ``text_column`` holds the main text, ``id_column`` the optional id.
 
-    ``known`` are the documented columns: found in any case (``Product_ID``) and never a nested JSON value.
+    ``known`` are the documented columns: found in any case (``Item_ID``) and never a nested JSON value.
     """
 
     noun: str

@@ -138,6 +138,10 @@ class Task(ABC):
         """The id of the choice that ``item``'s gold label names, or None."""
         return None
 
+    def dry_run_notes(self) -> list[str]:
+        """Notes the dry run adds to its first line (e.g. which input columns the model sees)."""
+        return []
+
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod
     def choices(self) -> dict[int, Choice]:

@@ -171,6 +171,8 @@ def _value(fail: Any, key: str, option: Option, value: Any, base: Path) -> Any:
         if not target.exists():
             raise fail(key, f"no such file: {value} (paths are relative to the spec file)")
         return str(target)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a number where "auto" is also allowed (--concurrency) stays a number
     return str(value)
 
 

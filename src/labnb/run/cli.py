@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
+from labnb import console, runlock
 from labnb.concurrency import parse_concurrency
 from labnb.errors import LabError, UsageError
 from labnb.run.result import EXIT_INTERRUPTED, RunResult
-from labnb.scrub import scrub
 from labnb.task import Task
 
 EPILOG = """exit codes: 0 all {items} classified; 1 some {items} invalid/error (or budget exhausted);
@@ -155,8 +155,10 @@ def _dry_run(plan: Any, args: argparse.Namespace) -> None:
     if args.show_prompt:
         from labnb.requests import first_request_text
 
-        print(first_request_text(plan))
-    print(dry_run(plan, compare_models=args.compare_models))
+        for line in first_request_text(plan).splitlines():
+            print(console.safe(line))
+    for line in dry_run(plan, compare_models=args.compare_models).splitlines():
+        print(console.safe(line))
 
 
 def warn(plan: Any) -> None:
@@ -164,7 +166,7 @@ def warn(plan: Any) -> None:
     prompting = plan.task.prompting
     for warning in (plan.task.gold_warning(plan.items), prompting and prompting.warning(plan.task.item_noun)):
         if warning:
-            print(f"warning: {warning}", file=sys.stderr)
+            console.warn(warning)
 
 
 def single_answer(task: Task, args: argparse.Namespace, result: RunResult) -> str:
@@ -193,18 +195,21 @@ def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = N
     except LabError as exc:
         partial = getattr(exc, "result", None)
         if partial is not None:
-            print(partial.summary_line)
-        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+            print(console.safe(partial.summary_line))
+        console.error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        console.error("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:  # the run folder's errors.log has the detail
-        print(f"error: internal error: {type(exc).__name__}: {scrub(str(exc))}", file=sys.stderr)
+        console.error(f"internal error: {type(exc).__name__}: {exc}")
         return 1
+    finally:
+        runlock.release_all()
     if result is None:  # a dry run printed its report
         return 0
-    if single_answer(task, args, result):
-        print(single_answer(task, args, result))
-    print(result.summary_line)
+    answer = single_answer(task, args, result)
+    if answer:
+        print(console.safe(answer))
+    print(console.safe(result.summary_line))
     return result.exit_code

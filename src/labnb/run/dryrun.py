@@ -79,6 +79,7 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     rows = [project(entry, plan) for entry in entries]
     head = (f"dry run: {len(plan.items)} {plan.task.items_noun}, batch size {plan.options.batch_size}, "
             f"{plan.task.describe()}; nothing was sent")
+    head = "; ".join([head, *plan.task.dry_run_notes()])
     if plan.options.batch_api:
         head += "; --batch-api: batch pricing applies, see the 'batch API' column"
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",

@@ -8,6 +8,7 @@ from typing import Any
 
 from labnb.concurrency import parse_concurrency
 from labnb.errors import UsageError
+from labnb.limits import check_run_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -65,7 +66,8 @@ class RunOptions:
             raise UsageError(f"give exactly one of {flag} {single.split('_')[-1].upper()} or --input FILE")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
-        parse_concurrency(self.concurrency)
+        concurrency = parse_concurrency(self.concurrency)
+        check_run_limits(concurrency if isinstance(concurrency, int) else None, self.timeout)
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.timeout is not None and self.timeout <= 0:

@@ -81,7 +81,7 @@ class OutputWriter:
                                   f"{scrub(result.error)}")
 
     def note(self, line: str) -> None:
-        self.errors.write(line)
+        self.errors.write(scrub(line))
 
     def close(self) -> None:
         for log in (self.table, self.calls, self.errors):

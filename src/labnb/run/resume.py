@@ -81,7 +81,7 @@ def continue_run(task: Task, run_dir: str | Path, command: list[str], *, retry_f
     ``retry_failed`` sends the failed items through the batch API again. ``overrides`` are the options
     that do not change the experiment (``max_cost``, ``concurrency``, ``timeout``).
     """
-    folder = RunFolder.open(Path(run_dir))
+    folder = RunFolder.open(Path(run_dir)).lock()  # a second process is refused at once, released by the OS
     recorder = RunRecorder.load(folder)
     _check_alive(folder, recorder)
     _check_snapshot(folder, recorder)

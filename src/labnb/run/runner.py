@@ -31,6 +31,7 @@ from labnb.run.outputs import OutputWriter, latest_rows
 from labnb.run.plan import Plan
 from labnb.run.result import RunResult
 from labnb.runfolder import RunFolder
+from labnb.scrub import scrub
 from labnb.task import Item
 from labnb.timeutil import utc_now
 from labnb.usage import Usage
@@ -124,7 +125,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
         status = "interrupted"
     except BaseException as exc:
         writer.note("internal error: " + " | ".join(traceback.format_exception_only(type(exc), exc)).strip())
-        recorder.summary["failure"] = f"{type(exc).__name__}: {exc}"
+        recorder.summary["failure"] = scrub(f"{type(exc).__name__}: {exc}")
         raise
     finally:
         writer.close()
@@ -133,7 +134,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
         if status == "failed" and abort is None:
             recorder.update(status="failed", ended_at=utc_now())
     if abort is not None:
-        recorder.summary["failure"] = str(abort)
+        recorder.summary["failure"] = scrub(str(abort))
     result = finalize_run(plan, folder, recorder, status="failed" if abort else status)
     if abort is not None:
         abort.result = result  # type: ignore[attr-defined]  # lets the CLI still print the summary line
