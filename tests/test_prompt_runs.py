@@ -103,7 +103,7 @@ def test_knn_examples_per_call_leakage_guard_and_overlap_count(cli, fake_api, tm
     assert result.code == 0, result.err
     assert result.err.count("warning: the examples file overlaps the input: 2 products match an example") == 1
     calls = [json.loads(line) for line in (result.run_dir / "outputs" / "calls.jsonl").read_text().splitlines()]
-    assert [(c["item_ids"], c["request"]["example_ids"]) for c in calls] == [
+    assert sorted((c["item_ids"], c["request"]["example_ids"]) for c in calls) == [
         (["sp-001"], ["sp-036", "sp-012"]), (["sp-002"], ["sp-035", "sp-036"]), (["sp-003"], ["sp-028", "sp-011"])]
     users = [body["messages"][1]["content"] for body in chat_requests(fake_api)]
     user = next(u for u in users if "\n1. Complete Adult Multivitamin" in u)  # sp-001's request
