@@ -33,20 +33,20 @@ SHIPPED = Design()
 # Each row changes one thing; "naive" is names only, titles only, nearest subcategory.
 DESIGNS: list[tuple[str, Design]] = [
     ("naive: title vs subcategory name", NAIVE),
-    ("naive + full product text", replace(NAIVE, product_views=("title", "full"))),
+    ("naive + full product text", replace(NAIVE, item_views=("title", "full"))),
     ("naive + subcategory views (name with parent, description) + centering",
-     replace(NAIVE, sub_views=SHIPPED.sub_views, center=True)),
+     replace(NAIVE, choice_views=SHIPPED.choice_views, center=True)),
     ("shipped minus example views", replace(SHIPPED, example_view="")),
     ("shipped with bare example views", replace(SHIPPED, example_view="{example}")),
     ("shipped minus lexical score", replace(SHIPPED, lexical_weight=0.0)),
     ("shipped minus centering", replace(SHIPPED, center=False)),
-    ("shipped minus category score", replace(SHIPPED, category_weight=0.0)),
-    ("shipped with category weight 0.5", replace(SHIPPED, category_weight=0.5)),
+    ("shipped minus category score", replace(SHIPPED, group_weight=0.0)),
+    ("shipped with category weight 0.5", replace(SHIPPED, group_weight=0.5)),
     ("shipped with lexical weight 0.05", replace(SHIPPED, lexical_weight=0.05)),
     ("shipped with lexical weight 0.2", replace(SHIPPED, lexical_weight=0.2)),
-    ("shipped minus description views", replace(SHIPPED, sub_views=SHIPPED.sub_views[:1],
-                                                cat_views=SHIPPED.cat_views[:1])),
-    ("shipped, title view only", replace(SHIPPED, product_views=("title",))),
+    ("shipped minus description views", replace(SHIPPED, choice_views=SHIPPED.choice_views[:1],
+                                                group_views=SHIPPED.group_views[:1])),
+    ("shipped, title view only", replace(SHIPPED, item_views=("title",))),
     ("shipped (the local model)", SHIPPED),
 ]
 

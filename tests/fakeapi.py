@@ -30,13 +30,14 @@ if str(Path(__file__).parent) not in sys.path:  # the sibling modules, also when
     sys.path.insert(0, str(Path(__file__).parent))
 
 import fakeapi_wire as wire
-from fakeapi_answer import answer, dumps, parse_anthropic, parse_openai, tokens
+from fakeapi_answer import answer, dumps, parse_anthropic, parse_openai, product_titles, tokens
 from fakeapi_batches import Batches
 from fakeapi_ratelimit import RateLimiter, RateLimits, error_body
 from fakeapi_wire import Fault, Meter, Reply, anthropic_error, openai_error
 
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
 BROKEN_JSON = b'{"id": "chatcmpl-broken", "choices": ['
+DEFAULT_PROBABILITY = 0.99
 
 
 class FakeAPIServer:
@@ -48,6 +49,8 @@ class FakeAPIServer:
         self.meter = Meter(cache_min_tokens)
         self.labels: dict[str, tuple[str, str]] = {}
         self.default_label: tuple[str, str] | None = None
+        # With `logprobs: true` (OpenAI): title -> the probability of its answer's number (default DEFAULT_PROBABILITY).
+        self.answer_probabilities: dict[str, float] = {}
         # (category id, subcategory id) in document order: subcategory number k is index + 1. Lets ``labels``
         # answer prompts that number the subcategories (names only, no ids).
         self.taxonomy_pairs: list[tuple[str, str]] = []
@@ -207,7 +210,12 @@ class FakeAPIServer:
         obj = answer(parsed, self.labels, self.default_label, kind, variant, self.taxonomy_pairs)
         n = next(self._ids)
         if provider == "openai":
-            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}")
+            probabilities = None
+            if body.get("logprobs"):
+                titles = dict(product_titles(parsed.user))
+                probabilities = [self.answer_probabilities.get(titles.get(row.get("n"), ""), DEFAULT_PROBABILITY)
+                                 for row in obj.get("r") or [] if isinstance(row, dict)]
+            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}", probabilities)
         else:
             out, entry = wire.anthropic_message(parsed, obj, kind, self.meter, f"msg_fake{n:06d}")
         with self._lock:

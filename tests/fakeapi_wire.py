@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -151,8 +153,10 @@ def _entry(provider: str, prompt: int, completion: int, cached: int, cache_write
 
 
 def openai_completion(parsed: Parsed, obj: dict[str, Any], kind: str | None, meter: Meter,
-                      completion_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A ChatCompletion body and its usage log entry."""
+                      completion_id: str, choice_probabilities: list[float] | None = None
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A ChatCompletion body and its usage log entry; with ``choice_probabilities`` (the request asked
+    for logprobs), token logprobs in which each answer's ``k`` digits carry its probability."""
     text: str | None = dumps(obj)
     refusal, finish = None, "stop"
     if kind == "refusal":
@@ -163,10 +167,28 @@ def openai_completion(parsed: Parsed, obj: dict[str, Any], kind: str | None, met
     message = {"role": "assistant", "content": text, "refusal": refusal, "annotations": []}
     body = {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": parsed.model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish,
+                     "logprobs": token_logprobs(text, choice_probabilities) if choice_probabilities is not None
+                     and text is not None else None}],
         "usage": usage, "service_tier": "default", "system_fingerprint": "fp_fakeapi",
     }
     return body, entry
+
+
+TOKEN_RE = re.compile(r"\d{1,3}|[^\W\d_]+|\s+|[^\w\s]+|_")  # close to o200k: numbers of up to 3 digits
+K_RE = re.compile(r'"k":(\d+)')
+
+
+def token_logprobs(text: str, probabilities: list[float]) -> dict[str, Any]:
+    """``choices[0].logprobs`` as OpenAI sends it; the i-th ``k`` value's first token has log(probabilities[i])."""
+    spans = [m.start(1) for m in K_RE.finditer(text)]
+    first = {start: probabilities[i] for i, start in enumerate(spans) if i < len(probabilities)}
+    content, position = [], 0
+    for token in TOKEN_RE.findall(text):
+        logprob = math.log(first[position]) if position in first else 0.0
+        content.append({"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": []})
+        position += len(token)
+    return {"content": content, "refusal": None}
 
 
 def anthropic_message(parsed: Parsed, obj: dict[str, Any], kind: str | None, meter: Meter,

@@ -67,7 +67,8 @@ def test_single_product_default_model_writes_a_complete_run_folder(cli, fake_api
     assert (run / "inputs" / "taxonomy.xml").read_bytes() == (ROOT / "config" / "taxonomy.xml").read_bytes()
     assert (run / "config" / "models.yaml").read_bytes() == cli.models.read_bytes()
     answer, line = result.out.strip().split("\n")
-    assert answer == "Echinacea Immune Support → Immune Support > Daily Immune"  # names, as a reader wants them
+    # Names, as a reader wants them; the confidence is the fake's probability of the answer's number token.
+    assert answer == "Echinacea Immune Support → Immune Support > Daily Immune (confidence 0.99)"
     assert line.startswith("completed: 1 classified, 0 failed") and str(run) in line
     # The request really was structured output with the taxonomy's ids as enums.
     body = fake_api.requests_to("/v1/chat/completions")[0]["json"]

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from assign_cat import prompts
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.gold import GoldResolution, resolve_gold
@@ -69,6 +70,9 @@ class AssignCat(Task):
     metrics_module = "assign_cat.metrics"
     prompts_module = "assign_cat.prompts"
     summary_metrics = ("category_accuracy",)
+    prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
+    prompt_extra_variables = ("taxonomy",)
+    prompt_text_chars = prompts.FIELD_CHARS
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         self.taxonomy: Taxonomy | None = None
@@ -152,6 +156,17 @@ class AssignCat(Task):
     def snapshot(self, folder: RunFolder) -> None:
         assert self.taxonomy_path is not None
         folder.copy_in(self.taxonomy_path, self.snapshot_name)
+
+    def read_items(self, path: Path) -> list[Product]:
+        return load_products(path)
+
+    def gold_choice(self, item: Any) -> str | None:
+        valid = self._tax.is_valid(item.expected_category, item.expected_subcategory)
+        return f"{item.expected_category}/{item.expected_subcategory}" if valid else None
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        return {"labels": prompts.render_taxonomy(self._tax),
+                "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
 
     def config_paths(self) -> dict[str, Any]:
         offered, withheld = column_split(self.gold.products) if self.gold else ([], [])

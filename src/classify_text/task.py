@@ -9,9 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from classify_text import prompts
 from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
 from labnb.jsonio import read_json
+from labnb.prompting import answer_format_text
 from labnb.results import ItemResult
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.runfolder import RunFolder
@@ -47,6 +49,8 @@ class ClassifyText(Task):
     options_class = ClassifyTextOptions
     metrics_module = "classify_text.metrics"
     prompts_module = "classify_text.prompts"
+    prompt_file = PROJECT_ROOT / "config" / "prompts" / "classify-text.yaml"
+    prompt_extra_variables = ("label_set",)
 
     def __init__(self) -> None:
         self.label_set: LabelSet | None = None
@@ -109,6 +113,17 @@ class ClassifyText(Task):
 
     def label_source(self) -> LabelSet:
         return self._labels
+    def read_items(self, path: Path) -> list[TextItem]:
+        return check_gold(load_items(path), self._labels).items
+
+    def gold_choice(self, item: Any) -> str | None:
+        return item.expected_label if item.expected_label in self._labels.ids else None
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        labels = self._labels
+        return {"labels": prompts.render_labels(labels),
+                "label_set": {"name": labels.name, "version": labels.version, "description": labels.description},
+                "answer_format": answer_format_text("text", "label", explain=explain)}
 
     def columns(self, with_gold: bool) -> list[str]:
         return COLUMNS + GOLD_COLUMNS if with_gold else list(COLUMNS)

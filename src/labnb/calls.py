@@ -24,6 +24,7 @@ class CallRecord:
     error: str = ""
     retries: int = 0
     attempt: str = "first"  # first | single-retry | repair
+    model: str = ""  # model_used of the call when it is not the run's model (a cascade's second model)
 
     def to_dict(self) -> dict[str, Any]:
         # A shallow copy: asdict's deep copy of the request and response cost more than the write.

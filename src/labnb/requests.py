@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from labnb import tokens
 from labnb.answers import answer_schema, sha256_text
@@ -29,10 +29,14 @@ class RequestBuilder:
         self.entry = entry
         self.task = task
         self.explain = explain
-        self.system = task.render_system(explain=explain)
+        self.prompting = task.prompting  # a prompt file and examples, or None: the task's built-in prompt
+        self.system = (self.prompting.system(task, explain=explain) if self.prompting
+                       else task.render_system(explain=explain))
         self.schema = answer_schema(task.choices(), explain=explain)
         self.system_sha256 = sha256_text(self.system)
         self.schema_name = f"classify_{task.items_noun}"
+        # OpenAI's answer-token probabilities give each row a confidence; compatible servers may reject the field.
+        self.logprobs = entry.provider == "openai" and not entry.base_url
         self._prefix_tokens: int | None = None
 
     def count(self, text: str) -> int:
@@ -55,7 +59,7 @@ class RequestBuilder:
     def input_tokens(self, items: Sequence[Item]) -> int:
         """Input tokens of the request for ``items``, counted as the dry run counts them (used live by budgets)."""
         own_schema = self._schema_tokens(self.schema_for(items)) if self.subsets else 0
-        return self.prefix_tokens() + own_schema + self.count(self.task.render_user(items)) + CHAT_FRAMING_TOKENS
+        return self.prefix_tokens() + own_schema + self.count(self.user(items)) + CHAT_FRAMING_TOKENS
 
     def _schema_tokens(self, schema: dict) -> int:
         return self.count(json.dumps(schema, separators=(",", ":")))
@@ -70,11 +74,20 @@ class RequestBuilder:
         offered = self.task.offered(items)
         return self.schema if offered is None else answer_schema(offered, explain=self.explain)
 
+    def user(self, items: Sequence[Item]) -> str:
+        if self.prompting:
+            return self.prompting.user(self.task, items, explain=self.explain)
+        return self.task.render_user(items)
+
+    def example_ids(self, items: Sequence[Item]) -> list[str]:
+        """The ids of the examples the request for ``items`` shows (recorded per call)."""
+        return self.prompting.example_ids(items) if self.prompting else []
+
     def build(self, items: Sequence[Item], note: str = "") -> ChatRequest:
         return ChatRequest(
-            system=self.system, user=self.task.render_user(items) + note, schema=self.schema_for(items),
+            system=self.system, user=self.user(items) + note, schema=self.schema_for(items),
             schema_name=self.schema_name, cache_key=f"{self.task.name}-{self.system_sha256[:16]}",
-            max_tokens=self.max_tokens(len(items)),
+            max_tokens=self.max_tokens(len(items)), logprobs=self.logprobs,
         )
 
     def record(self, request: ChatRequest, items: Sequence[Item]) -> dict:
@@ -87,7 +100,18 @@ class RequestBuilder:
         return self.build(items, REPAIR_NOTE.format(problem=problem, previous=previous[:2000]))
 
     def templates(self) -> dict:
-        return self.task.prompt_templates(explain=self.explain)
+        recorded = self.task.prompt_templates(explain=self.explain)
+        return {**recorded, **self.prompting.record(self.system)} if self.prompting else recorded
+
+
+def first_request_text(plan: Any) -> str:
+    """``--dry-run --show-prompt``: the first request of the run, exactly as rendered."""
+    import json
+
+    builder = RequestBuilder(plan.entry, plan.task, explain=plan.options.explain)
+    request = builder.build(plan.items[: plan.options.batch_size])
+    schema = json.dumps(request.schema, separators=(",", ":"))
+    return f"--- system ---\n{request.system}\n--- user ---\n{request.user}\n--- answer schema ---\n{schema}\n---"
 
 
 def batches(items: Sequence[T], size: int) -> list[list[T]]:

@@ -28,6 +28,8 @@ class ItemResult:
     latency_ms: float = 0.0
     confidence: float | None = None
     call_id: str = ""
+    model_used: str = ""  # set when another model than the run's answered (a cascade's second model)
+    cascade: dict[str, str] | None = None  # a cascade's first answer: first_model, first_answer, first_confidence
 
 
 @dataclass

@@ -93,6 +93,13 @@ class Task(ABC):
     per_label_metric: ClassVar[str] = "per_label"
     label_noun: ClassVar[str] = "label"
     summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
+    # Prompt files and examples (--prompt, --examples): the task's shipped prompt file (rendering it gives
+    # the built-in prompt byte for byte) and the template variables of its own besides the generic ones.
+    prompt_file: ClassVar[Path | None] = None
+    prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
+    prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
+    prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
+    cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
     labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
     @property
@@ -131,6 +138,14 @@ class Task(ABC):
     def describe(self) -> str:
         """The labels in a few words, for the dry run's first line."""
         return f"{len(self.choices())} labels"
+
+    def read_items(self, path: Path) -> list[Item]:
+        """Items of a file in the task's input format, with their gold (``--examples FILE``)."""
+        raise NotImplementedError(f"{self.name} does not read examples files")
+
+    def gold_choice(self, item: Item) -> str | None:
+        """The id of the choice that ``item``'s gold label names, or None."""
+        return None
 
     def dry_run_notes(self) -> list[str]:
         """Notes the dry run adds to its first line (e.g. which input columns the model sees)."""
@@ -190,6 +205,10 @@ class Task(ABC):
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
         return self._prompts().templates(self.label_source(), explain=explain)
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
+        return {}
 
     # --- outputs --------------------------------------------------------------------------------
     @abstractmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from labnb.answer_confidence import confidences_by_item
 from labnb.answers.parsing import parse_answer
 from labnb.calls import CallRecord
 from labnb.clients import ChatResponse
@@ -48,6 +49,10 @@ def judge(items: Sequence[Item], response: ChatResponse, call: CallRecord, task:
     codes = task.choices() if offered is None else offered
     parsed = parse_answer(response.data, items, codes, item_noun=task.item_noun,
                           choice_noun=task.choice_noun, source=task.choices_source)
+    for n, probability in confidences_by_item(response.data, response.token_logprobs).items():
+        result = parsed.results.get(items[n - 1].item_id) if 0 < n <= len(items) else None
+        if result is not None and result.status == "ok":
+            result.confidence = probability
     return Judged(stamp(parsed.results, call), parsed.problem)
 
 

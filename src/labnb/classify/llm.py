@@ -74,6 +74,9 @@ class LLMClassifier(Classifier):
             latency_ms=0.0, status="ok", attempt=attempt,
             request=self.requests.record(request, items),
         )
+        shown = self.requests.example_ids(items)
+        if shown:
+            record.request["example_ids"] = shown
         outcome.calls.append(record)
         try:
             response = await self.client.generate(request)

@@ -19,6 +19,8 @@ from labnb.classify.scoring import FIELD_CHARS, ITEM_VIEWS, ChoiceIndex, Design,
 from labnb.config import ModelEntry
 from labnb.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
 from labnb.errors import LabError
+from labnb.fewshot.examples import ExampleItem
+from labnb.learner import FittedLearner, LearnerSettings, fit_learner
 from labnb.results import BatchOutcome, ItemResult
 from labnb.task import Item, Task
 from labnb.timeutil import utc_now
@@ -41,6 +43,9 @@ class EmbeddingClassifier(Classifier):
         self.package = package
         self._embedder = embedder
         self._index: ChoiceIndex | None = None
+        prompting = getattr(task, "prompting", None)
+        self.examples = prompting.examples if prompting is not None else None  # --examples: learn from them
+        self._learner: FittedLearner | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -123,8 +128,22 @@ class EmbeddingClassifier(Classifier):
                                  latency_ms=latency, call_id=call.call_id) for p in items]
         return BatchOutcome(results=results, calls=[call])
 
+    def learner(self) -> FittedLearner | None:
+        """The classifier fitted on ``--examples`` (once per run; deterministic), or None without examples."""
+        if self._learner is None and self.examples is not None and len(self.examples):
+            index = self.index()
+            position = {choice.id: i for i, choice in enumerate(index.choices)}
+            items = [ExampleItem.of(e) for e in self.examples.examples]
+            zero_shot, _ = score_items(self.embedder, index, self.design, items)
+            vectors = self.embedder.encode([e.text for e in self.examples.examples])
+            self._learner = fit_learner(vectors, [position[e.label] for e in self.examples.examples], zero_shot)
+        return self._learner
+
     def _score(self, items: list[Item]) -> tuple[Any, list[str], int]:
         probs, texts = score_items(self.embedder, self.index(), self.design, items)
+        learner = self.learner()
+        if learner is not None:
+            probs = learner.predict(self.embedder.encode([item.text for item in items]), probs)
         return probs, texts, self.embedder.count_tokens(texts)
 
     @staticmethod
@@ -159,4 +178,9 @@ class EmbeddingClassifier(Classifier):
         }
 
     def provenance(self) -> dict[str, Any]:
-        return self.embedder.provenance()
+        learner = self.learner()
+        if learner is None:
+            return self.embedder.provenance()
+        assert self.examples is not None
+        return {**self.embedder.provenance(), "learning": {**learner.record(), **self.examples.record(),
+                                                           "settings": LearnerSettings().record()}}

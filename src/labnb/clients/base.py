@@ -21,13 +21,15 @@ class ChatRequest:
     schema_name: str = "answer"
     cache_key: str | None = None
     max_tokens: int | None = None
+    logprobs: bool = False  # ask for the answer tokens' log probabilities (OpenAI only; others ignore it)
 
 
 @dataclass(frozen=True)
 class ChatResponse:
     """What a call returned: the parsed answer (``data``), the raw text and the usage.
 
-    ``finish`` is ``stop``, ``length`` (truncated at max tokens) or ``refusal``.
+    ``finish`` is ``stop``, ``length`` (truncated at max tokens) or ``refusal``. ``token_logprobs`` is
+    empty unless the request asked for logprobs and the provider gives them (Anthropic never does).
     """
 
     text: str
@@ -38,6 +40,7 @@ class ChatResponse:
     retries: int = 0
     request_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    token_logprobs: tuple[tuple[str, float], ...] = ()  # (token, logprob) of the answer, when asked and given
 
 
 class ModelClient(ABC):

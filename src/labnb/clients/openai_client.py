@@ -42,6 +42,8 @@ class OpenAIClient(ModelClient):
         # Compatible servers (vLLM, Ollama) may reject unknown fields; the cache key is OpenAI's own.
         if request.cache_key and not self.entry.base_url:
             params["prompt_cache_key"] = request.cache_key
+        if request.logprobs:
+            params["logprobs"] = True
         return params
 
     async def generate(self, request: ChatRequest) -> ChatResponse:
@@ -90,5 +92,10 @@ def chat_response(completion: Any, body: str, *, retries: int = 0, request_id: s
     return ChatResponse(
         text=text, data=_json_object(text) if finish == "stop" else None,
         usage=Usage(prompt, completion_tokens, cached, 0), finish=finish, refusal=message.refusal,
-        retries=retries, request_id=request_id, raw={"body": body},
+        retries=retries, request_id=request_id, raw={"body": body}, token_logprobs=_token_logprobs(choice),
     )
+
+
+def _token_logprobs(choice: Any) -> tuple[tuple[str, float], ...]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or ()
+    return tuple((str(t.token), float(t.logprob)) for t in content)

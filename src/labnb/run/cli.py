@@ -50,6 +50,21 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how.add_argument("--tag", dest="tags", action="append", metavar="NAME",
                      help="a label for this run, shown by analyze_runs (repeatable)")
     how.add_argument("--note", metavar="TEXT", help="a free-text note recorded with the run")
+    shots = p.add_argument_group("prompt and examples")
+    shots.add_argument("--prompt", metavar="FILE", help="a prompt file (YAML, Jinja2 templates) replacing the "
+                       "built-in prompt; copy one from config/prompts/")
+    shots.add_argument("--show-prompt", action="store_true", help="with --dry-run: print the first request")
+    shots.add_argument("--examples", metavar="FILE", help=f"labelled {noun}s (input format with gold columns): "
+                       "few-shot examples for LLMs, training data for --model local")
+    shots.add_argument("--shots", type=int, metavar="K", help="examples per request (default 3 with --examples)")
+    shots.add_argument("--shot-selection", choices=("knn", "random", "fixed"),
+                       help="knn: the K nearest per item (default); random: K seeded by --seed; fixed: the first K, "
+                            "in the cached prefix")
+    shots.add_argument("--seed", type=int, metavar="N", help="seed of --shot-selection random (default 0)")
+    cascade = p.add_argument_group("cascade")
+    cascade.add_argument("--escalate-to", metavar="ALIAS", help=f"send the {noun}s the model is unsure of to ALIAS")
+    cascade.add_argument("--escalate-below", type=float, metavar="P",
+                         help="with --escalate-to: escalate when the first model's confidence is below P")
     files.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
     files.add_argument("--runs-dir", metavar="DIR", help=f"where run folders go (default {defaults.runs_dir})")
     return p
@@ -72,8 +87,10 @@ def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
 # may spend; a replay is a new experiment from the same snapshot, so anything but its inputs.
 RESUME_ALLOWED = frozenset({"max_cost", "concurrency", "timeout"})
 REPLAY_ALLOWED = frozenset({"model", "batch_size", "concurrency", "limit", "timeout", "max_cost", "explain",
-                            "runs_dir", "tags", "note"})
-MODES = frozenset({"resume", "retry_failed", "replay", "dry_run", "compare_models", "batch_api", "wait"})
+                            "runs_dir", "tags", "note", "shots", "shot_selection", "seed", "escalate_to",
+                            "escalate_below"})
+MODES = frozenset({"resume", "retry_failed", "replay", "dry_run", "compare_models", "batch_api", "wait",
+                   "show_prompt"})
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,10 +137,10 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
     elif args.dry_run or args.compare_models:
         return _dry_run(prepare(task, options_of(type(task), args), require_key=False), args)
     else:
+        if args.show_prompt:
+            raise UsageError("--show-prompt only applies with --dry-run")
         plan = prepare(task, options_of(type(task), args))
-    warning = task.gold_warning(plan.items)
-    if warning:
-        console.warn(warning)
+    warn(plan)
     if args.batch_api:
         from labnb.run.batch_run import submit
 
@@ -136,11 +153,22 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
 def _dry_run(plan: Any, args: argparse.Namespace) -> None:
     from labnb.run.dryrun import dry_run
 
-    warning = plan.task.gold_warning(plan.items)
-    if warning:
-        console.warn(warning)
+    warn(plan)
+    if args.show_prompt:
+        from labnb.requests import first_request_text
+
+        for line in first_request_text(plan).splitlines():
+            print(console.safe(line))
     for line in dry_run(plan, compare_models=args.compare_models).splitlines():
         print(console.safe(line))
+
+
+def warn(plan: Any) -> None:
+    """Warnings about the inputs: gold labels that cannot be scored, examples that overlap the input."""
+    prompting = plan.task.prompting
+    for warning in (plan.task.gold_warning(plan.items), prompting and prompting.warning(plan.task.item_noun)):
+        if warning:
+            console.warn(warning)
 
 
 def single_answer(task: Task, args: argparse.Namespace, result: RunResult) -> str:

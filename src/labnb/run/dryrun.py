@@ -117,4 +117,23 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     notes = ("'with cache' assumes the system prefix is read from the provider's cache after the first wave of "
              f"{initial(plan.options.concurrency)} concurrent requests; 'estimate' = o200k count x "
              f"{tokens.ESTIMATE_FACTOR}; 'time (est.)' is an estimate, {basis_note(times)}.")
-    return "\n".join([head, *lines, notes])
+    return "\n".join([head, *lines, notes, *cascade_projection(plan)])
+
+
+def cascade_projection(plan: Plan) -> list[str]:
+    """With --escalate-to: the second model priced on the items the first model's confidences send it."""
+    if plan.escalation is None:
+        return []
+    from dataclasses import replace
+
+    from labnb.cascade import escalated_items
+
+    sent, known = escalated_items(plan)
+    share = len(sent) / len(plan.items) if plan.items else 0.0
+    second = project(plan.escalation, replace(plan, items=sent))
+    how = ("the local model's confidences, computed now" if known
+           else "an LLM's confidence is known only after its call: every item counted as escalated")
+    return [f"cascade: {len(sent):,} of {len(plan.items):,} {plan.task.items_noun} ({share:.1%}) below "
+            f"{plan.options.escalate_below} go to {plan.escalation.alias} ({how}): {second.requests:,} requests, "
+            f"{second.input_tokens:,} input tok, {second.output_tokens:,} output tok, "
+            f"${second.cost_uncached:.6f} (with cache ${second.cost_cached:.6f})"]

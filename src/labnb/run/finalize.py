@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from labnb.calls import CallRecord
+from labnb.cascade import cascade_token_usage, stage_metrics
 from labnb.config import ModelEntry
 from labnb.jsonio import read_jsonl
 from labnb.lifecycle import RunRecorder
@@ -31,7 +32,10 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     rows = finalize_table(outputs, plan.task, plan.items, plan.entry.model_used)
     counts = Counter(row["status"] for row in rows)
     calls = [CallRecord.from_dict(c) for c in read_jsonl(outputs / "calls.jsonl")]
-    usage = run_token_usage(calls, plan.entry)
+    if plan.escalation is None:
+        usage = run_token_usage(calls, plan.entry)
+    else:
+        usage = cascade_token_usage(calls, plan.entry, plan.escalation, run_token_usage)
     sessions = recorder.summary.get("sessions", [])
     folder.write_json("outputs/token_usage.json", TokenUsage.build({**usage, **usage_fields(sessions)}).to_dict())
     setup = sum(s.get("setup_seconds", 0.0) for s in sessions)
@@ -42,7 +46,12 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
                  noun=plan.task.item_noun), **timing_fields(sessions)}).to_dict())
     accuracy = None
     if plan.with_gold:
-        accuracy = plan.task.write_metrics(folder.path).get("accuracy")
+        metrics = plan.task.write_metrics(folder.path)
+        accuracy = metrics.get("accuracy")
+        if plan.escalation is not None:
+            metrics["cascade"] = stage_metrics(plan.task, plan.items, rows, plan.entry.model_used,
+                                               plan.options.escalate_below or 0.0)
+            folder.write_json("outputs/metrics.json", metrics)
     final = final_status(status, counts)
     recorder.update(
         status=final, ended_at=utc_now(),

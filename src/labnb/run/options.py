@@ -28,6 +28,13 @@ class RunOptions:
     explain: bool = False
     max_cost: float | None = None
     batch_api: bool = False
+    prompt: str | None = None  # a prompt file replacing the task's built-in prompt
+    examples: str | None = None  # labelled items: few-shot examples for LLMs, training data for the local model
+    shots: int | None = None  # examples per request (default 3 with --examples)
+    shot_selection: str = "knn"
+    seed: int = 0
+    escalate_to: str | None = None  # a cascade: items the model is unsure of go to this model
+    escalate_below: float | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None
 
@@ -67,3 +74,13 @@ class RunOptions:
             raise UsageError(f"--timeout must be positive, got {self.timeout}")
         if self.max_cost is not None and self.max_cost <= 0:
             raise UsageError(f"--max-cost must be positive, got {self.max_cost}")
+        if self.shots is not None and self.shots < 0:
+            raise UsageError(f"--shots must be 0 or more, got {self.shots}")
+        if (self.shots or self.shot_selection != "knn") and self.examples is None:
+            raise UsageError("--shots and --shot-selection need --examples FILE")
+        if (self.escalate_to is None) != (self.escalate_below is None):
+            raise UsageError("--escalate-to ALIAS and --escalate-below P go together")
+        if self.escalate_below is not None and not 0 < self.escalate_below <= 1:
+            raise UsageError(f"--escalate-below must be a probability in (0, 1], got {self.escalate_below}")
+        if self.escalate_to is not None and self.batch_api:
+            raise UsageError("a cascade (--escalate-to) cannot run on a batch API")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.calls import CallRecord
+from labnb.cascade import CASCADE_COLUMNS, cascade_cell
 from labnb.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
 from labnb.results import DONE_STATUSES, BatchOutcome, ItemResult
 from labnb.scrub import scrub
@@ -20,9 +21,17 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def table_columns(task: Task, with_gold: bool) -> list[str]:
+    """The task's columns, plus the first model's answer and confidence in a cascade."""
+    return task.columns(with_gold) + (list(CASCADE_COLUMNS) if getattr(task, "cascading", False) else [])
+
+
 def row_of(task: Task, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
     """The CSV row of one item's result: the task's columns plus the framework's common fields."""
+    model_used = result.model_used or model_used
     row = task.row(item, result, model_used, with_gold)
+    if getattr(task, "cascading", False):
+        row.update({column: cascade_cell(result, column) for column in CASCADE_COLUMNS})
     row.update({
         "raw_response": _one_line(scrub(result.raw_response)), "model_used": model_used,
         "status": result.status, "error_type": result.error_type, "error": " ".join(scrub(result.error).split()),
@@ -42,7 +51,7 @@ class OutputWriter:
         self.by_id = {p.item_id: p for p in items}
         self.with_gold = any(p.has_gold for p in items)
         self.model_used = model_used
-        self.table = CsvLog(outputs / "classifications.csv", task.columns(self.with_gold))
+        self.table = CsvLog(outputs / "classifications.csv", table_columns(task, self.with_gold))
         self.calls = JsonlLog(outputs / "calls.jsonl")
         self.errors = TextLog(outputs / "errors.log")
         self._written: set[str] = set()
@@ -95,5 +104,5 @@ def finalize_table(outputs: Path, task: Task, items: Sequence[Item], model_used:
             row = row_of(task, item, ItemResult(item.item_id, status="not_run", error_type="not_run",
                                                 error="not attempted: the run stopped first"), model_used, with_gold)
         rows.append(row)
-    write_csv(outputs / "classifications.csv", task.columns(with_gold), rows)
+    write_csv(outputs / "classifications.csv", table_columns(task, with_gold), rows)
     return rows

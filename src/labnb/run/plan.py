@@ -27,6 +27,7 @@ class Plan:
     items: list[Item]
     input_path: Path | None = None
     replay_of: str | None = None
+    escalation: ModelEntry | None = None  # the cascade's second model (--escalate-to)
 
     @property
     def with_gold(self) -> bool:
@@ -58,7 +59,26 @@ def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Pla
     check_options(options, entry)
     items = task.load(options)
     input_path = Path(options.input) if options.input is not None else None
-    return Plan(task, options, entry, models_path, items, input_path)
+    return checked(Plan(task, options, entry, models_path, items, input_path), require_key=require_key)
+
+
+def checked(plan: Plan, folder: RunFolder | None = None, *, require_key: bool = True) -> Plan:
+    """Set up the plan's prompt file and examples and render its first request, so that a broken template
+    is a one-line error before any run folder exists."""
+    from labnb.prompting.setup import build_prompting
+    from labnb.providers import provider
+
+    options = plan.options
+    if options.escalate_to is not None:
+        plan.escalation = _entry(plan.models_config_path, options.escalate_to, options.timeout, require_key=require_key)
+    plan.task.cascading = plan.escalation is not None
+    plan.task.prompting = build_prompting(plan.task, plan.options, plan.items, folder=folder)
+    for entry in (plan.entry, plan.escalation):
+        if entry is not None and plan.task.prompting is not None and provider(entry).chat and plan.items:
+            from labnb.requests import RequestBuilder
+
+            RequestBuilder(entry, plan.task, explain=plan.options.explain).build(plan.items[: options.batch_size])
+    return plan
 
 
 def from_run(task: Task, folder: RunFolder, **overrides: Any) -> Plan:
@@ -73,9 +93,9 @@ def from_run(task: Task, folder: RunFolder, **overrides: Any) -> Plan:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{folder.path}: unreadable run snapshot: {exc}") from None
     models_path = folder.file("config/models.yaml")
-    return Plan(
+    return checked(Plan(
         task=task, options=options, entry=_entry(models_path, options.model, options.timeout),
         models_config_path=models_path, items=items,
         input_path=Path(recorded["input_path"]) if recorded.get("input_path") else None,
         replay_of=recorded.get("replay_of"),
-    )
+    ), folder)

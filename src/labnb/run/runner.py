@@ -46,6 +46,9 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
     folder = RunFolder.create(plan.options.runs_dir, task.run_prefix())
     folder.write_json(f"inputs/{task.items_file}", [p.to_dict() for p in plan.items])
     task.snapshot(folder)
+    if task.prompting is not None:
+        task.prompting.snapshot(folder)
+        summary = {**task.prompting.summary(), **summary}
     folder.write_json("inputs/prompt_templates.json", templates)
     folder.copy_in(plan.models_config_path, "config/models.yaml")
     folder.write_json("config/run_config.json", {
@@ -68,7 +71,17 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
 
 
 def new_classifier(plan: Plan) -> Classifier:
-    return create_classifier(plan.entry, plan.task, explain=plan.options.explain)
+    first = create_classifier(plan.entry, plan.task, explain=plan.options.explain)
+    if plan.escalation is None:
+        return first
+    from labnb.cascade import CascadeClassifier
+
+    second = create_classifier(plan.escalation, plan.task, explain=plan.options.explain)
+    assert plan.options.escalate_below is not None
+    from labnb.concurrency import initial
+
+    return CascadeClassifier(first, second, plan.task, plan.options.escalate_below, plan.entry, plan.escalation,
+                             initial(plan.options.concurrency))
 
 
 def run_new(plan: Plan, command: list[str]) -> RunResult:
