@@ -291,11 +291,11 @@ def test_resume_after_kill_9_mid_cell_keeps_finished_cells_resumes_the_cut_one_s
 
 
 def test_the_shipped_specs_load_and_price(capsys):
-    code, out, err = run(capsys, str(ROOT / "experiments" / "sample.yaml"), "--dry-run")
+    code, out, err = run(capsys, str(ROOT / "config" / "experiments" / "sample.yaml"), "--dry-run")
     assert code == 0, err
     names = [line.split()[0] for line in out.splitlines()[2:-2]]
     assert names == ["model=gpt4o_mini,batch_size=1", "model=gpt4o_mini,batch_size=10", "model=haiku,batch_size=1",
                      "model=haiku,batch_size=10", "model=local,batch_size=1", "model=local,batch_size=10"]
     assert out.splitlines()[-2].split()[:2] == ["total", str(3 * (86 + 9))]  # requests: 86 of 1, 9 of 10
-    code, out, err = run(capsys, str(ROOT / "experiments" / "ci.yaml"), "--dry-run")
+    code, out, err = run(capsys, str(ROOT / "config" / "experiments" / "ci.yaml"), "--dry-run")
     assert (code, out.splitlines()[2].split()[:2]) == (0, ["model=gpt4o_mini", "4"]), err
