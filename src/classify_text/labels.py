@@ -16,6 +16,7 @@ import yaml
 
 from labnb.errors import InputError
 from labnb.files import decode_utf8, read_input
+from labnb.task import Label
 
 MAX_LABELS_BYTES = 1024 * 1024
 MAX_YAML_EVENTS = 10_000  # 500 labels of three keys need about 4,000
@@ -28,13 +29,6 @@ MAX_SLUG_CHARS = 64
 TOP_KEYS = {"name": True, "version": True, "description": False, "labels": True}  # key -> required
 LABEL_KEYS = {"id": True, "name": True, "description": False}
 PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
-
-
-@dataclass(frozen=True)
-class Label:
-    id: str
-    name: str
-    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Label:
+    """A label as a label file names it: an id, a name for people and a description for models."""
+
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Group:
     """A parent of choices (the upper level of a two-level label tree); the local model scores it too."""
 

@@ -11,24 +11,22 @@ from lxml import etree
 
 from labnb.errors import InputError
 from labnb.files import read_input
+from labnb.task import Group, Label
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "taxonomy.xsd"  # with the code: a run folder replays anywhere
 MAX_TAXONOMY_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Subcategory:
-    id: str
-    name: str
-    description: str = ""
+class Subcategory(Label):
+    """A leaf of the two-level taxonomy."""
 
 
 @dataclass(frozen=True)
-class Category:
-    id: str
-    name: str
-    description: str
-    subcategories: tuple[Subcategory, ...]
+class Category(Group):
+    """A top-level node of the two-level taxonomy: the group of its subcategories."""
+
+    subcategories: tuple[Subcategory, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ from labnb.concurrency import parse_concurrency
 from labnb.errors import UsageError
 from labnb.limits import check_run_limits
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+_CHECKOUT = Path(__file__).resolve().parents[3]
+# In a checkout (or an editable install) defaults are the checkout's config/ and runs/; a plain
+# `pip install .` has no config/ beside the code, so they are the current directory's.
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "config").is_dir() else Path.cwd()
 
 
 @dataclass(frozen=True)
