@@ -70,6 +70,18 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     return p
 
 
+def entry(task_class: type[Task], *, prog: str, description: str) -> tuple[Any, Any]:
+    """``(build_parser, main)`` of a task's command line, for its thin ``cli`` module."""
+
+    def build() -> argparse.ArgumentParser:
+        return build_parser(task_class, prog=prog, description=description)
+
+    def run(argv: list[str] | None = None) -> int:
+        return main(task_class(), build(), argv)
+
+    return build, run
+
+
 def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
     """The task's options from the parsed command line (unset options keep their defaults)."""
     cls = task_class.options_class
