@@ -26,7 +26,7 @@ from typing import Any
 from labnb.embedder import Embedder
 
 CACHE_ENV = "LABNB_CACHE_DIR"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: texts batched by token count (vectors differ from format 1 in the last bits)
 DEFAULT_CONTEXT_WEIGHT = 0.5
 
 
