@@ -58,7 +58,7 @@ def scale_rows(embedder, products) -> list[str]:
             assert not finder.index.cache_hit and again.index.cache_hit
         _, shortlist, shortlist_cpu = timed(lambda finder=finder: finder.shortlist(products, K))
         vectors = embedder.encode([product_text(p) for p in products])
-        _, search, _ = timed(lambda finder=finder, vectors=vectors: finder.index.search(vectors, K, finder._allowed))
+        _, search, _ = timed(lambda finder=finder, vectors=vectors: finder.index.search(vectors, K, finder.allowed))
         n = len(products)
         rows.append(f"| {name} | {len(tax.nodes):,} | {min(p[1] for p in parses):.3f} s | {cold:.1f} s "
                     f"({cold_cpu:.1f} CPU s) | {warm:.2f} s | {shortlist / n * 1000:.2f} ms "

@@ -51,15 +51,15 @@ class CandidateFinder:
         ancestors = [[position[a] for a in n.lineage[:-1]] for n in taxonomy.nodes]
         self.index = RetrievalIndex.build(embedder, [node_text(n) for n in taxonomy.nodes], context=ancestors,
                                        source_key=f"taxonomy-sha256={source_sha256}", cache_dir=cache_dir)
-        self._allowed = [position[n.id] for n in taxonomy.assignable]
+        self.allowed = [position[n.id] for n in taxonomy.assignable]  # index rows of the assignable nodes, in order
 
     def needed(self, k: int) -> bool:
         """Retrieval is used only when there are more assignable nodes than ``k``."""
-        return len(self._allowed) > k
+        return len(self.allowed) > k
 
     def shortlist(self, products: Sequence[Product], k: int = DEFAULT_CANDIDATES) -> dict[str, Candidates]:
         """product id → its ``k`` nearest assignable nodes."""
-        found = self.index.shortlist([product_text(p) for p in products], k, self._allowed)
+        found = self.index.shortlist([product_text(p) for p in products], k, self.allowed)
         nodes = self.taxonomy.nodes
         return {p.product_id: Candidates(tuple(nodes[i].id for i in s.indices), s.scores)
                 for p, s in zip(products, found)}

@@ -21,7 +21,7 @@ from assign_cat.taxonomy import DeepTaxonomy, Node
 from labnb.answers import answer_schema
 from labnb.jsonio import read_jsonl
 from labnb.results import ItemResult
-from labnb.task import Choice, Ranking
+from labnb.task import Choice, Ranker
 
 DEEP_COLUMNS = ["path", "depth"]
 
@@ -99,14 +99,15 @@ class DeepLabels:
         """These labels with every node offered in every request (retrieval off)."""
         return DeepLabels(self.taxonomy, self.path, len(self.nodes))
 
-    def rank(self, products: Sequence[Product], top: int) -> Ranking:
-        """The local model's answer: the ``top`` nearest assignable nodes, on the same scoring as retrieval."""
-        from labnb.classify.scoring import item_texts
+    def ranker(self) -> Ranker:
+        """The local model's ranking: every assignable node, on the same scoring as retrieval."""
+        finder = self.finder()
+        return Ranker(finder.index, finder.allowed, list(self.nodes))
 
-        found = self.finder().shortlist(products, max(top, 1))
-        return Ranking(texts=[item_texts(p)["full"] for p in products],
-                       top=[[(self.code_of[i], s) for i, s in zip(c.node_ids, c.scores)]
-                            for c in (found[p.product_id] for p in products)])
+    def gold_choice(self, product: Product) -> str | None:
+        """The id of the product's gold node (``--examples``), or None when it names no assignable node."""
+        gold = self.gold(product)
+        return gold.id if gold is not None and gold.id in self.code_of else None
 
     # --- gold, rows and metrics -----------------------------------------------------------------
     def gold(self, product: Product) -> Node | None:

@@ -22,7 +22,7 @@ from labnb.jsonio import read_json
 from labnb.results import ItemResult
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.runfolder import RunFolder
-from labnb.task import Choice, Group, Ranking, Task
+from labnb.task import Choice, Group, Ranker, Task
 
 FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
 COLUMNS = [*FIRST_COLUMNS, "status", "error_type", "error", "latency_ms", "confidence", "call_id"]
@@ -161,6 +161,8 @@ class AssignCat(Task):
         return load_products(path)
 
     def gold_choice(self, item: Any) -> str | None:
+        if self.deep:
+            return self.deep.gold_choice(item)
         valid = self._tax.is_valid(item.expected_category, item.expected_subcategory)
         return f"{item.expected_category}/{item.expected_subcategory}" if valid else None
 
@@ -224,8 +226,8 @@ class AssignCat(Task):
     def request_record(self, items: Sequence[Any]) -> dict[str, Any]:
         return self.deep.request_record(items) if self.deep else {}
 
-    def rank(self, items: Sequence[Any], top: int) -> Ranking | None:
-        return self.deep.rank(items, top) if self.deep else None
+    def ranker(self) -> Ranker | None:
+        return self.deep.ranker() if self.deep else None
 
     def whole(self) -> AssignCat | None:
         if not (self.deep and self.deep.retrieves):

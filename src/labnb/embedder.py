@@ -75,7 +75,7 @@ class Embedder:
         import numpy as np
 
         # Sorted by token count, longest first: a batch is padded to its longest text, and character
-        # counts sort tokens so loosely that they padded 45% more tokens on product titles.
+        # counts sort tokens so loosely that they padded 45% more tokens on short item texts.
         counts = self._token_counts(texts)
         order = sorted(range(len(texts)), key=lambda i: -counts[i])
         batches = [order[i:i + ENCODE_BATCH] for i in range(0, len(order), ENCODE_BATCH)]

@@ -28,6 +28,7 @@ from labnb.embedder import Embedder
 CACHE_ENV = "LABNB_CACHE_DIR"
 CACHE_FORMAT = 2  # 2: texts batched by token count (vectors differ from format 1 in the last bits)
 DEFAULT_CONTEXT_WEIGHT = 0.5
+SEEN_LIMIT = 100_000  # item vectors an index keeps (1.5 KB each); beyond, it forgets them all and starts over
 
 
 def default_cache_dir() -> Path:
@@ -58,6 +59,7 @@ class RetrievalIndex:
         self.texts = list(texts)
         self.cache_path = cache_path
         self.cache_hit = cache_hit
+        self._seen: dict[str, Any] = {}
         self.mean = raw.mean(axis=0) if len(raw) else np.zeros(embedder.dimension, dtype=np.float32)
         centred = _normalized(raw - self.mean)
         self.vectors = centred + context_weight * _context_means(context, len(raw)) @ centred if context else centred
@@ -77,25 +79,56 @@ class RetrievalIndex:
                                      "weights_sha256": embedder.weights_sha256(), "texts": len(texts)})
         return cls(embedder, texts, raw, cache_path=path, cache_hit=hit, **scoring)
 
+    def encode(self, item_texts: Sequence[str]) -> Any:
+        """The items' L2-normalized embeddings; texts this index encoded before are not encoded again (a run
+        shortlists its items when it loads them, and the local model ranks the same items later)."""
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in item_texts if t not in self._seen))
+        if missing:
+            if len(self._seen) + len(missing) > SEEN_LIMIT:
+                self._seen.clear()
+            self._seen.update(zip(missing, self.embedder.encode(missing)))
+        if not item_texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([self._seen[t] for t in item_texts])
+
     def shortlist(self, item_texts: Sequence[str], k: int, allowed: Sequence[int] | None = None) -> list[Shortlist]:
         """For each item, the ``k`` nearest choices among ``allowed`` (default: all); ties go to the lower index."""
-        return self.search(self.embedder.encode(list(item_texts)), k, allowed)
+        return self.search(self.encode(item_texts), k, allowed)
+
+    def scores(self, item_vectors: Any, allowed: Sequence[int] | None = None) -> Any:
+        """(items x choices in ``allowed``) scores of already encoded (L2-normalized) items."""
+        pool = self._pool(allowed)
+        return _normalized(item_vectors - self.mean) @ (self.vectors if pool is None else self.vectors[pool]).T
 
     def search(self, item_vectors: Any, k: int, allowed: Sequence[int] | None = None) -> list[Shortlist]:
         """``shortlist`` for already encoded (L2-normalized) items."""
         import numpy as np
 
-        item_vectors = _normalized(item_vectors - self.mean)
-        pool = np.arange(len(self.texts)) if allowed is None else np.asarray(allowed, dtype=np.int64)
-        k = min(k, len(pool))
-        scores = item_vectors @ self.vectors[pool].T
-        out: list[Shortlist] = []
-        for row in scores:
-            top = np.argpartition(-row, k - 1)[:k] if k < len(pool) else np.arange(len(pool))
-            # Exact order, deterministic: score descending, then position in the pool.
-            top = top[np.lexsort((top, -row[top]))]
-            out.append(Shortlist(tuple(int(i) for i in pool[top]), tuple(round(float(s), 6) for s in row[top])))
-        return out
+        pool = self._pool(allowed)
+        positions = np.arange(len(self.texts)) if pool is None else pool
+        scores = self.scores(item_vectors, allowed)
+        return [Shortlist(tuple(int(i) for i in positions[top]), tuple(round(float(s), 6) for s in row[top]))
+                for row, top in zip(scores, best(scores, k))]
+
+    def _pool(self, allowed: Sequence[int] | None) -> Any:
+        import numpy as np
+
+        return None if allowed is None else np.asarray(allowed, dtype=np.int64)
+
+
+def best(scores: Any, k: int) -> list[Any]:
+    """Per row of ``scores``, the columns of its ``k`` highest scores: score descending, then column (exact and
+    deterministic: ties go to the lower column)."""
+    import numpy as np
+
+    k = min(k, scores.shape[1])
+    out = []
+    for row in scores:
+        top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
+        out.append(top[np.lexsort((top, -row[top]))])
+    return out
 
 
 def cache_key(embedder: Embedder, texts: Sequence[str], source_key: str) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import argparse
 
     from labnb.results import ItemResult
+    from labnb.retrieval import RetrievalIndex
     from labnb.run.options import RunOptions
     from labnb.runfolder import RunFolder
 
@@ -54,12 +55,14 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Ranking:
-    """A task's own ranking of choices for items with the local model: per item, (choice number, score)
-    best first, and the text embedded for each item (its tokens are the call's usage)."""
+class Ranker:
+    """How the local model ranks a task's choices when the task indexes them itself (a deep label tree):
+    ``pool`` holds the rows of ``index`` that may be answered, ``codes`` the choice number of each, in order.
+    Items are matched on their full text (``labnb.classify.scoring.item_texts``)."""
 
-    texts: list[str]
-    top: list[list[tuple[int, float]]]
+    index: RetrievalIndex
+    pool: list[int]
+    codes: list[int]
 
 
 class Item(Protocol):
@@ -189,9 +192,9 @@ class Task(ABC):
         """Extra facts about a request for ``items`` (e.g. each item's shortlist), recorded in calls.jsonl."""
         return {}
 
-    def rank(self, items: Sequence[Item], top: int) -> Ranking | None:
-        """The local model's ranking when the task ranks choices itself (a deep label tree, over node paths);
-        None: the framework's scoring of every choice."""
+    def ranker(self) -> Ranker | None:
+        """The local model's ranking when the task indexes its choices itself (a deep label tree, over node
+        paths); None: the framework's scoring of every choice. Loads the index on first use."""
         return None
 
     def whole(self) -> Task | None:

@@ -11,15 +11,16 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from labnb.calls import CallRecord
 from labnb.classify.base import Classifier
+from labnb.classify.ranked import RankedScorer
 from labnb.classify.scoring import FIELD_CHARS, ITEM_VIEWS, ChoiceIndex, Design, choice_index, score_items
 from labnb.config import ModelEntry
 from labnb.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
 from labnb.errors import LabError
-from labnb.fewshot.examples import ExampleItem
+from labnb.fewshot.examples import Example, ExampleItem
 from labnb.learner import FittedLearner, LearnerSettings, fit_learner
 from labnb.results import BatchOutcome, ItemResult
 from labnb.task import Item, Task
@@ -46,6 +47,7 @@ class EmbeddingClassifier(Classifier):
         prompting = getattr(task, "prompting", None)
         self.examples = prompting.examples if prompting is not None else None  # --examples: learn from them
         self._learner: FittedLearner | None = None
+        self._ranked: RankedScorer | Literal[False] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -63,10 +65,24 @@ class EmbeddingClassifier(Classifier):
             self._index = choice_index(self.embedder, list(self.task.choices().values()), self.design)
         return self._index
 
+    def ranked(self) -> RankedScorer | None:
+        """The scorer of a task that indexes its choices itself (``Task.ranker``; loaded on first use), or None."""
+        if self._ranked is None:
+            ranker = self.task.ranker()
+            self._ranked = RankedScorer(ranker, self.task.choices(), self.learning_examples()) if ranker else False
+        return self._ranked or None
+
+    def learning_examples(self) -> list[Example]:
+        """The examples the model learns from: all but those that match an item of the run (the leakage guard)."""
+        if self.examples is None:
+            return []
+        left_out = set(self.task.prompting.leakage.example_indexes)
+        return [e for i, e in enumerate(self.examples.examples) if i not in left_out]
+
     async def classify(self, items: Sequence[Item]) -> BatchOutcome:
         items = list(items)
-        # A task that ranks its choices itself (a deep label tree) loads its own index on this first call.
-        if await asyncio.to_thread(self.task.rank, [], TOP_K) is not None:
+        # A task that indexes its choices itself (a deep label tree) loads its index on this first call.
+        if await asyncio.to_thread(self.ranked) is not None:
             return await self._classify_ranked(items)
         index = await asyncio.to_thread(self.index)  # model load and choice vectors: once, not per call
         started, clock = utc_now(), time.perf_counter()
@@ -82,22 +98,22 @@ class EmbeddingClassifier(Classifier):
         return BatchOutcome(results=results, calls=[call])
 
     async def _classify_ranked(self, items: list[Item]) -> BatchOutcome:
+        ranked = self.ranked()
+        assert ranked is not None
         started, clock = utc_now(), time.perf_counter()
         try:
-            ranking = await asyncio.to_thread(self.task.rank, items, TOP_K)
-            assert ranking is not None
-            tokens = await asyncio.to_thread(self.embedder.count_tokens, ranking.texts)
+            tops, texts = await asyncio.to_thread(ranked.rank, items, TOP_K)
+            tokens = await asyncio.to_thread(ranked.embedder.count_tokens, texts)
         except LabError:
             raise
         except Exception as exc:  # a runtime failure of torch fails this batch, not the whole run
             return self._failed(items, started, round((time.perf_counter() - clock) * 1000, 3), exc)
-        call = self._record(items, started, clock, ranking.texts, tokens)
-        choices = self.task.choices()
+        call = self._record(items, started, clock, texts, tokens)
         results = []
-        for item, top in zip(items, ranking.top):
-            entries = [{**choices[k].answer, "score": round(score, DECIMALS)} for k, score in top]
+        for item, top in zip(items, tops):
+            entries = [{**choice.answer, "score": score} for choice, score in top]
             results.append(ItemResult(
-                item.item_id, answer=dict(choices[top[0][0]].answer), status="ok",
+                item.item_id, answer=dict(top[0][0].answer), status="ok",
                 raw_response=json.dumps({"top": entries}, separators=(",", ":"), sort_keys=True),
                 confidence=entries[0]["score"], latency_ms=round(call.latency_ms / len(items), 3),
                 call_id=call.call_id))
@@ -130,13 +146,13 @@ class EmbeddingClassifier(Classifier):
 
     def learner(self) -> FittedLearner | None:
         """The classifier fitted on ``--examples`` (once per run; deterministic), or None without examples."""
-        if self._learner is None and self.examples is not None and len(self.examples):
+        used = self.learning_examples()
+        if self._learner is None and used:
             index = self.index()
             position = {choice.id: i for i, choice in enumerate(index.choices)}
-            items = [ExampleItem.of(e) for e in self.examples.examples]
-            zero_shot, _ = score_items(self.embedder, index, self.design, items)
-            vectors = self.embedder.encode([e.text for e in self.examples.examples])
-            self._learner = fit_learner(vectors, [position[e.label] for e in self.examples.examples], zero_shot)
+            zero_shot, _ = score_items(self.embedder, index, self.design, [ExampleItem.of(e) for e in used])
+            vectors = self.embedder.encode([e.text for e in used])
+            self._learner = fit_learner(vectors, [position[e.label] for e in used], zero_shot)
         return self._learner
 
     def _score(self, items: list[Item]) -> tuple[Any, list[str], int]:
@@ -160,9 +176,9 @@ class EmbeddingClassifier(Classifier):
         )
 
     def prompt_templates(self) -> dict[str, Any]:
-        if self.task.rank([], TOP_K) is not None:
-            return {"method": "the task's own ranking of its choices (Task.rank), best first; raw_response holds "
-                              "the top 3", "task": self.task.prompt_templates()}
+        ranked = self.ranked()
+        if ranked is not None:
+            return {**ranked.templates(), "task": self.task.prompt_templates()}
         index = self.index()
         return {
             "method": "zero-shot sentence-embedding similarity with a lexical component",
@@ -178,9 +194,11 @@ class EmbeddingClassifier(Classifier):
         }
 
     def provenance(self) -> dict[str, Any]:
-        learner = self.learner()
-        if learner is None:
+        if self.examples is None or not len(self.examples):
             return self.embedder.provenance()
-        assert self.examples is not None
-        return {**self.embedder.provenance(), "learning": {**learner.record(), **self.examples.record(),
-                                                           "settings": LearnerSettings().record()}}
+        ranked = self.ranked()
+        learner = ranked.learner() if ranked is not None else self.learner()
+        learning = learner.record() if learner is not None else {"examples": 0}
+        return {**self.embedder.provenance(), "learning": {
+            **learning, **self.examples.record(), "settings": LearnerSettings().record(),
+            "left_out_matching_the_input": len(self.examples) - len(self.learning_examples())}}

@@ -42,10 +42,11 @@ class ShotSettings:
 
 @dataclass(frozen=True)
 class Leakage:
-    """Input items that match an example by id or normalized text."""
+    """Input items that match an example by id or normalized text, and the examples they match (file order)."""
 
     pairs: int = 0
     item_ids: tuple[str, ...] = ()
+    example_indexes: tuple[int, ...] = ()
 
     def record(self) -> dict[str, Any]:
         return {"overlapping_pairs": self.pairs, "overlapping_items": len(self.item_ids),
@@ -76,8 +77,9 @@ class ShotSelector:
 
     def leakage(self, items: Sequence[Item]) -> Leakage:
         """How much of the input the examples file overlaps."""
-        hits = [(item[0], len(self.overlapping(item))) for item in items]
-        return Leakage(sum(n for _, n in hits), tuple(i for i, n in hits if n))
+        hits = [(item[0], self.overlapping(item)) for item in items]
+        return Leakage(sum(len(found) for _, found in hits), tuple(i for i, found in hits if found),
+                       tuple(sorted(set().union(*(found for _, found in hits)))))
 
     def fixed(self, items: Sequence[Item]) -> list[Example]:
         """The examples of the cached prefix: the first K that overlap no item of the run (fixed only)."""
