@@ -194,6 +194,9 @@ def test_bad_deep_input_is_one_line_and_no_run_folder(cli, small, tmp_path):
         (("--taxonomy-root", "Vitamins"), "error: --taxonomy-root and --leaves-only apply to Google's and Shopify's "
                                           "taxonomies; a two-level XML taxonomy always assigns subcategories"),
         (("--taxonomy", str(taxonomy), "--candidates", "0"), "error: --candidates must be at least 1, got 0"),
+        (("--taxonomy", str(taxonomy), "--examples", str(products)),
+         "error: --prompt and --examples with an LLM need the two-level XML taxonomy; on Google's or Shopify's "
+         "taxonomy only --model local takes --examples (it learns from them)"),
     ]:
         result = cli("--input", str(products), "--model", "gpt4o_mini", *args)
         assert (result.code, result.err.strip(), result.run_dirs) == (2, message, [])

@@ -167,6 +167,9 @@ class AssignCat(Task):
         return f"{item.expected_category}/{item.expected_subcategory}" if valid else None
 
     def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+        if self.deep:  # the prompt files list a two-level taxonomy; deep requests list their own candidates
+            raise UsageError("--prompt and --examples with an LLM need the two-level XML taxonomy; on Google's or "
+                             "Shopify's taxonomy only --model local takes --examples (it learns from them)")
         return {"labels": prompts.render_taxonomy(self._tax),
                 "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
 
