@@ -154,7 +154,7 @@ def token_batches(counts: list[int], *, tokens: int | None = None, most: int | N
                   least: int | None = None) -> list[list[int]]:
     """Text indexes cut into batches, longest first: a batch closes at ``tokens`` padded tokens or ``most``
     texts, or before a shorter text once it holds ``least`` (batches of one length waste no padding; short
-    texts go in larger batches, whose matrix products run faster)."""
+    texts go in larger batches, whose matrix multiplications run faster)."""
     tokens, most, least = tokens or BATCH_TOKENS, most or ENCODE_BATCH, least or MIN_BATCH
     order = sorted(range(len(counts)), key=lambda i: -counts[i])
     batches: list[list[int]] = []
