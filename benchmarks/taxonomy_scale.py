@@ -32,6 +32,7 @@ FILES = {"Shopify": SHARED / "taxonomies" / "shopify-product-taxonomy-2025-08.tx
 PRODUCTS = SHARED / "products" / "sports-supplements.tsv"
 OUT = Path(__file__).with_name("taxonomy_scale_results.md")
 K = 30
+REPEATS = 3  # shortlists timed, the fastest reported (a shared machine's load comes in bursts)
 TOKEN_PRODUCTS = 100  # products whose requests are rendered and counted for the token comparison
 
 
@@ -56,7 +57,10 @@ def scale_rows(embedder, products) -> list[str]:
             again, warm, _ = timed(lambda tax=tax, path=path, cache=cache: CandidateFinder(
                 embedder, tax, file_sha256(path), cache_dir=Path(cache)))
             assert not finder.index.cache_hit and again.index.cache_hit
-        _, shortlist, shortlist_cpu = timed(lambda finder=finder: finder.shortlist(products, K))
+            # Best of 3, each on a finder fresh from the cache (it remembers no product vectors yet).
+            fresh = [CandidateFinder(embedder, tax, file_sha256(path), cache_dir=Path(cache)) for _ in range(REPEATS)]
+            _, shortlist, shortlist_cpu = min((timed(lambda f=f: f.shortlist(products, K)) for f in fresh),
+                                              key=lambda run: run[1])
         vectors = embedder.encode([product_text(p) for p in products])
         _, search, _ = timed(lambda finder=finder, vectors=vectors: finder.index.search(vectors, K, finder.allowed))
         n = len(products)
@@ -97,7 +101,8 @@ def main() -> int:
         "seconds much less). Model load (all-MiniLM-L6-v2, once per process, not in the rows): "
         f"{load_s:.1f} s.", "",
         f"Shortlists: K = {K} for each of the {len(products)} products of `sports-supplements.tsv` (title + brand); "
-        "`shortlist` encodes the products and searches, `search` is the matrix product and top-K alone.", "",
+        f"`shortlist` encodes the products and searches (best of {REPEATS}), `search` is the matrix "
+        "multiplication and top-K alone.", "",
         "| taxonomy | nodes | parse (best of 3) | embed, cold | reload from cache | shortlist per product | "
         "search per product |",
         "|---|---:|---:|---:|---:|---:|---:|",
