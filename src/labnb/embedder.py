@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.metadata
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -184,6 +183,8 @@ def _load(package: str) -> Embedder:
 
 
 def _version(distribution: str) -> str:
+    import importlib.metadata  # ~30 ms: only when a model is loaded
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

@@ -23,19 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labnb.cachedir import cache_dir
 from labnb.embedder import Embedder
 
-CACHE_ENV = "LABNB_CACHE_DIR"
 CACHE_FORMAT = 1
 DEFAULT_CONTEXT_WEIGHT = 0.5
 
 
 def default_cache_dir() -> Path:
     """``$LABNB_CACHE_DIR``, else ``$XDG_CACHE_HOME/labnb`` (``~/.cache/labnb``), + ``/embeddings``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "embeddings"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "labnb" / "embeddings"
+    return cache_dir("embeddings")
 
 
 @dataclass(frozen=True)
