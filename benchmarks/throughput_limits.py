@@ -83,7 +83,7 @@ def measure(work: Path, n: int, runs: int) -> dict[str, list[Run]]:
 
 
 def report(args: argparse.Namespace, results: dict[str, list[Run]], bare: list, one: Run, minutes: float,
-           floor: tuple[list, list]) -> str:
+           sdk: tuple[list, list]) -> str:
     n = args.n
     bare_wall = min(b.wall for b in bare)
     best = {case: min(rs, key=lambda r: r.wall) for case, rs in results.items()}
@@ -121,7 +121,7 @@ def report(args: argparse.Namespace, results: dict[str, list[Run]], bare: list, 
     cpus = [min(r.cpu for r in rs) for rs in results.values()]  # best of the runs: load only ever adds CPU
     per_product = [(cpu / n * 1000, (cpu - one.cpu) / (n - 1) * 1000) for cpu in cpus]
     bare_cpu = min(b.cpu for b in bare) / n * 1000
-    post_all, post_one = (min(m.cpu for m in ms) for ms in floor)
+    post_all, post_one = (min(m.cpu for m in ms) for ms in sdk)
     sdk_floor = (post_all - post_one) / (n - 1) * 1000
     whole = max(p[0] for p in per_product)
     marginal = max(p[1] for p in per_product)
