@@ -51,8 +51,8 @@ class CascadeClassifier(Classifier):
         self.requested = requested
         return requested
 
-    def estimate_tokens(self, items: Sequence[Item]) -> int:
-        return self.second.estimate_tokens(items)
+    def estimate_tokens(self, items: Sequence[Item], *, exact: bool = True) -> int:
+        return self.second.estimate_tokens(items, exact=exact)
 
     def estimate_output_tokens(self, items: Sequence[Item]) -> int:
         return self.second.estimate_output_tokens(items)

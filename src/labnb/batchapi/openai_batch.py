@@ -9,6 +9,7 @@ from typing import Any
 
 from labnb.batchapi.base import BatchPart, BatchProvider, ItemResult
 from labnb.batchapi.files import download_to
+from labnb.clients import lazy_types
 from labnb.clients.http import sdk_options
 from labnb.config import ModelEntry
 from labnb.errors import CallError
@@ -31,8 +32,7 @@ class OpenAIBatches(BatchProvider):
 
     def __init__(self, entry: ModelEntry) -> None:
         super().__init__(entry)
-        import openai  # imported here so other providers never pay for it
-
+        openai = lazy_types.openai_sdk()  # imported here so other providers never pay for it
         self._sdk = openai
         # Uploads of up to 200 MB need far longer than one chat call.
         self._client = openai.OpenAI(**sdk_options(openai, entry, sync=True, timeout=max(entry.timeout, 600.0)))

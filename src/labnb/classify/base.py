@@ -41,8 +41,9 @@ class Classifier(ABC):
         """Items per call; the local model overrides this to encode in large batches."""
         return requested
 
-    def estimate_tokens(self, items: Sequence[Item]) -> int:
-        """Input tokens a call for ``items`` will use (for rate limits and budgets)."""
+    def estimate_tokens(self, items: Sequence[Item], *, exact: bool = True) -> int:
+        """Input tokens a call for ``items`` will use: counted for budgets, or (``exact=False``) a cheap
+        estimate that rate-limit pacing calibrates against the provider's own counts."""
         return 0
 
     def estimate_output_tokens(self, items: Sequence[Item]) -> int:

@@ -242,8 +242,10 @@ def score_items(embedder: Embedder, index: ChoiceIndex, design: Design,
     texts = list(dict.fromkeys(t for row in wanted for t in row))
     vectors = dict(zip(texts, embedder.encode(texts)))
     rows = normalize(np.stack([np.mean([vectors[t] for t in row], axis=0) for row in wanted]))
-    rows = normalize(rows - index.center)
-    scores = (rows @ index.choice_vectors.T).astype(np.float64)
+    # float64 matrix multiplication: in float32 it rounds differently with the number of rows, which moved
+    # a confidence's 6th decimal between batch sizes; in float64 that is 1e-16, far below the rounding.
+    rows = normalize(rows - index.center).astype(np.float64)
+    scores = rows @ index.choice_vectors.T
     if index.example_vectors is not None:
         # A choice without examples counts its own vector as its best example.
         nearest = rows @ index.example_vectors.T

@@ -12,15 +12,16 @@ import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from labnb.errors import InputError
 from labnb.files import read_input
 from labnb.prompting.variables import SYSTEM_VARIABLES, USER_VARIABLES
+
+if TYPE_CHECKING:  # jinja2 itself is imported when a prompt file is read: runs without one never pay for it
+    from jinja2 import Template, nodes
 
 PARTS = ("system", "user")
 OPTIONAL_KEYS = ("description",)
@@ -68,6 +69,9 @@ class PromptFile:
 
 def load_prompt_file(path: str | Path, *, extra_variables: Iterable[str] = ()) -> PromptFile:
     """Read and check ``path``: YAML shape, template syntax, and that every variable used is known."""
+    from jinja2 import FunctionLoader, StrictUndefined, TemplateSyntaxError, meta
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     path = Path(path)
     raw = read_input(path, "prompt file", max_bytes=MAX_PROMPT_BYTES)
     try:
@@ -125,6 +129,8 @@ def _parse_yaml(path: Path, text: str) -> tuple[dict[str, str], dict[str, int]]:
 
 
 def _check_names(prompt: PromptFile, part: str, ast: nodes.Template, unknown: set[str], known: frozenset[str]) -> None:
+    from jinja2 import nodes
+
     if not unknown:
         return
     first = min((n.lineno, n.name) for n in ast.find_all(nodes.Name) if n.name in unknown)
@@ -147,6 +153,8 @@ def _template_line(exc: BaseException, marker: str) -> int:
 
 
 def _message(exc: BaseException) -> str:
+    from jinja2 import TemplateError
+
     if isinstance(exc, TemplateError):
         return exc.message or type(exc).__name__
     return f"{type(exc).__name__}: {exc}"

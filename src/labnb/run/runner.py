@@ -159,10 +159,15 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
                         status=limiter.status)
     limiter.on_wait = progress.refresh
 
+    # A budget or a models.yaml token cap counts exactly; otherwise pacing calibrates a rough estimate.
+    exact = options.max_cost is not None or entry.tpm is not None
+
     def tokens_of(batch: list[Item]) -> int:
-        return classifier.estimate_tokens(batch)
+        return classifier.estimate_tokens(batch, exact=exact)
 
     def admit(batch: list[Item]) -> bool:
+        if options.max_cost is None:
+            return True
         estimates[id(batch)] = budget.estimate(tokens_of(batch), classifier.estimate_output_tokens(batch))
         return budget.admit(estimates[id(batch)])
 
