@@ -17,7 +17,7 @@ ARCHITECTURE = "bert, mean pooling, L2-normalized"
 
 
 class BertEncoder:
-    """``preprocess`` a batch of texts into features, then call the encoder on them."""
+    """Tokenize with ``tokenizer``, build ``features`` for texts of one length, then call the encoder on them."""
 
     def __init__(self, model_dir: Path) -> None:
         import torch
@@ -40,14 +40,6 @@ class BertEncoder:
     def get_sentence_embedding_dimension(self) -> int:
         return int(self.config["hidden_size"])
 
-    def preprocess(self, texts: list[str]) -> dict[str, Any]:
-        """Token ids, attention mask and token types, padded to the longest text of the batch."""
-        torch = self._torch
-        encodings = self.tokenizer.encode_batch(texts, pad=True)
-        return {"input_ids": torch.tensor([e.ids for e in encodings]),
-                "attention_mask": torch.tensor([e.attention_mask for e in encodings]),
-                "token_type_ids": torch.tensor([e.type_ids for e in encodings])}
-
     def features(self, ids: list[list[int]]) -> dict[str, Any]:
         """Features of already tokenized texts of one length (no padding: see ``Embedder.encode``)."""
         torch = self._torch
@@ -56,7 +48,7 @@ class BertEncoder:
                 "token_type_ids": torch.zeros_like(input_ids)}
 
     def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
-        """``{"sentence_embedding": (batch, hidden)}``, each row of unit length."""
+        """``{"sentence_embedding": (batch, hidden)}``, each row of unit length (padding, if any, is masked)."""
         torch, w = self._torch, self.weights
         ids, mask = features["input_ids"], features["attention_mask"]
         positions = torch.arange(ids.shape[1])
@@ -104,15 +96,6 @@ class _Tokenizer:
         backend.no_padding()
         backend.enable_truncation(max_length)
         self.backend, self.max_length = backend, max_length
-        self.pad_id = backend.token_to_id("[PAD]") or 0
-
-    def encode_batch(self, texts: list[str], *, pad: bool = False) -> list[Any]:
-        if pad:
-            self.backend.enable_padding(pad_id=self.pad_id, pad_token="[PAD]")
-        try:
-            return self.backend.encode_batch(list(texts))
-        finally:
-            self.backend.no_padding()
 
     def __call__(self, texts: str | list[str], *, truncation: bool = True, max_length: int | None = None,
                  add_special_tokens: bool = True) -> dict[str, Any]:
@@ -120,7 +103,7 @@ class _Tokenizer:
             raise ValueError("only truncated token counts with special tokens are offered")
         if isinstance(texts, str):  # one text, as a Hugging Face tokenizer takes it
             return {"input_ids": self.backend.encode(texts).ids}
-        return {"input_ids": [e.ids for e in self.encode_batch(texts)]}
+        return {"input_ids": [e.ids for e in self.backend.encode_batch(list(texts))]}
 
 
 def _json(path: Path) -> dict[str, Any]:

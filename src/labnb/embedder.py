@@ -62,7 +62,7 @@ class Embedder:
         Texts are tokenized once, grouped by token count and run in batches of one length (no padding
         at all), one batch per worker thread, each single-threaded: on a few cores this beats torch's
         intra-op threads, whose synchronization dominates on such small matrices. Without padding a
-        text's vector does not depend on the texts it was batched with (padded batches moved vectors
+        text's vector does not depend on the lengths of the texts batched with it (padding moved vectors
         by 1e-7, enough to change a confidence's 6th decimal between batch sizes).
         """
         import numpy as np
