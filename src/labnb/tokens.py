@@ -45,9 +45,14 @@ def _ranks(name: str) -> dict[bytes, int]:
     ranks = parse_vocabulary(data)
     with contextlib.suppress(OSError):  # a read-only home only costs the parse next time
         cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as handle:
-            handle.write(marshal.dumps(ranks))
-        os.replace(handle.name, cached)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=".partial-", delete=False) as handle:
+            try:
+                handle.write(marshal.dumps(ranks))
+                handle.close()
+                os.replace(handle.name, cached)
+            except OSError:
+                os.unlink(handle.name)
+                raise
     return ranks
 
 
