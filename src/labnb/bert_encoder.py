@@ -41,29 +41,28 @@ class BertEncoder:
         return int(self.config["hidden_size"])
 
     def features(self, ids: list[list[int]]) -> dict[str, Any]:
-        """Features of already tokenized texts of one length (no padding: see ``Embedder.encode``)."""
-        torch = self._torch
-        input_ids = torch.tensor(ids)
-        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
-                "token_type_ids": torch.zeros_like(input_ids)}
+        """Features of already tokenized texts of one length: nothing is padded (see ``Embedder.encode``), so
+        there is no attention mask and every token counts in the mean."""
+        lengths = {len(row) for row in ids}
+        if len(lengths) != 1:
+            raise ValueError(f"a batch holds texts of one token length, not {sorted(lengths)}")
+        input_ids = self._torch.tensor(ids)
+        return {"input_ids": input_ids, "token_type_ids": self._torch.zeros_like(input_ids)}
 
     def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
-        """``{"sentence_embedding": (batch, hidden)}``, each row of unit length (padding, if any, is masked)."""
+        """``{"sentence_embedding": (batch, hidden)}``, each row of unit length."""
         torch, w = self._torch, self.weights
-        ids, mask = features["input_ids"], features["attention_mask"]
+        ids = features["input_ids"]
         positions = torch.arange(ids.shape[1])
         hidden = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions]
                   + w["embeddings.token_type_embeddings.weight"][features["token_type_ids"]])
         hidden = self._norm(hidden, "embeddings.LayerNorm")
-        # Padding gets the smallest float added before the softmax, so its weight is exactly 0.
-        additive = None if bool(mask.all()) else (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in range(self.layers):
-            hidden = self._layer(hidden, additive, f"encoder.layer.{layer}.")
-        weights = mask[:, :, None].float()
-        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+            hidden = self._layer(hidden, f"encoder.layer.{layer}.")
+        pooled = hidden.sum(dim=1) / ids.shape[1]
         return {"sentence_embedding": torch.nn.functional.normalize(pooled, p=2, dim=1)}
 
-    def _layer(self, hidden: Any, additive: Any, prefix: str) -> Any:
+    def _layer(self, hidden: Any, prefix: str) -> Any:
         torch = self._torch
         batch, length, size = hidden.shape
         per_head = size // self.heads
@@ -73,8 +72,6 @@ class BertEncoder:
             return projected.view(batch, length, self.heads, per_head).transpose(1, 2)
 
         scores = heads("query") @ heads("key").transpose(-1, -2) / math.sqrt(per_head)
-        if additive is not None:
-            scores = scores + additive
         context = (torch.softmax(scores, dim=-1) @ heads("value")).transpose(1, 2).reshape(batch, length, size)
         attended = self._norm(self._linear(context, f"{prefix}attention.output.dense") + hidden,
                               f"{prefix}attention.output.LayerNorm")
