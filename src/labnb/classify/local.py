@@ -146,8 +146,8 @@ class EmbeddingClassifier(Classifier):
 
     def learner(self) -> FittedLearner | None:
         """The classifier fitted on ``--examples`` (once per run; deterministic), or None without examples."""
-        used = self.learning_examples()
-        if self._learner is None and used:
+        used = self.learning_examples() if self._learner is None else []
+        if used:  # fitted once: later batches only read self._learner
             index = self.index()
             position = {choice.id: i for i, choice in enumerate(index.choices)}
             zero_shot, _ = score_items(self.embedder, index, self.design, [ExampleItem.of(e) for e in used])
