@@ -202,7 +202,8 @@ def test_bad_deep_input_is_one_line_and_no_run_folder(cli, small, tmp_path):
         assert (result.code, result.err.strip(), result.run_dirs) == (2, message, [])
 
 
-@pytest.mark.skipif(not GOOGLE.is_file(), reason=f"{GOOGLE} is absent (the shared data is not part of a clone)")
+@pytest.mark.skipif(not GOOGLE.is_file(), reason=f"needs Google's taxonomy file {GOOGLE}, which lives beside the "
+                    "project and is not part of a clone; the small taxonomies above test the same path end to end")
 def test_a_run_on_the_full_google_taxonomy(cli, fake_api, tmp_path):
     products = tmp_path / "products.csv"
     products.write_text("title,brand\nGold Standard 100% Whey Protein,Optimum Nutrition\n"
