@@ -78,7 +78,7 @@ def machine_facts() -> list[str]:
         except metadata.PackageNotFoundError:
             versions.append(f"{name} (not installed)")
     sys.path.insert(0, str(ROOT / "src"))
-    from labnb.provenance import git_info
+    from labnb.store.provenance import git_info
 
     git = git_info(ROOT) or {}
     return [

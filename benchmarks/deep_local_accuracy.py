@@ -26,7 +26,7 @@ from assign_cat.cli import main as run_cli  # noqa: E402
 from assign_cat.deep_metrics import retrieval_recall, scored_rows  # noqa: E402
 from assign_cat.products import load_products  # noqa: E402
 from assign_cat.taxonomy import load_deep  # noqa: E402
-from labnb.embedder import load_embedder  # noqa: E402
+from labnb.local.embedder import load_embedder  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from taxonomy_scale import load_average  # noqa: E402

@@ -21,10 +21,10 @@ from typing import Any
 from assign_cat import prompts
 from assign_cat.products import Product
 from assign_cat.taxonomy import Taxonomy
-from labnb import tokens
 from labnb.answers import ANSWER_SHAPE, answer_schema
+from labnb.clients.requests import CHAT_FRAMING_TOKENS, batches
 from labnb.config import ModelEntry
-from labnb.requests import CHAT_FRAMING_TOKENS, batches
+from labnb.cost import tokens
 from labnb.run.dryrun import Projection, priced
 
 PREVIOUS_SYSTEM = """You classify the products of an online shop into a two-level taxonomy.

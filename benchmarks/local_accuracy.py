@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from assign_cat.products import Product, load_products  # noqa: E402
 from assign_cat.task import AssignCat  # noqa: E402
 from assign_cat.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
-from labnb.classify.scoring import NAIVE, Design, choice_index, score_items  # noqa: E402
-from labnb.embedder import Embedder, load_embedder  # noqa: E402
+from labnb.classify.similarity import NAIVE, Design, choice_index, score_items  # noqa: E402
+from labnb.local.embedder import Embedder, load_embedder  # noqa: E402
 
 SPORTS = ROOT.parent / "shared" / "data" / "products" / "sports-supplements.tsv"
 RESULTS = ROOT / "benchmarks" / "local_accuracy_results.md"

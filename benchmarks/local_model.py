@@ -49,7 +49,7 @@ def worker(count: int, with_brand: bool) -> dict:
     from assign_cat.task import AssignCat
     from labnb.classify.local import EmbeddingClassifier
     from labnb.config import ModelEntry, Pricing
-    from labnb.embedder import load_embedder
+    from labnb.local.embedder import load_embedder
 
     products = make_products(count, with_brand)
     clock = time.perf_counter()

@@ -22,7 +22,7 @@ from assign_cat.candidates import CandidateFinder, file_sha256, product_text  # 
 from assign_cat.products import load_products  # noqa: E402
 from assign_cat.task import AssignCat, AssignCatOptions  # noqa: E402
 from assign_cat.taxonomy import load_deep  # noqa: E402
-from labnb.embedder import load_embedder  # noqa: E402
+from labnb.local.embedder import load_embedder  # noqa: E402
 from labnb.run.dryrun import project  # noqa: E402
 from labnb.run.plan import prepare  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Wall time, CPU and tokens of the real CLI against a bare AsyncOpenAI loop, both talking to the fake API.
 
-The fake API (tests/fakeapi.py) runs as a subprocess and answers every request after a fixed latency. For each
+The fake API (tests/fakes/fakeapi.py) runs as a subprocess and answers every request after a fixed latency. For each
 (batch size, concurrency) the real CLI classifies N products, then a bare loop sends the same request bodies
 (rendered with RequestBuilder + OpenAIClient.request_params) with the same concurrency through
 ``chat.completions.create``: the "bare SDK" baseline. At the reference concurrency a second bare loop sends them
@@ -37,14 +37,14 @@ from throughput_report import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = ROOT / "tests" / "fakeapi.py"
+FAKE = ROOT / "tests" / "fakes" / "fakeapi.py"
 CLI = ROOT / "src" / "run_assign_cat.py"
 OUT = ROOT / "benchmarks" / "results.md"
 KEY = "bench-key-0123456789abcdef"
 
 
 class FakeServer:
-    """tests/fakeapi.py in its own process (its CPU is never counted as ours)."""
+    """tests/fakes/fakeapi.py in its own process (its CPU is never counted as ours)."""
 
     def __init__(self, latency: float, extra: list[str] | None = None) -> None:
         self.latency, self.extra = latency, extra or []  # extra: e.g. the fake's --rate-* options
@@ -162,7 +162,7 @@ if __name__ == "__main__" and "--bare" in sys.argv:  # keep the bare process fre
     sys.exit(0)
 
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "fakes"))
 
 import results_sections  # noqa: E402
 from bench_inputs import default_source, machine_facts, names_taxonomy, write_products  # noqa: E402
@@ -184,8 +184,8 @@ def render_requests(work: Path, batch: int) -> Path:
     from assign_cat.products import load_products
     from assign_cat.task import AssignCat
     from labnb.clients.openai_client import OpenAIClient
+    from labnb.clients.requests import RequestBuilder, batches
     from labnb.config import load_models_config
-    from labnb.requests import RequestBuilder, batches
 
     entry = load_models_config(work / "models.yaml").get(MODEL)
     os.environ.setdefault("OPENAI_API_KEY", KEY)  # the client wants a key; nothing is sent from here

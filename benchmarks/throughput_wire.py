@@ -38,8 +38,8 @@ def wire_check(work: Path, model: str, batch: int) -> str:
     from assign_cat.products import load_products
     from assign_cat.task import AssignCat
     from labnb.clients.openai_client import OpenAIClient
+    from labnb.clients.requests import RequestBuilder, batches
     from labnb.config import load_models_config
-    from labnb.requests import RequestBuilder, batches
 
     entry = load_models_config(work / "models.yaml").get(model)
     request = RequestBuilder(entry, AssignCat(work / "taxonomy.xml")).build(

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labnb.console import error, safe, warn
 from labnb.errors import LabError, UsageError
+from labnb.terminal.console import error, safe, warn
 
 LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
                 "total_tokens", "input", "batch_size", "labels", "tags")

@@ -1,4 +1,4 @@
-"""Candidate nodes per product: the K assignable nodes of a deep taxonomy nearest to it (labnb.retrieval)."""
+"""Candidate nodes per product: the K assignable nodes of a deep taxonomy nearest to it (labnb.local.retrieval)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 
 from assign_cat.products import Product
 from assign_cat.taxonomy import DeepTaxonomy, Node
-from labnb.classify.scoring import item_texts
-from labnb.embedder import Embedder
-from labnb.retrieval import RetrievalIndex
+from labnb.classify.similarity import item_texts
+from labnb.local.embedder import Embedder
+from labnb.local.retrieval import RetrievalIndex
 
 DEFAULT_CANDIDATES = 30
 
 
 def node_text(node: Node) -> str:
     """A node's own text: its name, and its description when the file has one. It is matched on its full
-    path through its ancestors' texts (``labnb.retrieval`` context): one embedding of the whole path
+    path through its ancestors' texts (``labnb.local.retrieval`` context): one embedding of the whole path
     string lets the shared top levels drown the name (recall@30 12.5% against 55.4% on the sports sample)."""
     return f"{node.name}: {node.description}" if node.description else node.name
 

@@ -19,8 +19,8 @@ from assign_cat.candidates import CandidateFinder, Candidates, file_sha256
 from assign_cat.products import Product
 from assign_cat.taxonomy import DeepTaxonomy, Node
 from labnb.answers import answer_schema
-from labnb.jsonio import read_jsonl
-from labnb.results import ItemResult
+from labnb.store.jsonio import read_jsonl
+from labnb.store.results import ItemResult
 from labnb.task import Choice, Ranker
 
 DEEP_COLUMNS = ["path", "depth"]
@@ -46,7 +46,7 @@ class DeepLabels:
     def finder(self) -> CandidateFinder:
         """The node index (the model loads, the taxonomy is embedded or read from the cache), once."""
         if self._finder is None:
-            from labnb.embedder import load_embedder
+            from labnb.local.embedder import load_embedder
 
             self._finder = CandidateFinder(load_embedder(), self.taxonomy, file_sha256(self.path))
         return self._finder

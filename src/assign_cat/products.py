@@ -13,8 +13,8 @@ from typing import Any
 
 from assign_cat.labelcols import check_fields, split_fields
 from labnb.errors import InputError
-from labnb.itemrows import RowRules, item_rows, single_item
-from labnb.tables import read_rows, row_label
+from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.tables import read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000

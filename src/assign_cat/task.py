@@ -18,10 +18,10 @@ from assign_cat.labelcols import parse_fields
 from assign_cat.products import Product, column_split, load_products, single_product
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_deep, load_taxonomy
 from labnb.errors import UsageError
-from labnb.jsonio import read_json
-from labnb.results import ItemResult
 from labnb.run.options import PROJECT_ROOT, RunOptions
-from labnb.runfolder import RunFolder
+from labnb.store.jsonio import read_json
+from labnb.store.results import ItemResult
+from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, Group, Ranker, Task
 
 FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from classify_text.labels import LabelSet
-from labnb.itemrows import RowRules, item_rows, single_item
-from labnb.tables import read_rows
+from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.tables import read_rows
 
 MAX_TEXT_CHARS = 4000
 MAX_FIELD_CHARS = 20_000

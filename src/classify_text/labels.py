@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from labnb.errors import InputError
-from labnb.files import decode_utf8, read_input
+from labnb.inputs.files import decode_utf8, read_input
 from labnb.task import Label
 
 MAX_LABELS_BYTES = 1024 * 1024

@@ -12,11 +12,11 @@ from typing import Any
 from classify_text import prompts
 from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
-from labnb.jsonio import read_json
 from labnb.prompting import answer_format_text
-from labnb.results import ItemResult
 from labnb.run.options import PROJECT_ROOT, RunOptions
-from labnb.runfolder import RunFolder
+from labnb.store.jsonio import read_json
+from labnb.store.results import ItemResult
+from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, Task
 
 COLUMNS = ["item_id", "text", "label", "raw_response", "model_used", "status", "error_type", "error",

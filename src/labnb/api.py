@@ -13,9 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from labnb import runlock
 from labnb.run.plan import prepare
 from labnb.run.runner import run_new
+from labnb.store import runlock
 from labnb.task import Task
 
 

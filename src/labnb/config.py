@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import ConfigError, MissingKeyError
-from labnb.files import read_input
+from labnb.inputs.files import read_input
+from labnb.inputs.yamlsafe import LinedMap, load_yaml
 from labnb.limits import MAX_TIMEOUT_SECONDS
-from labnb.scrub import redact_url, register_secret, url_password
-from labnb.yamlsafe import LinedMap, load_yaml
+from labnb.store.scrub import redact_url, register_secret, url_password
 
 PROVIDERS = ("openai", "anthropic", "local")
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -146,7 +146,7 @@ _warned: set[tuple[str, str]] = set()
 
 def _warn_url_passwords(path: Path, raw_models: LinedMap) -> None:
     # The file is copied byte for byte into every run folder: say so (once), and how to keep the password out.
-    from labnb.console import warn
+    from labnb.terminal.console import warn
 
     for alias, spec in raw_models.items():
         password = url_password(spec.get("base_url") or "")

@@ -18,7 +18,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from labnb.errors import InputError
-from labnb.results import STATUSES
+from labnb.store.results import STATUSES
 
 NONE_LABEL = "(none)"
 DIGITS = 6

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     import argparse
 
-    from labnb.results import ItemResult
-    from labnb.retrieval import RetrievalIndex
+    from labnb.local.retrieval import RetrievalIndex
     from labnb.run.options import RunOptions
-    from labnb.runfolder import RunFolder
+    from labnb.store.results import ItemResult
+    from labnb.store.runfolder import RunFolder
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Choice:
 class Ranker:
     """How the local model ranks a task's choices when the task indexes them itself (a deep label tree):
     ``pool`` holds the rows of ``index`` that may be answered, ``codes`` the choice number of each, in order.
-    Items are matched on their full text (``labnb.classify.scoring.item_texts``)."""
+    Items are matched on their full text (``labnb.classify.similarity.item_texts``)."""
 
     index: RetrievalIndex
     pool: list[int]

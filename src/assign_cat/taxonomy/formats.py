@@ -10,7 +10,7 @@ from assign_cat.taxonomy.shopify import SHOPIFY
 from assign_cat.taxonomy.tree import DeepTaxonomy, Node
 from assign_cat.taxonomy.twolevel import MAX_TAXONOMY_BYTES, Taxonomy, load_taxonomy
 from labnb.errors import InputError
-from labnb.files import read_input
+from labnb.inputs.files import read_input
 
 LINE_FORMATS: tuple[LineFormat, ...] = (GOOGLE, SHOPIFY)
 XML = "xml"

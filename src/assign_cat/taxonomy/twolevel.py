@@ -10,7 +10,7 @@ from pathlib import Path
 from lxml import etree
 
 from labnb.errors import InputError
-from labnb.files import read_input
+from labnb.inputs.files import read_input
 from labnb.task import Group, Label
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "taxonomy.xsd"  # with the code: a run folder replays anywhere

@@ -49,7 +49,7 @@ def _text(df: pd.DataFrame, col: str) -> pd.Series:
 
 
 def task_of(df: pd.DataFrame) -> type[Task]:
-    from labnb.usecases import task_class
+    from labnb.registry import task_class
 
     return task_class(df.attrs.get("use_case"))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from labnb.pngfig import figure as _figure
+from labnb.analysis.pngfig import figure as _figure
 
 MIN_CALLS_FOR_HISTOGRAM = 3  # one or two calls make a histogram of one or two bars: listed in words instead
 

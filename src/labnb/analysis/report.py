@@ -12,9 +12,9 @@ import pandas as pd
 
 from labnb.analysis import figures
 from labnb.analysis.compare import compare_runs, run_names, task_of
+from labnb.analysis.pngfig import img as _img
 from labnb.analysis.runs import DEFAULT_RUNS_DIR, load_readable
 from labnb.errors import InputError
-from labnb.pngfig import img as _img
 
 MAX_DISAGREEMENTS = 500  # keep the page light; the CSV from `compare --out` has them all
 STYLE = """
@@ -162,7 +162,7 @@ def write_report(run_dirs: Sequence[str | Path], out_path: str | Path, runs_dir:
     """Load ``run_dirs`` (paths or run ids) and write the HTML report to ``out_path``; unreadable runs are skipped."""
     if not run_dirs:
         raise InputError("report: no runs given")
-    from labnb.console import warn
+    from labnb.terminal.console import warn
 
     runs, skipped = load_readable([str(r) for r in run_dirs], runs_dir)
     for line in skipped:

@@ -11,10 +11,10 @@ from typing import Any
 import pandas as pd
 
 from labnb.errors import InputError
-from labnb.lifecycle import STALE_AFTER_SECONDS
-from labnb.records import RunSummary, Timing, TokenUsage
+from labnb.registry import task_class
+from labnb.store.lifecycle import STALE_AFTER_SECONDS
+from labnb.store.records import RunSummary, Timing, TokenUsage
 from labnb.task import Task
-from labnb.usecases import task_class
 
 # The project's runs/, where the runner writes by default (plan.PROJECT_ROOT / "runs"), whatever the cwd.
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[3] / "runs"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from labnb.answer_confidence import confidences_by_item
+from labnb.answers.confidence import confidences_by_item
 from labnb.answers.parsing import parse_answer
-from labnb.calls import CallRecord
 from labnb.clients import ChatResponse
-from labnb.results import ItemResult
+from labnb.store.calls import CallRecord
+from labnb.store.results import ItemResult
 from labnb.task import Item, Task
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labnb.results import ItemResult
+from labnb.store.results import ItemResult
 from labnb.task import Choice, Item
 
 

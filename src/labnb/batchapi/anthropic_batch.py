@@ -12,7 +12,7 @@ from labnb.batchapi.files import download_to, iter_lines
 from labnb.clients.http import sdk_options
 from labnb.config import ModelEntry
 from labnb.errors import CallError
-from labnb.timeutil import parse_utc
+from labnb.store.timeutil import parse_utc
 
 # Anthropic batches carry no metadata: a lost create answer is matched by time and request count.
 LIST_MARGIN_SECONDS = 600

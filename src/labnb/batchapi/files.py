@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from labnb.jsonio import write_atomic
+from labnb.store.jsonio import write_atomic
 
 
 def download_to(path: Path, chunks: Iterable[bytes]) -> None:

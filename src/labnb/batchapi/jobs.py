@@ -18,8 +18,8 @@ from typing import IO, Any
 
 from labnb.batchapi.base import BatchAPIError, BatchPart, BatchProvider
 from labnb.errors import InputError
-from labnb.jsonio import read_json, write_json
-from labnb.timeutil import utc_now
+from labnb.store.jsonio import read_json, write_json
+from labnb.store.timeutil import utc_now
 
 MANIFEST = "batches.json"
 MAX_POLL_FAILURES = 10  # transient errors in a row (after the SDK's own retries) before polling gives up

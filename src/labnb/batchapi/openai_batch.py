@@ -122,6 +122,6 @@ class OpenAIBatches(BatchProvider):
 
 
 def _epoch(iso: str) -> float:
-    from labnb.timeutil import parse_utc
+    from labnb.store.timeutil import parse_utc
 
     return parse_utc(iso).timestamp() if iso else 0.0

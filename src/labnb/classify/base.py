@@ -7,9 +7,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from labnb.calls import CallRecord
 from labnb.config import ModelEntry
-from labnb.results import BatchOutcome
+from labnb.store.calls import CallRecord
+from labnb.store.results import BatchOutcome
 from labnb.task import Item
 
 

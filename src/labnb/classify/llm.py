@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from labnb.answers.judging import failed, judge, schema_violations, unanswered
-from labnb.calls import CallRecord
 from labnb.classify.base import Classifier
 from labnb.clients import ChatRequest, ChatResponse, ModelClient, create_client
+from labnb.clients.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
 from labnb.config import ModelEntry
 from labnb.errors import CallError, RunAborted
-from labnb.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
-from labnb.results import BatchOutcome, ItemResult
+from labnb.store.calls import CallRecord
+from labnb.store.results import BatchOutcome, ItemResult
+from labnb.store.timeutil import utc_now
 from labnb.task import Item, Task
-from labnb.timeutil import utc_now
 
 
 class LLMClassifier(Classifier):

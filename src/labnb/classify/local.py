@@ -13,19 +13,19 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from labnb.calls import CallRecord
 from labnb.classify.base import Classifier
 from labnb.classify.ranked import RankedScorer
-from labnb.classify.scoring import FIELD_CHARS, ITEM_VIEWS, ChoiceIndex, Design, choice_index, score_items
+from labnb.classify.similarity import FIELD_CHARS, ITEM_VIEWS, ChoiceIndex, Design, choice_index, score_items
 from labnb.config import ModelEntry
-from labnb.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
+from labnb.cost.usage import Usage
 from labnb.errors import LabError
 from labnb.fewshot.examples import Example, ExampleItem
-from labnb.learner import FittedLearner, LearnerSettings, fit_learner
-from labnb.results import BatchOutcome, ItemResult
+from labnb.local.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
+from labnb.local.learner import FittedLearner, LearnerSettings, fit_learner
+from labnb.store.calls import CallRecord
+from labnb.store.results import BatchOutcome, ItemResult
+from labnb.store.timeutil import utc_now
 from labnb.task import Item, Task
-from labnb.timeutil import utc_now
-from labnb.usage import Usage
 
 INTERNAL_BATCH = 256
 TOP_K = 3

@@ -1,22 +1,22 @@
 """The local model on a task that indexes its choices itself (``Task.ranker``, e.g. thousands of nodes of a
-label tree): zero-shot on the index's scores, or learned from the examples (``labnb.ranked_learner``)."""
+label tree): zero-shot on the index's scores, or learned from the examples (``labnb.local.ranked_learner``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from labnb.classify.scoring import item_texts
+from labnb.classify.similarity import item_texts
 from labnb.fewshot.examples import Example, ExampleItem
-from labnb.ranked_learner import DECIMALS, OTHERS, TEMPERATURE, RankedLearner, fit_ranked
-from labnb.retrieval import best
+from labnb.local.ranked_learner import DECIMALS, OTHERS, TEMPERATURE, RankedLearner, fit_ranked
+from labnb.local.retrieval import best
 from labnb.task import Choice, Item, Ranker
 
 ZERO_SHOT = ("the task's own index of its choices (Task.ranker): score = the index's similarity of the item's full "
              "text to each choice; raw_response holds the top 3")
-LEARNED = (f"with --examples: a ridge classifier on the examples' embeddings (labnb.learner) over the choices with "
-           f"examples plus each item's {OTHERS} best-scoring others, mixed with softmax(score / {TEMPERATURE}) over "
-           "the same columns and calibrated; score = that probability")
+LEARNED = (f"with --examples: a ridge classifier on the examples' embeddings (labnb.local.learner) over the "
+           f"choices with examples plus each item's {OTHERS} best-scoring others, mixed with "
+           f"softmax(score / {TEMPERATURE}) over the same columns and calibrated; score = that probability")
 
 
 class RankedScorer:

@@ -6,12 +6,12 @@ import inspect
 import json
 from typing import Any
 
-from labnb import ratelimit
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
+from labnb.cost.usage import Usage
 from labnb.errors import CallError
-from labnb.usage import Usage
+from labnb.pacing import ratelimit
 
 _FINISH = {"max_tokens": "length", "refusal": "refusal"}
 

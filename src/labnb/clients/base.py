@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 from labnb.config import ModelEntry
-from labnb.usage import Usage
+from labnb.cost.usage import Usage
 
 
 @dataclass(frozen=True)

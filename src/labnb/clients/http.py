@@ -1,7 +1,7 @@
 """What every SDK client is built with: key, retries, timeout, and an HTTP client that caps ``retry-after``.
 
 The async HTTP client also paces every request by the rate limiter of the unit it belongs to and feeds every
-response's rate-limit headers back to it (labnb.ratelimit).
+response's rate-limit headers back to it (labnb.pacing.ratelimit).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import time
 from types import ModuleType
 from typing import Any
 
-from labnb import ratelimit
 from labnb.config import ModelEntry
-from labnb.scrub import register_secret
+from labnb.pacing import ratelimit
+from labnb.store.scrub import register_secret
 
 
 def _seconds(value: str) -> float | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from labnb import ratelimit
 from labnb.clients import lazy_types
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
+from labnb.cost.usage import Usage
 from labnb.errors import CallError
-from labnb.usage import Usage
+from labnb.pacing import ratelimit
 
 
 class OpenAIClient(ModelClient):

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from labnb.config import ModelEntry
 from labnb.errors import AuthenticationFailed, CallError, QuotaExhausted
-from labnb.scrub import redact_url, scrub
+from labnb.store.scrub import redact_url, scrub
 
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_error", "credit_balance_too_low"}
 

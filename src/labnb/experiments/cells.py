@@ -56,10 +56,10 @@ def budget_cost(projection: Projection, batch_api: bool) -> float:
 
 def project(spec: Spec, cell: CellState) -> Projection:
     """Price ``cell`` as its run's own ``--dry-run`` does (nothing sent, no folder); a cell that cannot run fails."""
+    from labnb.registry import task_class
     from labnb.run.cli import options_of
     from labnb.run.dryrun import project as dry_run_projection
     from labnb.run.plan import prepare
-    from labnb.usecases import task_class
 
     err = io.StringIO()
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from labnb.errors import LabError, UsageError
-from labnb.scrub import scrub
+from labnb.store.scrub import scrub
 
 EPILOG = """exit codes: 0 every cell done; 1 some cell not done (failed, skipped for the budget);
 2 bad spec or usage (nothing run); 4 a gate failed; 130 interrupted (continue with --resume EXP_DIR)."""

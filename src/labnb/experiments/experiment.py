@@ -13,8 +13,8 @@ from labnb.experiments.cells import CellState, project
 from labnb.experiments.folder import ExperimentFolder
 from labnb.experiments.scheduler import Scheduler, run_cost
 from labnb.experiments.spec import Gate, Spec, load_spec
-from labnb.jsonio import write_text_atomic
 from labnb.run.dryrun import Projection
+from labnb.store.jsonio import write_text_atomic
 
 EXIT_CELLS_UNFINISHED = 1
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from labnb.errors import InputError
 from labnb.experiments.cells import CellState
-from labnb.jsonio import read_json, write_json
-from labnb.timeutil import local_stamp
+from labnb.store.jsonio import read_json, write_json
+from labnb.store.timeutil import local_stamp
 
 FORMAT_VERSION = 1
 

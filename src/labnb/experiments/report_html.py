@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from labnb.experiments import figures, items
+from labnb.analysis.pngfig import img
+from labnb.experiments import charts as figures
+from labnb.experiments import items
 from labnb.experiments.leaderboard import Leaderboard, fmt, verdict
-from labnb.pngfig import img
 
 MOST_WRONG = 25
 STYLE = """

@@ -12,8 +12,8 @@ from typing import Any
 from labnb.experiments.cells import FINAL_STATUSES, CellProcess, CellState, budget_cost, last_line, start
 from labnb.experiments.folder import ExperimentFolder
 from labnb.experiments.spec import Spec
-from labnb.jsonio import read_json
 from labnb.run.dryrun import Projection
+from labnb.store.jsonio import read_json
 
 POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 30  # a run gives in-flight calls 5 s after a signal, then writes everything

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from labnb.usecases import package_of, task_class
+from labnb.registry import package_of, task_class
 
 SRC = Path(__file__).resolve().parents[2]
 SCORES = ("n", "accuracy", "accuracy_ci_low", "accuracy_ci_high")

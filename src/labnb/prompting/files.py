@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from labnb.errors import InputError
-from labnb.files import read_input
+from labnb.inputs.files import read_input
 from labnb.prompting.variables import SYSTEM_VARIABLES, USER_VARIABLES
 
 if TYPE_CHECKING:  # jinja2 itself is imported when a prompt file is read: runs without one never pay for it

@@ -22,7 +22,7 @@ from labnb.prompting.files import PromptFile, load_prompt_file
 from labnb.prompting.variables import answer_format_text
 
 if TYPE_CHECKING:
-    from labnb.runfolder import RunFolder
+    from labnb.store.runfolder import RunFolder
     from labnb.task import Item, Task
 
 PROMPT_SNAPSHOT = "inputs/prompt.yaml"
@@ -163,6 +163,6 @@ def _path(given: str | None, folder: RunFolder | None, snapshot: str, *, always:
 
 
 def _encode(texts: list[str]) -> Any:
-    from labnb.embedder import load_embedder  # torch only when knn needs it
+    from labnb.local.embedder import load_embedder  # torch only when knn needs it
 
     return load_embedder().encode(texts)

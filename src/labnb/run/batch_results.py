@@ -13,16 +13,16 @@ from collections.abc import Sequence
 from labnb.answers.judging import failed, judge, schema_violations, unanswered
 from labnb.batchapi import BatchJob, BatchPart
 from labnb.batchapi import ItemResult as BatchItemResult
-from labnb.calls import CallRecord
-from labnb.jsonio import read_jsonl
-from labnb.logs import read_csv_rows
-from labnb.requests import RequestBuilder
-from labnb.results import BatchOutcome
+from labnb.clients.requests import RequestBuilder
 from labnb.run.outputs import OutputWriter
 from labnb.run.plan import Plan
-from labnb.runfolder import RunFolder
+from labnb.store.calls import CallRecord
+from labnb.store.jsonio import read_jsonl
+from labnb.store.logs import read_csv_rows
+from labnb.store.results import BatchOutcome
+from labnb.store.runfolder import RunFolder
+from labnb.store.timeutil import parse_utc
 from labnb.task import Item, Task
-from labnb.timeutil import parse_utc
 
 TRUNCATED = "the batch answer was cut off at max_tokens; --retry-failed asks for these items again"
 

@@ -17,19 +17,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from labnb.batchapi import BatchItem, BatchJob, BatchProvider, create_provider
-from labnb.budget import Budget
+from labnb.clients.requests import batches
 from labnb.errors import ConfigError, UsageError
-from labnb.jsonio import read_json
-from labnb.lifecycle import FINAL_STATUSES, RunRecorder
-from labnb.requests import batches
+from labnb.pacing.budget import Budget
 from labnb.run.batch_results import settle
 from labnb.run.finalize import finalize_run, summary_line
 from labnb.run.plan import Plan
 from labnb.run.result import EXIT_CODES, EXIT_INTERRUPTED, RunResult
 from labnb.run.runner import new_classifier, pending_items, start
-from labnb.runfolder import RunFolder
+from labnb.store.jsonio import read_json
+from labnb.store.lifecycle import FINAL_STATUSES, RunRecorder
+from labnb.store.runfolder import RunFolder
+from labnb.store.timeutil import utc_now
 from labnb.task import Item
-from labnb.timeutil import utc_now
 
 POLL_ENV = "LABNB_BATCH_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30.0

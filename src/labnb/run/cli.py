@@ -6,11 +6,12 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from labnb import console, runlock
-from labnb.concurrency import parse_concurrency
 from labnb.errors import LabError, UsageError
+from labnb.pacing.concurrency import parse_concurrency
 from labnb.run.result import EXIT_INTERRUPTED, RunResult
+from labnb.store import runlock
 from labnb.task import Task
+from labnb.terminal import console
 
 EPILOG = """exit codes: 0 all {items} classified; 1 some {items} invalid/error (or budget exhausted);
 2 bad usage, configuration or input (nothing run); 3 run aborted (authentication, quota); 130 interrupted."""
@@ -167,7 +168,7 @@ def _dry_run(plan: Any, args: argparse.Namespace) -> None:
 
     warn(plan)
     if args.show_prompt:
-        from labnb.requests import first_request_text
+        from labnb.clients.requests import first_request_text
 
         for line in first_request_text(plan).splitlines():
             print(console.safe(line))
@@ -188,7 +189,7 @@ def single_answer(task: Task, args: argparse.Namespace, result: RunResult) -> st
     single = task.options_class.single_option()
     if not (single and getattr(args, single, None)):
         return ""
-    from labnb.logs import read_csv_rows
+    from labnb.store.logs import read_csv_rows
 
     rows = read_csv_rows(result.folder.file("outputs/classifications.csv"))
     if not rows:

@@ -11,14 +11,14 @@ import json
 from dataclasses import dataclass, replace
 from statistics import mean
 
-from labnb import tokens
-from labnb.concurrency import initial
+from labnb.clients.requests import RequestBuilder, batches
 from labnb.config import ModelEntry, load_models_config
-from labnb.duration_estimate import Demand, basis_note, cap_limits, estimate_duration
+from labnb.cost import tokens
+from labnb.cost.duration_estimate import Demand, basis_note, cap_limits, estimate_duration
+from labnb.cost.usage import Usage, price
+from labnb.pacing.concurrency import initial
 from labnb.providers import counts_tokens, provider
-from labnb.requests import RequestBuilder, batches
 from labnb.run.plan import Plan
-from labnb.usage import Usage, price
 
 OPENAI_MIN_CACHE_TOKENS = 1024
 
@@ -126,7 +126,7 @@ def cascade_projection(plan: Plan) -> list[str]:
         return []
     from dataclasses import replace
 
-    from labnb.cascade import escalated_items
+    from labnb.classify.cascade import escalated_items
 
     sent, known = escalated_items(plan)
     share = len(sent) / len(plan.items) if plan.items else 0.0

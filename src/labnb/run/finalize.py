@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from labnb.calls import CallRecord
-from labnb.cascade import cascade_token_usage, stage_metrics
+from labnb.classify.cascade import cascade_token_usage, stage_metrics
 from labnb.config import ModelEntry
-from labnb.jsonio import read_jsonl
-from labnb.lifecycle import RunRecorder
-from labnb.ratestats import timing_fields, usage_fields
-from labnb.records import Timing, TokenUsage
+from labnb.cost.totals import timing, token_usage
+from labnb.pacing.ratestats import timing_fields, usage_fields
 from labnb.run.outputs import finalize_table
 from labnb.run.plan import Plan
 from labnb.run.result import EXIT_CODES, RunResult
-from labnb.runfolder import RunFolder
-from labnb.timeutil import utc_now
-from labnb.totals import timing, token_usage
+from labnb.store.calls import CallRecord
+from labnb.store.jsonio import read_jsonl
+from labnb.store.lifecycle import RunRecorder
+from labnb.store.records import Timing, TokenUsage
+from labnb.store.runfolder import RunFolder
+from labnb.store.timeutil import utc_now
 
 
 def final_status(status: str, counts: Counter[str]) -> str:

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from labnb.concurrency import parse_concurrency
 from labnb.errors import UsageError
 from labnb.limits import check_run_limits
+from labnb.pacing.concurrency import parse_concurrency
 
 _CHECKOUT = Path(__file__).resolve().parents[3]
 # In a checkout (or an editable install) defaults are the checkout's config/ and runs/; a plain
@@ -26,7 +26,7 @@ class RunOptions:
     models_config: str = str(PROJECT_ROOT / "config" / "models.yaml")
     runs_dir: str = str(PROJECT_ROOT / "runs")
     limit: int | None = None
-    concurrency: int | str = "auto"  # a number, or "auto" (labnb.concurrency)
+    concurrency: int | str = "auto"  # a number, or "auto" (labnb.pacing.concurrency)
     timeout: float | None = None
     explain: bool = False
     max_cost: float | None = None

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from labnb.calls import CallRecord
-from labnb.cascade import CASCADE_COLUMNS, cascade_cell
-from labnb.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
-from labnb.results import DONE_STATUSES, BatchOutcome, ItemResult
-from labnb.scrub import scrub
+from labnb.classify.cascade import CASCADE_COLUMNS, cascade_cell
+from labnb.store.calls import CallRecord
+from labnb.store.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
+from labnb.store.results import DONE_STATUSES, BatchOutcome, ItemResult
+from labnb.store.scrub import scrub
 from labnb.task import Item, Task
 
 __all__ = ["DONE_STATUSES", "OutputWriter", "finalize_table", "latest_rows", "row_of"]

@@ -12,9 +12,9 @@ from typing import Any
 
 from labnb.config import ModelEntry, load_models_config
 from labnb.errors import InputError, UsageError
-from labnb.jsonio import read_json
 from labnb.run.options import RunOptions
-from labnb.runfolder import RunFolder
+from labnb.store.jsonio import read_json
+from labnb.store.runfolder import RunFolder
 from labnb.task import Item, Task
 
 
@@ -75,7 +75,7 @@ def checked(plan: Plan, folder: RunFolder | None = None, *, require_key: bool = 
     plan.task.prompting = build_prompting(plan.task, plan.options, plan.items, folder=folder)
     for entry in (plan.entry, plan.escalation):
         if entry is not None and plan.task.prompting is not None and provider(entry).chat and plan.items:
-            from labnb.requests import RequestBuilder
+            from labnb.clients.requests import RequestBuilder
 
             RequestBuilder(entry, plan.task, explain=plan.options.explain).build(plan.items[: options.batch_size])
     return plan

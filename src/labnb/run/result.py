@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labnb.runfolder import RunFolder
+from labnb.store.runfolder import RunFolder
 
 EXIT_INTERRUPTED = 130
 EXIT_CODES = {"completed": 0, "completed_with_errors": 1, "budget_exhausted": 1, "interrupted": EXIT_INTERRUPTED,

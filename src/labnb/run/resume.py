@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError, UsageError
-from labnb.jsonio import read_jsonl
-from labnb.lifecycle import STALE_AFTER_SECONDS, RunRecorder
-from labnb.logs import read_csv_rows
 from labnb.run.plan import Plan, check_options, from_run
 from labnb.run.result import RunResult
 from labnb.run.runner import execute, new_classifier, pending_items, run_new
-from labnb.runfolder import RunFolder
+from labnb.store.jsonio import read_jsonl
+from labnb.store.lifecycle import STALE_AFTER_SECONDS, RunRecorder
+from labnb.store.logs import read_csv_rows
+from labnb.store.runfolder import RunFolder
+from labnb.store.timeutil import parse_utc, utc_now
 from labnb.task import Task
-from labnb.timeutil import parse_utc, utc_now
 
 
 def _check_snapshot(folder: RunFolder, recorder: RunRecorder) -> None:

@@ -12,29 +12,29 @@ import traceback
 from collections import Counter
 from typing import Any
 
-from labnb.budget import Budget
 from labnb.classify.base import Classifier
+from labnb.clients.requests import batches
+from labnb.cost.usage import Usage
 from labnb.errors import RunAborted
-from labnb.executor import Executor, StopSignal
-from labnb.jsonio import read_jsonl
-from labnb.lifecycle import RunRecorder
-from labnb.progress import Progress
-from labnb.provenance import git_info, system_info
+from labnb.pacing.budget import Budget
+from labnb.pacing.executor import Executor, StopSignal
+from labnb.pacing.ratelimit import RateLimiter
+from labnb.pacing.ratestats import SESSION_KEY
 from labnb.providers import create_classifier
-from labnb.ratelimit import RateLimiter
-from labnb.ratestats import SESSION_KEY
-from labnb.requests import batches
-from labnb.results import DONE_STATUSES, BatchOutcome
 from labnb.run.finalize import finalize_run
 from labnb.run.options import PROJECT_ROOT
 from labnb.run.outputs import OutputWriter, latest_rows
 from labnb.run.plan import Plan
 from labnb.run.result import RunResult
-from labnb.runfolder import RunFolder
-from labnb.scrub import scrub
+from labnb.store.jsonio import read_jsonl
+from labnb.store.lifecycle import RunRecorder
+from labnb.store.provenance import git_info, system_info
+from labnb.store.results import DONE_STATUSES, BatchOutcome
+from labnb.store.runfolder import RunFolder
+from labnb.store.scrub import scrub
+from labnb.store.timeutil import utc_now
 from labnb.task import Item
-from labnb.timeutil import utc_now
-from labnb.usage import Usage
+from labnb.terminal.progress import Progress
 
 
 def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any) -> tuple[RunFolder, RunRecorder]:
@@ -74,11 +74,11 @@ def new_classifier(plan: Plan) -> Classifier:
     first = create_classifier(plan.entry, plan.task, explain=plan.options.explain)
     if plan.escalation is None:
         return first
-    from labnb.cascade import CascadeClassifier
+    from labnb.classify.cascade import CascadeClassifier
 
     second = create_classifier(plan.escalation, plan.task, explain=plan.options.explain)
     assert plan.options.escalate_below is not None
-    from labnb.concurrency import initial
+    from labnb.pacing.concurrency import initial
 
     return CascadeClassifier(first, second, plan.task, plan.options.escalate_below, plan.entry, plan.escalation,
                              initial(plan.options.concurrency))

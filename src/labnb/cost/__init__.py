@@ -1,0 +1,1 @@
+"""Tokens, usage, prices and totals; the dry run's duration estimate."""

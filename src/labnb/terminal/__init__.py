@@ -1,0 +1,1 @@
+"""What a person sees on the terminal: safe text and the progress bar."""

@@ -1,0 +1,32 @@
+"""Text for the terminal: secrets scrubbed and control characters escaped, so no input can drive it."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from labnb.store.scrub import scrub
+
+# C0 and C1 controls and DEL: ESC sequences recolour, retitle or rewrite the terminal; CR and LF forge lines.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``), one line always."""
+    return _CONTROLS.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
+
+def safe(text: object) -> str:
+    """What may be printed: ``text`` scrubbed of secrets, then escaped."""
+    return escape(scrub(str(text)))
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr."""
+    print(f"warning: {safe(message)}", file=sys.stderr)
+
+
+def error(message: object) -> None:
+    """One ``error: ...`` line on stderr."""
+    print(f"error: {safe(message)}", file=sys.stderr)

@@ -1,0 +1,36 @@
+"""analyze_runs.py report: no empty charts, no one-bar histograms, honest words when runs share nothing."""
+
+from __future__ import annotations
+
+from test_analyze import make_run
+
+from labnb.analysis.report import write_report
+
+
+def test_runs_sharing_no_product_are_not_said_to_agree(tmp_path):
+    a = make_run(tmp_path, "run-a", [("p1", "Whey", "a/a1", "a/a1")], cost=0.0)
+    b = make_run(tmp_path, "run-b", [("p2", "Zinc", "b/b1", "b/b1")], cost=0.0)
+    html = write_report([a, b], tmp_path / "r.html").read_text()
+    assert "The runs share no product: there is nothing to compare." in html
+    assert "agree on every product" not in html
+
+
+def test_zero_cost_runs_show_accuracy_not_an_empty_cost_chart_and_one_call_is_words_not_a_bar(tmp_path):
+    answers = [("p1", "Whey", "a/a1", "a/a1"), ("p2", "Zinc", "b/b1", "a/a1")]  # one call of two products
+    a = make_run(tmp_path, "run-a", answers, cost=0.0)
+    b = make_run(tmp_path, "run-b", [*answers[:1], ("p2", "Zinc", "a/a1", "a/a1")], cost=0.0)
+    html = write_report([a, b], tmp_path / "r.html").read_text()
+    assert "Every run cost $0.000000, so cost says nothing: accuracy alone is shown." in html
+    assert 'alt="accuracy by run"' in html and 'alt="cost vs accuracy"' not in html
+    assert "Too few calls for a histogram: run-a: 1 call (100 ms)." in html
+    assert "Too few calls for a histogram: run-b: 1 call (100 ms)." in html and 'alt="latency"' not in html
+    assert "The runs agree" not in html  # p2 differs: listed instead
+
+
+def test_a_paid_run_beside_a_free_one_plots_cost_with_both_points_and_the_agreeing_note(tmp_path):
+    answers = [(f"p{i}", f"t{i}", "a/a1", "a/a1") for i in range(10)]  # five calls of two: enough for a histogram
+    a = make_run(tmp_path, "run-a", answers, cost=0.0)
+    b = make_run(tmp_path, "run-b", answers, cost=0.02)
+    html = write_report([a, b], tmp_path / "r.html").read_text()
+    assert 'alt="cost vs accuracy"' in html and 'alt="latency"' in html and "Too few calls" not in html
+    assert "The runs agree on every product they share." in html
