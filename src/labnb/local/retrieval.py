@@ -26,7 +26,7 @@ from typing import Any
 from labnb.local.embedder import Embedder
 from labnb.store.cachedir import cache_dir
 
-CACHE_FORMAT = 2  # 2: labnb.local.bert_encoder, batches of one length (vectors differ from format 1 by ~1e-7)
+CACHE_FORMAT = 3  # 3: labnb.local.onnx_encoder (int8); 2: the torch encoder, batches of one length
 DEFAULT_CONTEXT_WEIGHT = 0.5
 SEEN_LIMIT = 100_000  # item vectors an index keeps (1.5 KB each); beyond, it forgets them all and starts over
 

