@@ -164,7 +164,7 @@ def main() -> None:
             a, b = (np.load(Path(tmp) / f"vectors-{i}.npy") for i in range(len(trees)))
             cosine = (a * b).sum(axis=1)
             results["cosine"] = {"mean": float(cosine.mean()), "min": float(cosine.min()), "n": len(cosine)}
-        for name, tree in trees.items():
+        for name in trees:
             results[name]["single"] = []
         for _ in range(5):
             for name, tree in trees.items():

@@ -35,7 +35,7 @@ class PackagedFile:
         if spec is None or not spec.submodule_search_locations:
             raise ConfigError(f"local model package '{self.distribution}' is not installed: "
                               f"pip install {self.distribution}")
-        file = Path(list(spec.submodule_search_locations)[0]) / self.path
+        file = Path(next(iter(spec.submodule_search_locations))) / self.path
         if not file.is_file():
             raise ConfigError(f"local model package '{self.distribution}' has no {self.path}")
         return file
