@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labnb.errors import ConfigError
 from labnb.experiments import leaderboard
 from labnb.experiments.cells import CellState
 from labnb.experiments.folder import ExperimentFolder
@@ -82,8 +83,15 @@ def _metrics(run_dir: str, row: dict[str, Any]) -> dict[str, float]:
 
 def export(refs: list[Path], tracking_uri: str) -> list[Exported]:
     """Log every run of ``refs`` (run or experiment folders) to MLflow at ``tracking_uri``; skip those there."""
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
+    try:  # an optional install (requirements-dev.txt): the runs themselves never need MLflow
+        import alembic  # noqa: F401  (the SQLite store's migrations)
+        import sqlalchemy  # noqa: F401
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.tracking import MlflowClient
+    except ImportError as exc:
+        missing = (exc.name or "mlflow").split(".")[0]
+        raise ConfigError(f"export-mlflow needs mlflow-skinny, sqlalchemy and alembic ({missing} is missing): "
+                          "pip install mlflow-skinny sqlalchemy alembic") from None
 
     for logger in ("mlflow", "alembic"):  # the store's first migrations log at INFO
         logging.getLogger(logger).setLevel(logging.WARNING)
