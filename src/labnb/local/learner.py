@@ -3,10 +3,11 @@ features, mixed with the zero-shot similarity so that labels without examples ca
 
 * features (``labnb.local.features``): the sentence embedding, and TF-IDF word 1-2 grams and character 3-5
   grams fitted on the example texts;
-* classifier: multinomial logistic regression (scikit-learn, lbfgs) on all three blocks, its cost ``C`` chosen
-  by cross-validation; labels without examples get probability 0. With ``lexical=False`` (the learner before
-  lexical features, kept for comparison): ridge least squares onto one-hot labels on the embeddings alone, its
-  scores turned into probabilities by a softmax at temperature ``T``;
+* classifier, chosen by cross-validation with its setting: multinomial logistic regression (scikit-learn, lbfgs)
+  on all three blocks (its cost ``C``), or ridge least squares onto one-hot labels on the embeddings alone (its
+  ridge, and a softmax temperature ``T`` for its scores; on a few dozen examples of free text, such as reviews,
+  the n-grams are mostly noise and this one wins); labels without examples get probability 0. With
+  ``lexical=False`` only the ridge candidate: the learner before lexical features, kept for comparison;
 * mixture: p = w * p_learned + (1 - w) * p_zero_shot;
 * the classifier's setting and ``w`` are chosen by k-fold cross-validation on the examples themselves
   (accuracy, ties broken by log loss), then a temperature ``tau`` on the out-of-fold mixtures
@@ -31,7 +32,9 @@ RIDGE_METHOD = "ridge linear classifier on sentence embeddings, mixed with zero-
 MIN_FOR_CV = 4  # fewer examples than this: no cross-validation, the defaults below
 DEFAULT_CHOICE = (1.0, 0.1, 0.5)  # (ridge, T, w) without cross-validation
 DEFAULT_COST = 10.0  # C without cross-validation
-MAX_ITER = 500
+MAX_ITER = 200
+TOLERANCE = 1e-3  # lbfgs stops here: accuracy as at 1e-4 in benchmarks/local_learning.py, half the steps
+LARGE, LARGE_FOLDS = 1000, 3  # more examples than LARGE: 3 folds (keeps 5,000 examples within seconds)
 TAUS = tuple(round(10 ** (i / 20), 4) for i in range(-20, 21))  # 0.1 … 10, log-spaced
 
 
@@ -42,16 +45,16 @@ class LearnerSettings:
     ridges: tuple[float, ...] = (0.3, 1.0, 3.0)
     temperatures: tuple[float, ...] = (0.05, 0.1, 0.2)
     weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-    costs: tuple[float, ...] = (3.0, 10.0, 30.0)
+    costs: tuple[float, ...] = (10.0, 30.0)  # ascending: each fit starts from the previous one
     folds: int = 5
     seed: int = 0
     lexical: bool = True
 
     def record(self) -> dict[str, Any]:
-        grid = {"costs": list(self.costs)} if self.lexical else {
-            "ridges": list(self.ridges), "temperatures": list(self.temperatures)}
-        return {**grid, "weights": list(self.weights), "folds": self.folds, "seed": self.seed,
-                "lexical": self.lexical}
+        costs = {"costs": list(self.costs)} if self.lexical else {}
+        return {"ridges": list(self.ridges), "temperatures": list(self.temperatures), **costs,
+                "weights": list(self.weights), "folds": self.folds, "folds_above_1000_examples": LARGE_FOLDS,
+                "seed": self.seed, "lexical": self.lexical}
 
 
 @dataclass
@@ -76,6 +79,10 @@ class LinearModel:
         weights = np.linalg.solve(gram, centred.T @ (targets - prior))
         return cls(mean, weights, prior, targets.sum(axis=0) > 0)
 
+    @classmethod
+    def path(cls, vectors: Any, labels: Any, n_choices: int, ridges: Sequence[float]) -> list[LinearModel]:
+        return [cls.fit(vectors, labels, n_choices, ridge) for ridge in ridges]
+
     def probabilities(self, vectors: Any, temperature: float) -> Any:
         import numpy as np
 
@@ -96,18 +103,25 @@ class LogisticModel:
     n_choices: int
 
     @classmethod
-    def fit(cls, features: Any, labels: Any, n_choices: int, cost: float) -> LogisticModel:
+    def path(cls, features: Any, labels: Any, n_choices: int, costs: Sequence[float]) -> list[LogisticModel]:
+        """One model per cost, in the given order, each fit starting from the previous one's coefficients
+        (fewer steps than from zero; still deterministic)."""
+        import copy
+
         import numpy as np
         from sklearn.linear_model import LogisticRegression
 
         classes = np.unique(labels)
         if len(classes) == 1:
-            return cls(classes, None, n_choices)
-        model = LogisticRegression(C=cost, max_iter=MAX_ITER, tol=1e-6)
-        with warnings.catch_warnings():  # not converging to 1e-6 in MAX_ITER steps is still a deterministic fit
-            warnings.simplefilter("ignore")
-            model.fit(features, labels)
-        return cls(classes, model, n_choices)
+            return [cls(classes, None, n_choices) for _ in costs]
+        model = LogisticRegression(max_iter=MAX_ITER, tol=TOLERANCE, warm_start=True)
+        models = []
+        for cost in costs:
+            with warnings.catch_warnings():  # not converging in MAX_ITER steps is still a deterministic fit
+                warnings.simplefilter("ignore")
+                model.set_params(C=cost).fit(features, labels)
+            models.append(cls(classes, copy.deepcopy(model), n_choices))
+        return models
 
     def probabilities(self, features: Any, temperature: float = 1.0) -> Any:
         import numpy as np
@@ -173,47 +187,59 @@ def fit_learner(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: L
     """Fit on the examples' vectors, their choice indexes, their zero-shot probabilities (examples x choices)
     and their texts (for the lexical features; without texts, or with ``settings.lexical`` False, the
     embeddings-only ridge learner)."""
+
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+    # One BLAS thread: these matrices are small, spinning threads only burn a shared machine's cores, and a fixed
+    # thread count keeps the sums in one order, so a replay on another machine rebuilds the same model.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(vectors, labels, zero_shot, settings or LearnerSettings(), texts)
+
+
+def _fit(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: LearnerSettings,
+         texts: Sequence[str] | None) -> FittedLearner:
     import numpy as np
 
-    settings = settings or LearnerSettings()
     y = np.asarray(labels, dtype=np.int64)
     zero_shot = np.asarray(zero_shot, dtype=np.float64)
     vectors = np.asarray(vectors)
     n_choices = zero_shot.shape[1]
-    features = LexicalFeatures.fit(texts) if settings.lexical and texts is not None else None
-    x = features.transform(vectors, texts) if features is not None else vectors
-    # Candidates: (setting, temperature) pairs of the chosen model kind, each fitted per fold.
-    if features is not None:
-        candidates = [(c, (1.0,)) for c in settings.costs]
-        fit = LogisticModel.fit
-        setting, temperature, weight = DEFAULT_COST, 1.0, DEFAULT_CHOICE[2]
-    else:
-        candidates = [(r, settings.temperatures) for r in settings.ridges]
-        fit = LinearModel.fit  # type: ignore[assignment]
-        setting, temperature, weight = DEFAULT_CHOICE
+    lexical = LexicalFeatures.fit(texts) if settings.lexical and texts is not None else None
+    # The candidates cross-validation chooses among: ridge on the embeddings (one setting per ridge x temperature)
+    # and, with texts, logistic regression on embeddings + lexical features (one per cost).
+    kinds: list[tuple[Any, LexicalFeatures | None, Sequence[float], Sequence[float], Any]] = [
+        (LinearModel.path, None, settings.ridges, settings.temperatures, vectors)]
+    if lexical is not None:
+        kinds.append((LogisticModel.path, lexical, settings.costs, (1.0,), lexical.transform(vectors, texts)))
+    path, features, _, _, x = kinds[-1]
+    setting, temperature, weight = (DEFAULT_COST, 1.0, DEFAULT_CHOICE[2]) if features is not None else DEFAULT_CHOICE
     tau, cv = 1.0, {"used": False}
     if len(y) >= MIN_FOR_CV:
-        folds = _folds(len(y), min(settings.folds, len(y)), settings.seed)
+        k = settings.folds if len(y) <= LARGE else min(settings.folds, LARGE_FOLDS)
+        folds = _folds(len(y), min(k, len(y)), settings.seed)
         best: tuple[float, float] | None = None
         best_mix = None
-        for value, temperatures in candidates:
-            learned = {t: np.zeros_like(zero_shot) for t in temperatures}
+        for kind in kinds:
+            kind_path, kind_features, values, temperatures, kind_x = kind
+            learned = {(v, t): np.zeros_like(zero_shot) for v in values for t in temperatures}
             for train, held in folds:
-                model = fit(x[train], y[train], n_choices, value)
-                for t in temperatures:
-                    learned[t][held] = model.probabilities(x[held], t)
-            for t in temperatures:
+                for value, model in zip(values, kind_path(kind_x[train], y[train], n_choices, values)):
+                    for t in temperatures:
+                        learned[value, t][held] = model.probabilities(kind_x[held], t)
+            for (value, t), probabilities in learned.items():
                 for w in settings.weights:
-                    mixed = w * learned[t] + (1 - w) * zero_shot
+                    mixed = w * probabilities + (1 - w) * zero_shot
                     score = (accuracy(mixed, y), -log_loss(mixed, y))
                     if best is None or score > best:
                         best, best_mix, (setting, temperature, weight) = score, mixed, (value, t, w)
+                        path, features, x = kind_path, kind_features, kind_x
         assert best is not None
         tau = min(TAUS, key=lambda candidate: log_loss(sharpen(best_mix, candidate), y))
         cv = {"used": True, "folds": len(folds), "accuracy": round(best[0], 6),
               "zero_shot_accuracy": round(accuracy(zero_shot, y), 6),
-              "log_loss": round(log_loss(sharpen(best_mix, tau), y), 6)}
-    model = fit(x, y, n_choices, setting)
+              "log_loss": round(log_loss(sharpen(best_mix, tau), y), 6),
+              "candidates": [RIDGE_METHOD.split(",")[0]] + ([METHOD.split(",")[0]] if lexical is not None else [])}
+    model = path(x, y, n_choices, (setting,))[0]
     return FittedLearner(model, features, setting, temperature, weight, tau, len(y), int(model.present.sum()),
                          vectors.shape[1], cv)
 
