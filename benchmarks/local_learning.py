@@ -66,7 +66,7 @@ def logistic(vectors: Any, labels: Any, queries: Any, n_choices: int, c: float =
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=c, max_iter=2000).fit(vectors, labels)
-    out = np.zeros((len(queries), n_choices))
+    out = np.zeros((queries.shape[0], n_choices))
     out[:, model.classes_] = model.predict_proba(queries)
     return out
 
