@@ -58,7 +58,8 @@ def test_without_mlflow_installed_it_says_what_to_install_in_one_line(tmp_path, 
 
     runs = tmp_path / "runs"
     run = make_run(runs, "assign-cat-2026-01-02-030405", PAIR_X)
-    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if mlflow-skinny were not installed
+    for name in ["mlflow", *(m for m in sys.modules if m.startswith("mlflow."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if mlflow-skinny were not installed
     code = main(["export-mlflow", str(run), "--runs-dir", str(runs)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["error: export-mlflow needs mlflow-skinny, sqlalchemy and alembic (mlflow is "

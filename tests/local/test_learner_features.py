@@ -74,6 +74,7 @@ def test_a_replay_rebuilds_the_same_model_bit_for_bit_and_the_record_says_what_l
     learned = json.loads((run / "config" / "system_info.json").read_text())["model"]["learning"]
     assert templates[0] == templates[1] and templates[0]["model_sha256"] == learned["model_sha256"]
     assert set(templates[0]["features"]) == {"embedding", "word_tfidf", "char_tfidf"}
+    assert templates[0]["model_reads"] == learned["model_reads"]
     expected = LexicalFeatures.fit([p.text for p in load_products(examples)]).record(384)
     assert templates[0]["features"] == expected == learned["features"]
     assert templates[0]["examples"] == 60

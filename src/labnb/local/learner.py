@@ -158,6 +158,7 @@ class FittedLearner:
     n_labels: int
     embedding_dim: int
     cv: dict[str, Any] = field(default_factory=dict)
+    lexical: LexicalFeatures | None = None  # fitted on the examples and cross-validated, whichever model won
 
     def predict(self, vectors: Any, zero_shot: Any, texts: Sequence[str] | None = None) -> Any:
         """(items x choices) probabilities from the items' vectors, their zero-shot probabilities and (with lexical
@@ -170,14 +171,18 @@ class FittedLearner:
         return sharpen(mixed, self.tau)
 
     def record(self) -> dict[str, Any]:
+        """Method, features (every block fitted, with vocabulary sizes and sha256), the blocks the chosen model
+        reads, its settings, cross-validation, and the sha256 of its coefficients."""
+        embedding = {"embedding": {"kind": "sentence embedding", "size": self.embedding_dim}}
+        features = self.lexical.record(self.embedding_dim) if self.lexical is not None else embedding
         if self.features is None:
             method, chosen = RIDGE_METHOD, {"ridge": self.setting, "temperature": self.temperature,
-                                            "features": {"embedding": {"kind": "sentence embedding",
-                                                                       "size": self.embedding_dim}}}
+                                            "model_reads": ["embedding"]}
         else:
             method, chosen = METHOD, {"classifier": "sklearn.linear_model.LogisticRegression (lbfgs, multinomial)",
-                                      "C": self.setting, "features": self.features.record(self.embedding_dim)}
+                                      "C": self.setting, "model_reads": sorted(features)}
         return {"method": method, "examples": self.n_examples, "labels_with_examples": self.n_labels, **chosen,
+                "features": features,
                 "learned_weight": self.weight, "calibration_tau": self.tau, "cross_validation": self.cv,
                 "model_sha256": self.model.sha256()}
 
@@ -241,13 +246,14 @@ def _fit(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: LearnerS
               "candidates": [RIDGE_METHOD.split(",")[0]] + ([METHOD.split(",")[0]] if lexical is not None else [])}
     model = path(x, y, n_choices, (setting,))[0]
     return FittedLearner(model, features, setting, temperature, weight, tau, len(y), int(model.present.sum()),
-                         vectors.shape[1], cv)
+                         vectors.shape[1], cv, lexical)
 
 
 def learned_from(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a learner's record that says what it learned from (for ``prompt_templates.json``): the method,
     each feature block with its vocabulary size and sha256, and the fitted model's sha256."""
-    return {key: record[key] for key in ("method", "features", "examples", "model_sha256") if key in record}
+    return {key: record[key] for key in ("method", "features", "model_reads", "examples", "model_sha256")
+            if key in record}
 
 
 def _sha256(*arrays: Any) -> str:

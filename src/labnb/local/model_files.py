@@ -12,7 +12,7 @@ a one-line error, never a silently different model.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,8 @@ class PackagedFile:
 
     def locate(self) -> Path:
         """The installed file (not yet verified); a missing package or file is a one-line ConfigError."""
-        spec = importlib.util.find_spec(self.module)  # finds the folder without running the package's code
+        # Searches sys.path (not sys.modules) and finds the folder without running the package's code.
+        spec = importlib.machinery.PathFinder.find_spec(self.module)
         if spec is None or not spec.submodule_search_locations:
             raise ConfigError(f"local model package '{self.distribution}' is not installed: "
                               f"pip install {self.distribution}")
