@@ -276,8 +276,8 @@ class AssignCat(Task):
         if with_gold:
             row["expected_category"] = item.expected_category
             row["expected_subcategory"] = item.expected_subcategory
-            row["correct"] = (result.status == "ok" and (category, subcategory)
-                              == (item.expected_category, item.expected_subcategory))
+            row["correct"] = self.correct(item, result, (category, subcategory)
+                                          == (item.expected_category, item.expected_subcategory))
         for column in self.extra_columns:
             row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
         return row

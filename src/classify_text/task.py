@@ -133,7 +133,7 @@ class ClassifyText(Task):
         row: dict[str, Any] = {"item_id": item.item_id, "text": item.text, "label": label}
         if with_gold:
             row["expected_label"] = item.expected_label
-            row["correct"] = result.status == "ok" and label == item.expected_label
+            row["correct"] = self.correct(item, result, label == item.expected_label)
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
