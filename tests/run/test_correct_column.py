@@ -21,12 +21,12 @@ def _half_gold(source, path, gold_columns):
 
 
 def test_classify_text_rows_without_gold_leave_correct_empty(text_cli, fake_api, tmp_path):
-    answers = gold()
-    wrong = sorted(answers)[0]
-    answers[wrong] = "negative" if answers[wrong] != "negative" else "positive"
-    plant(fake_api, answers)
     source = _half_gold(REVIEWS, tmp_path / "half.csv", ["expected_label"]).head(10)
     source.to_csv(tmp_path / "half.csv", index=False)
+    answers = gold()
+    wrong = source["text"][0]  # has gold, answered wrong
+    answers[wrong] = "negative" if answers[wrong] != "negative" else "positive"
+    plant(fake_api, answers)
     result = text_cli("--input", str(tmp_path / "half.csv"))
     assert result.code == 0, result.err
     table = pd.read_csv(result.run_dir / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
