@@ -10,6 +10,7 @@ from labnb.errors import LabError, UsageError
 from labnb.pacing.concurrency import parse_concurrency
 from labnb.run.result import EXIT_INTERRUPTED, RunResult
 from labnb.store import runlock
+from labnb.store.scrub import keep_typed_paths
 from labnb.task import Task
 from labnb.terminal import console
 
@@ -205,6 +206,7 @@ def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = N
     """Parse, run, print the summary line; every expected error is one line on stderr and an exit code."""
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    keep_typed_paths(argv)  # a path the user typed is printed as typed, never redacted
     try:
         result = dispatch(task, args, [parser.prog, *argv])
     except LabError as exc:
