@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from experiments.test_experiments import run, write_spec
-
 from labnb.experiments.grid import cell_names
 
 GRID = '  tag: ["a,note=b", "a"]\n  note: ["c", "b,note=c"]\n'

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
-from tasks.test_classify_text import SAMPLE as REVIEWS
-from tasks.test_classify_text import gold, plant
 
 from assign_cat.products import load_products
 from conftest import ROOT
+from tasks.test_classify_text import SAMPLE as REVIEWS
+from tasks.test_classify_text import gold, plant
 
 PRODUCTS = ROOT / "data" / "sample_products.csv"
 
