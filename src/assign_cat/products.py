@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assign_cat.labelcols import check_fields, split_fields
 from labnb.errors import InputError
 from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.labelcols import check_fields, split_fields
 from labnb.inputs.tables import read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
@@ -107,11 +107,3 @@ def _retitle(path: Path, number: int, row: dict[str, Any], column: str) -> dict[
         raise InputError(f"{path}: {row_label(path)} {number}: --title-column {column}: the file also has a "
                          "'title' column; rename one of them")
     return {("title" if k == column else k): v for k, v in row.items()}
-
-
-def column_split(products: Sequence[Product]) -> tuple[list[str], list[str]]:
-    """``(offered, withheld)`` extra column names over all products, in first-seen order (for --dry-run and
-    ``run_config.json``)."""
-    offered = dict.fromkeys(k for p in products for k in p.extra)
-    withheld = dict.fromkeys(k for p in products for k in p.withheld if k not in offered)
-    return list(offered), list(withheld)

@@ -35,6 +35,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     what.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted or crashed run in its folder")
     what.add_argument("--retry-failed", metavar="RUN_DIR", help=f"re-run the error/invalid {noun}s of a run")
     what.add_argument("--replay", metavar="RUN_DIR", help="run again from a run folder's own snapshot")
+    what.add_argument("--fields", metavar="A,B", help="exactly the extra columns offered to the model, LLM or local "
+                      "(default: all but label-like ones; \"\" offers none)")
     how = p.add_argument_group("how")
     how.add_argument("--model", metavar="NAME", help="model alias from models.yaml (default: its 'default')")
     how.add_argument("--batch-size", type=int, metavar="N", help=f"{noun}s per model request (default 1)")

@@ -1,14 +1,16 @@
-"""Which input columns may be offered to a model: never one that holds labels.
+"""Which input columns may be offered to a model (an LLM's prompt or the local model): never one that holds labels.
 
 A catalog's own label columns (``category``, ``source_category``, ``expected_label``…) leak the answer:
-on a real 986-product catalog they lifted accuracy from 39% to 79%. They are withheld by
-``LABEL_COLUMN_RULE``; ``--fields a,b`` names exactly the columns to offer instead.
+on a real 986-product catalog they lifted accuracy from 39% to 79%; a ``true_label`` column lifted the local
+model on reviews from 30% to 80%. Every task's items keep them apart (``offered`` / ``withheld``) by
+``LABEL_COLUMN_RULE``; ``--fields a,b`` names exactly the columns to offer instead. The dry run lists both.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from labnb.errors import UsageError
 
@@ -62,3 +64,18 @@ def split_fields(fields: dict[str, str], chosen: Sequence[str] | None) -> tuple[
     else:
         offered = {k: v for k, v in fields.items() if not is_label_column(k)}
     return offered, {k: v for k, v in fields.items() if k not in offered}
+
+
+def column_split(items: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """``(offered, withheld)`` extra column names over all items (each with ``extra`` and ``withheld``), in
+    first-seen order (for --dry-run and ``run_config.json``)."""
+    offered = dict.fromkeys(k for item in items for k in getattr(item, "extra", {}))
+    withheld = dict.fromkeys(k for item in items for k in getattr(item, "withheld", {}) if k not in offered)
+    return list(offered), list(withheld)
+
+
+def columns_note(items: Sequence[Any]) -> str:
+    """The dry run's line on which input columns the model sees."""
+    offered, withheld = column_split(items)
+    return (f"columns offered to the model: {', '.join(offered) or 'none'}; withheld (kept in the outputs): "
+            f"{', '.join(withheld) or 'none'}")
