@@ -85,16 +85,17 @@ def single_text(text: str) -> list[TextItem]:
 
 
 def load_items(path: str | Path, *, text_column: str = TEXT_COLUMN, limit: int | None = None,
-               fields: tuple[str, ...] | None = None) -> list[TextItem]:
+               fields: tuple[str, ...] | None = None, label_words: tuple[str, ...] = ()) -> list[TextItem]:
     """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line.
 
-    ``fields`` names exactly the other columns offered to the model (default: all but label-like ones)."""
+    ``fields`` names exactly the other columns offered to the model (default: all but label-like ones, and
+    those named by ``label_words``, e.g. the label set's name ``sentiment``)."""
     path = Path(path)
     rows = item_rows(path, read_rows(path, required=text_column, noun="item"), rules(text_column))
     known = (text_column, ID_COLUMN, GOLD_COLUMN)
     check_fields(fields, {k for row in rows for k in row.fields}, known, str(path))
-    items = [TextItem(row.item_id, row.text, row.fields.get(GOLD_COLUMN, ""), *split_fields(row.extra(known), fields))
-             for row in rows]
+    items = [TextItem(row.item_id, row.text, row.fields.get(GOLD_COLUMN, ""),
+                      *split_fields(row.extra(known), fields, label_words)) for row in rows]
     return items[:limit] if limit is not None else items
 
 

@@ -82,7 +82,7 @@ class ClassifyText(Task):
         if options.input is None:
             return single_text(options.single_text or "")
         items = load_items(Path(options.input), text_column=options.text_column, limit=options.limit,
-                           fields=parse_fields(options.fields))
+                           fields=parse_fields(options.fields), label_words=(self._labels.name,))
         return check_gold(items, self._labels).items  # gold written as label names becomes ids
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[TextItem]:

@@ -19,7 +19,7 @@ def test_key_shapes_need_a_word_boundary_and_a_key_s_length():
     from labnb.store.scrub import scrub
 
     assert scrub("/tmp/task-results-2026/x") == "/tmp/task-results-2026/x"
-    assert scrub("mask-layer-0123456789abcdefghij") == "mask-layer-0123456789abcdefghij"
+    assert scrub("mask-layer-1111aaaa2222bbbb3333") == "mask-layer-1111aaaa2222bbbb3333"
     assert scrub("desk-lamp-2026") == "desk-lamp-2026"
     assert scrub("key sk-abcDEF0123456789ghijKL rejected") == "key [REDACTED] rejected"
     assert scrub("(sk-ant-api03-AbCdEf0123456789xyzXYZ)") == "([REDACTED])"

@@ -7,7 +7,7 @@ import json
 import openpyxl
 import pytest
 
-from assign_cat.products import load_products
+from assign_cat.products import LABEL_WORDS, load_products
 from labnb.errors import InputError, UsageError
 from labnb.inputs.labelcols import is_label_column, parse_fields
 
@@ -22,12 +22,12 @@ def write(tmp_path, name, text):
                                   "gold", "target", "class", "y", "expected_brand", "true_class", "Category Path",
                                   "product_type", "ground truth"])
 def test_label_like_columns(name):
-    assert is_label_column(name)
+    assert is_label_column(name, LABEL_WORDS)
 
 
 @pytest.mark.parametrize("name", ["brand", "ingredients", "price", "flavour", "size", "sku", "notes", "yield"])
 def test_ordinary_columns(name):
-    assert not is_label_column(name)
+    assert not is_label_column(name, LABEL_WORDS)
 
 
 def test_label_columns_are_withheld_but_kept(tmp_path):

@@ -10,8 +10,9 @@ import unicodedata
 
 
 def name_key(name: str, *, fold_case: bool = True) -> str:
-    """``name`` as compared for duplicates: NFKC, format characters (Cf: zero-width, bidi) dropped, blanks
+    """``name`` as compared for duplicates: NFKC, invisible characters (zero-width, bidi) dropped, blanks
     collapsed, and case folded unless ``fold_case`` is False."""
     text = unicodedata.normalize("NFKC", name)
-    text = " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Cf").split())
+    # Invisible characters (zero-width, bidi, other format and control characters) are the ones not printable.
+    text = " ".join("".join(ch for ch in text if ch.isprintable() or ch.isspace()).split())
     return text.casefold() if fold_case else text
