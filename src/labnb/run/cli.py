@@ -43,7 +43,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how.add_argument("--concurrency", metavar="N|auto",
                      help="requests in flight: a number, or auto (default: start at 8, grow up to 64)")
     how.add_argument("--limit", type=int, metavar="N", help=f"only the first N {noun}s")
-    how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
+    how.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="deadline for each model call as a whole, retries included (overrides models.yaml)")
     how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
     how.add_argument("--explain", action="store_true", help=f"ask for a short reason per {noun} (costs tokens)")
     how.add_argument("--dry-run", action="store_true", help="count tokens and project the cost; send nothing")
