@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from labnb.errors import LabError, UsageError
+from labnb.store import runlock
 from labnb.store.scrub import keep_typed_paths
 from labnb.terminal.console import safe
 
@@ -88,3 +89,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        runlock.release_all()
