@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from fakeapi import FakeAPIServer
 
 from conftest import ROOT, TEST_KEY, subprocess_env, taxonomy_pairs
@@ -68,50 +69,51 @@ def assert_every_cell_ran_once(exp: Path, server: FakeAPIServer) -> None:
     assert sorted(len(c["item_ids"]) for c in ok if c["status"] == "ok") == [2] * 4 + [4] * 2
 
 
-def test_a_resume_while_it_runs_and_a_second_resume_are_refused_in_one_line(tmp_path, capsys, monkeypatch):
-    spec, runs = slow_spec(tmp_path), tmp_path / "runs"
-    with FakeAPIServer(api_key=TEST_KEY, latency=0.3) as slow:
-        slow.taxonomy_pairs = taxonomy_pairs()
-        env = subprocess_env(slow)
-        for key, value in env.items():
+@pytest.fixture
+def slow(monkeypatch):
+    """A fake API answering in 0.3 s, which this process's experiments and their cells talk to."""
+    with FakeAPIServer(api_key=TEST_KEY, latency=0.3) as server:
+        server.taxonomy_pairs = taxonomy_pairs()
+        for key, value in subprocess_env(server).items():
             monkeypatch.setenv(key, value)
-        first = start([str(spec), "--runs-dir", str(runs)], env)
-        exp, _ = wait_for_first_call(runs, first)
-        code, out, err = run(capsys, "--resume", str(exp))
-        assert (code, out) == (2, ""), err
-        assert err == (f"error: {exp}: this experiment is running in another process (pid {first.pid}); wait for it "
-                       "to end or stop it, then --resume\n")
-        first.send_signal(signal.SIGTERM)  # stopped cleanly: its cells record their calls in flight
-        assert first.wait(timeout=120) == 130, first.communicate()
-        again = start(["--resume", str(exp)], env)
-        wait_until(lambda: holder(exp, ".lock") == again.pid, "the resume never took the experiment's lock")
-        code, out, err = run(capsys, "--resume", str(exp))
-        assert (code, out) == (2, ""), err
-        assert err == (f"error: {exp}: this experiment is running in another process (pid {again.pid}); wait for it "
-                       "to end or stop it, then --resume\n")
-        stdout, stderr = again.communicate(timeout=120)
-        assert again.returncode == 0, stdout + stderr
-        assert_every_cell_ran_once(exp, slow)
+        yield server
+
+
+def assert_refused(capsys, exp: Path, pid: int) -> None:
+    code, out, err = run(capsys, "--resume", str(exp))
+    assert (code, out) == (2, ""), err
+    assert err == (f"error: {exp}: this experiment is running in another process (pid {pid}); wait for it to end "
+                   "or stop it, then --resume\n")
+
+
+def test_a_resume_while_it_runs_and_a_second_resume_are_refused_in_one_line(tmp_path, capsys, slow):
+    spec, runs, env = slow_spec(tmp_path), tmp_path / "runs", subprocess_env(slow)
+    first = start([str(spec), "--runs-dir", str(runs)], env)
+    exp, _ = wait_for_first_call(runs, first)
+    assert_refused(capsys, exp, first.pid)
+    first.send_signal(signal.SIGTERM)  # stopped cleanly: its cells record their calls in flight
+    assert first.wait(timeout=120) == 130, first.communicate()
+    again = start(["--resume", str(exp)], env)
+    wait_until(lambda: holder(exp, ".lock") == again.pid, "the resume never took the experiment's lock")
+    assert_refused(capsys, exp, again.pid)
+    stdout, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, stdout + stderr
+    assert_every_cell_ran_once(exp, slow)
     assert [c["resumed"] for c in folder_json(exp, "cells.json")["cells"]] == [1, 0]
 
 
 def test_kill_9_of_the_experiment_alone_takes_its_cells_down_and_a_resume_completes_the_grid(
-        tmp_path, capsys, monkeypatch):
-    spec, runs = slow_spec(tmp_path), tmp_path / "runs"
-    with FakeAPIServer(api_key=TEST_KEY, latency=0.3) as slow:
-        slow.taxonomy_pairs = taxonomy_pairs()
-        env = subprocess_env(slow)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        process = start([str(spec), "--runs-dir", str(runs)], env)
-        exp, cut = wait_for_first_call(runs, process)
-        cell_pid = folder_json(cut, "metadata/run_summary.json")["pid"]
-        os.kill(process.pid, signal.SIGKILL)  # the experiment process only, not its group
-        process.wait()
-        code, out, err = run(capsys, "--resume", str(exp))  # at once: the cell may still be writing
-        assert code == 0, out + err
-        wait_until(lambda: not pid_exists(cell_pid), f"cell process {cell_pid} outlived its experiment")
-        assert_every_cell_ran_once(exp, slow)
+        tmp_path, capsys, slow):
+    spec, runs, env = slow_spec(tmp_path), tmp_path / "runs", subprocess_env(slow)
+    process = start([str(spec), "--runs-dir", str(runs)], env)
+    exp, cut = wait_for_first_call(runs, process)
+    cell_pid = folder_json(cut, "metadata/run_summary.json")["pid"]
+    os.kill(process.pid, signal.SIGKILL)  # the experiment process only, not its group
+    process.wait()
+    code, out, err = run(capsys, "--resume", str(exp))  # at once: the cell may still be writing
+    assert code == 0, out + err
+    wait_until(lambda: not pid_exists(cell_pid), f"cell process {cell_pid} outlived its experiment")
+    assert_every_cell_ran_once(exp, slow)
     cells = folder_json(exp, "cells.json")["cells"]
     assert Path(cells[0]["run_dir"]) == cut and [c["resumed"] for c in cells] == [1, 0]
     summary = folder_json(cut, "metadata/run_summary.json")
