@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import LabError, UsageError
+from labnb.store.scrub import keep_typed_paths
 from labnb.terminal.console import error, safe, warn
 
 LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_typed_paths(sys.argv[1:] if argv is None else argv)  # a path the user typed is printed as typed
     try:
         return args.func(args)
     except LabError as exc:
