@@ -9,7 +9,7 @@ alternating trees, so both see the same machine load:
   ECE on data/sample_products.csv, data/sample_reviews.csv and ../shared/data/products/sports-supplements.tsv;
   "learned, embeddings only" is the learner of the before tree in both (so only the encoder differs);
 * vectors: cosine between the two encoders' vectors of the sports titles;
-* `--model local --single-product …`: whole process wall time (median of 5);
+* `--model local --single-product …`: whole process wall time (median of 3);
 * titles/s: 1,000 titles, encode only, 2 worker threads (best of 3, after load);
 * peak RSS of `run_assign_cat.py --model local --input` on 10,000 titles (whole process, /usr/bin/time).
 
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPORTS = ROOT.parent / "shared" / "data" / "products" / "sports-supplements.tsv"
 RESULTS = ROOT / "benchmarks" / "local_encoders_results.md"
 PRODUCT = "Echinacea Immune Support"
+ROUNDS = 3  # single-product runs per tree
 
 # Runs inside a tree (cwd = the tree, its src on sys.path); prints one JSON line.
 PROBE = r'''
@@ -166,16 +167,17 @@ def main() -> None:
             results["cosine"] = {"mean": float(cosine.mean()), "min": float(cosine.min()), "n": len(cosine)}
         for name in trees:
             results[name]["single"] = []
-        for _ in range(5):
+        for _ in range(ROUNDS):
             for name, tree in trees.items():
                 results[name]["single"].append(single_product_seconds(tree))
+                print(name, "single product", round(results[name]["single"][-1], 2), "s", flush=True)
         load.append(os.getloadavg()[0])
         for name, tree in trees.items():
             results[name]["speed"] = probe(tree, "speed", Path(tmp) / "unused.npy")
-            print(name, results[name]["speed"], flush=True)
+            print(name, results[name]["speed"], "load", os.getloadavg()[0], flush=True)
         for name, tree in trees.items():
             results[name]["rss_mb"], results[name]["run_s"] = peak_rss_mb(tree, catalog)
-            print(name, "peak RSS", results[name]["rss_mb"], flush=True)
+            print(name, "peak RSS", results[name]["rss_mb"], "MB, run", results[name]["run_s"], "s", flush=True)
         load.append(os.getloadavg()[0])
     RESULTS.write_text(report(results, trees, load, time.perf_counter() - wall), encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
@@ -184,7 +186,7 @@ def main() -> None:
 def report(results: dict, trees: dict, load: list[float], seconds: float) -> str:
     names = list(trees)
     speed = ["| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names),
-             "| `--model local --single-product …`, whole process, median of 5 s | "
+             "| `--model local --single-product …`, whole process, median of 3, s | "
              + " | ".join(f"{statistics.median(results[n]['single']):.2f} "
                           f"(min {min(results[n]['single']):.2f})" for n in names) + " |",
              "| titles/s, 1,000 titles, 2 worker threads (encode only, best of 3) | "
