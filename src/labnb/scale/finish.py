@@ -53,7 +53,8 @@ def finish(task: Task, entry: ModelEntry, folder: RunFolder, recorder: RunRecord
     folder.write_json("outputs/timing.json", Timing.build({
         **timing([], duration, processed, statuses["invalid"] + statuses["error"], setup=setup,
                  noun=task.item_noun),
-        "parts": len(records), "part_seconds_total": round(sum(r["seconds"] for r in records.values()), 3),
+        "calls": usage["calls_made"], "parts": len(records),
+        "part_seconds_total": round(sum(r["seconds"] for r in records.values()), 3),
         f"{task.items_noun}_per_second": round(processed / (duration - setup), 1) if duration > setup else None,
     }).to_dict())
     accuracy = _metrics(task, folder, counts) if _has_gold(folder) and complete else None

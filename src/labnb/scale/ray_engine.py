@@ -93,10 +93,17 @@ def connect(address: str | None) -> None:
     runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join([src, *os.environ.get("PYTHONPATH", "").split(
         os.pathsep)]).rstrip(os.pathsep)}}
     address = address or os.environ.get("RAY_ADDRESS") or None
+    # Ray's own notices (its C++ core, the data executor) would break the progress bar and the summary line.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     settings: dict[str, Any] = {"runtime_env": runtime_env, "logging_level": logging.WARNING,
                                 "log_to_driver": False}
     if address:
-        ray.init(address=address, **settings)
+        try:
+            ray.init(address=address, **settings)
+        except ConnectionError as exc:
+            raise UsageError(f"--ray-address {address}: cannot join the Ray cluster: {exc}") from None
     else:
         TEMP_DIR.mkdir(parents=True, exist_ok=True)
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, _temp_dir=str(TEMP_DIR), **settings)
@@ -111,8 +118,7 @@ def run_parts(classifier: Any, context: Context, todo: list[Part], options: RunO
 
     connect(getattr(options, "ray_address", None))
     data_context = ray.data.DataContext.get_current()
-    data_context.enable_progress_bars = False
-    data_context.print_on_execution_start = False
+    data_context.enable_progress_bars = False  # labnb's own bar counts items
     blob = ray.put(pack(classifier, context))
     size = options.concurrency
     compute = (ray.data.ActorPoolStrategy(size=min(size, len(todo))) if isinstance(size, int)

@@ -47,7 +47,8 @@ class Part:
 
 @dataclass(frozen=True)
 class RawRow:
-    """One row as read: its line number, its cells (None when unparseable) and why it is unparseable."""
+    """One row as read: its line number, its cells (None when unparseable) and why it is malformed ("": it is
+    not; a row with too many cells keeps the first ones, for its id)."""
 
     line: int
     fields: dict[str, Any] | None
@@ -176,7 +177,7 @@ def _text_records(source: Source, file: str, start: int, stop: int | None,
                 continue  # blank lines are not items
             if len(values) > len(header):
                 problem = f"{len(values)} fields but the header has {len(header)}"
-                yield lines.offset, lines.line, RawRow(first, None, problem)
+                yield lines.offset, lines.line, RawRow(first, dict(zip(header, values)), problem)
                 continue
             yield lines.offset, lines.line, RawRow(first, dict(zip(header, values)))
 

@@ -88,7 +88,7 @@ class PartWorker:
         """Each row's item, and the problem that makes it invalid ("" for a good row)."""
         context = self.context
         path, task, options = Path(part.file), context.task, context.options
-        good = [(row.line, row.fields) for row in raw if row.fields is not None]
+        good = [(row.line, row.fields) for row in raw if row.fields is not None and not row.problem]
         if len(good) == len(raw):
             try:  # the usual case: every row of the part is fine, checked in one go
                 return [(item, "") for item in task.items_of_rows(path, good, options, part.position + 1)]
@@ -97,7 +97,7 @@ class PartWorker:
         out = []
         for offset, row in enumerate(raw):
             index = part.position + offset + 1
-            if row.fields is not None:
+            if row.fields is not None and not row.problem:
                 try:
                     out.append((task.items_of_rows(path, [(row.line, row.fields)], options, index)[0], ""))
                     continue
