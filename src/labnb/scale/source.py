@@ -159,7 +159,7 @@ def _text_records(source: Source, file: str, start: int, stop: int | None,
         if source.kind == "jsonl":
             for text in lines:
                 if text.strip():
-                    yield lines.offset, lines.line, _json_row(lines.line, text)
+                    yield lines.offset, lines.line, _json_row(lines.line, text.strip())
             return
         reader = csv.reader(lines, delimiter=DELIMITERS[source.kind], strict=False)
         if start == 0:
