@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from conftest import BAD_LINES, ROOT, write_catalog
+
+from scale.catalogs import BAD_LINES, ROOT, write_catalog
 
 N = 2000
 PART_ROWS = 250

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, write_catalog
 
 from labnb.analysis.runs import load_run
 from labnb.scale import finish, snapshot
+from scale.catalogs import ROOT, write_catalog
 
 N = 150
 
@@ -34,7 +34,7 @@ def _table(result) -> pd.DataFrame:
     return pd.read_csv(_folder(result) / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
 
 
-def test_parquet_directory_and_jsonl_inputs_give_the_rows_of_the_csv(tmp_path, run):
+def test_parquet_directory_and_jsonl_inputs_give_the_rows_of_the_csv(tmp_path, run, cli):
     catalog = tmp_path / "catalog.csv"
     ids = write_catalog(catalog, N, malformed=False)
     frame = pd.read_csv(catalog, dtype=str, keep_default_na=False)
@@ -59,6 +59,13 @@ def test_parquet_directory_and_jsonl_inputs_give_the_rows_of_the_csv(tmp_path, r
     assert list(parquet_rows["product_id"]) == ids
     for column in ("category", "subcategory", "confidence", "status", "correct"):
         assert list(parquet_rows[column]) == list(csv_rows[column]), column
+    # Without --engine, a local-model run on Parquet streams all the same (only streamed runs read Parquet).
+    auto = cli("--model", "local", "--input", str(shards / "b.parquet"), "--part-rows", "50",
+               "--runs-dir", str(tmp_path / "auto"))
+    assert auto.code == 0, auto.err
+    assert "streamed part by part in this process" in auto.err
+    assert json.loads((_folder(auto) / "metadata" / "run_summary.json").read_text())["engine"] == "process"
+    assert list(_table(auto)["subcategory"]) == list(csv_rows["subcategory"][60:])
     broken = jsonl_rows.iloc[4]
     assert (broken["product_id"], broken["status"], broken["error_type"]) == ("p0005", "invalid", "bad_input")
     assert broken["error"].endswith("catalog.jsonl: line 5: malformed JSON: Expecting value: line 1 column 34 "

@@ -137,6 +137,13 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
     from labnb.run import resume
     from labnb.run.plan import prepare
 
+    if not (args.engine or continuing or args.dry_run or args.compare_models):
+        from labnb.scale.engine import auto_engine
+
+        args.engine = auto_engine(task, options_of(type(task), args))
+        if args.engine:
+            console.warn(f"{args.input}: streamed part by part in this process (--engine process: a Parquet input "
+                         "or one past 64 MiB)")
     if (args.ray_address or args.part_rows is not None) and not (args.engine or args.resume):
         raise UsageError("--ray-address and --part-rows apply with --engine")
     if args.engine and not (args.resume or args.retry_failed or args.replay or args.dry_run):

@@ -25,7 +25,7 @@ from labnb.run.result import RunResult
 from labnb.scale import journal
 from labnb.scale.finish import finish
 from labnb.scale.snapshot import snapshot_input, verified_input
-from labnb.scale.source import Source, open_source, plan_parts
+from labnb.scale.source import FORMATS, Source, open_source, plan_parts
 from labnb.scale.work import Context, PartWorker
 from labnb.store.jsonio import read_json
 from labnb.store.lifecycle import RunRecorder
@@ -36,6 +36,7 @@ from labnb.task import Task
 from labnb.terminal.progress import Progress
 
 ENGINES = ("process", "ray")
+STREAM_BYTES = 64 * 1024 * 1024  # a local-model input past this streams without --engine (--engine process)
 PART_ROWS = 10_000  # rows per part (--part-rows): a unit of work, of resume and of output
 MAX_PART_ROWS = 250_000
 REFUSED = {"escalate_to": "--escalate-to", "max_cost": "--max-cost", "batch_api": "--batch-api",
@@ -54,6 +55,23 @@ def check(options: RunOptions, entry: ModelEntry) -> None:
             raise UsageError(f"--engine does not take {flag} (the local model, streamed)")
     if not 1 <= options.part_rows <= MAX_PART_ROWS:
         raise UsageError(f"--part-rows must be between 1 and {MAX_PART_ROWS:,}, got {options.part_rows}")
+
+
+def auto_engine(task: Task, options: RunOptions) -> str | None:
+    """``process`` when a new local-model run without ``--engine`` should stream anyway: a Parquet input
+    (only streamed runs read it) or a text input past ``STREAM_BYTES``; else None (the usual engine)."""
+    if options.input is None or any(getattr(options, field) for field in REFUSED):
+        return None
+    path = Path(options.input)
+    parquet = path.is_dir() or path.suffix.lower() == ".parquet"
+    if not parquet and not (path.suffix.lower() in FORMATS and path.is_file()
+                            and path.stat().st_size > STREAM_BYTES):
+        return None
+    try:
+        entry = load_models_config(Path(options.models_config)).get(options.model)
+    except Exception:  # the usual path reports a broken models.yaml
+        return None
+    return "process" if entry.provider == "local" else None
 
 
 def run_streamed(task: Task, options: RunOptions, command: list[str]) -> RunResult:
