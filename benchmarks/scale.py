@@ -8,7 +8,7 @@ slows both engines alike only when they run at the same time (``--side-by-side``
 the Ray case of a size at once, each then having about half the machine).
 
 Writes benchmarks/scale_results.md (and .json).
-Run: python benchmarks/scale.py [--sizes 10000 100000] [--side-by-side]
+Run: python benchmarks/scale.py [--sizes 10000 100000] [--side-by-side] [--part-rows 2000]
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def peak_rss_mb(pid: int, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.2)
 
 
-def start_case(engine: str, catalog: Path, runs: Path, actors: int) -> dict:
+def start_case(engine: str, catalog: Path, runs: Path, actors: int, part_rows: int) -> dict:
     args = [sys.executable, str(ROOT / "src" / "run_assign_cat.py"), "--model", "local", "--input", str(catalog),
-            "--engine", engine, "--runs-dir", str(runs)]
+            "--engine", engine, "--runs-dir", str(runs), "--part-rows", str(part_rows)]
     if engine == "ray":
         args += ["--concurrency", str(actors)]
     case = {"engine": engine, "load_before": os.getloadavg()[0], "clock": time.perf_counter(), "rss": []}
@@ -78,18 +78,18 @@ def save(results: list[dict], actors: int, side_by_side: bool) -> None:
     OUT.write_text(report(results, actors, side_by_side))
 
 
-def run(sizes: list[int], actors: int, side_by_side: bool) -> list[dict]:
+def run(sizes: list[int], actors: int, side_by_side: bool, part_rows: int) -> list[dict]:
     results = []
     with tempfile.TemporaryDirectory(prefix="labnb-scale-") as tmp:
         for n in sizes:
             catalog = write_products(Path(tmp) / f"catalog-{n}.csv", n, default_source())
             engines = ("process", "ray")
             if side_by_side:
-                cases = [start_case(e, catalog, Path(tmp) / f"runs-{e}-{n}", actors) for e in engines]
+                cases = [start_case(e, catalog, Path(tmp) / f"runs-{e}-{n}", actors, part_rows) for e in engines]
                 results += [finish_case(c, n, Path(tmp)) for c in cases]
             else:
                 for engine in engines:
-                    case = start_case(engine, catalog, Path(tmp) / f"runs-{engine}-{n}", actors)
+                    case = start_case(engine, catalog, Path(tmp) / f"runs-{engine}-{n}", actors, part_rows)
                     results.append(finish_case(case, n, Path(tmp)))
             for r in results[-2:]:
                 print(json.dumps(r), flush=True)
@@ -157,8 +157,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--side-by-side", action="store_true")
+    parser.add_argument("--part-rows", type=int, default=2000, help="rows per part (enough parts for every actor)")
     args = parser.parse_args()
-    run(args.sizes, args.actors, args.side_by_side)
+    run(args.sizes, args.actors, args.side_by_side, args.part_rows)
     print(OUT.read_text())
 
 

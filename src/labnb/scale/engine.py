@@ -62,6 +62,8 @@ def auto_engine(task: Task, options: RunOptions) -> str | None:
     (only streamed runs read it) or a text input past ``STREAM_BYTES``; else None (the usual engine)."""
     if options.input is None or any(getattr(options, field) for field in REFUSED):
         return None
+    if type(task).load_labels is Task.load_labels:  # the task does not stream
+        return None
     path = Path(options.input)
     parquet = path.is_dir() or path.suffix.lower() == ".parquet"
     if not parquet and not (path.suffix.lower() in FORMATS and path.is_file()
@@ -170,14 +172,15 @@ def _execute(task: Task, options: RunOptions, entry: ModelEntry, folder: RunFold
     parts = [replace(p, file=moved[p.file]) for p in parts]
     done = journal.finished(folder)
     todo = [p for p in parts if p.index not in done]
+    pending = sum(p.rows for p in todo)
     session = {"mode": mode, "started_at": utc_now(), "engine": options.engine, "parts": len(todo),
-               task.items_noun: sum(p.rows for p in todo), "setup_seconds": round(setup, 3)}
+               task.items_noun: pending, "setup_seconds": round(setup, 3)}
     recorder.summary.setdefault("sessions", []).append(session)
     recorder.update(status="running", ended_at=None, pid=os.getpid(), host=socket.gethostname())
     context = Context(task, options, source, entry.model_used, with_gold, table_columns(task, with_gold),
                       str(folder.file(journal.PARTS_DIR)))
     log = journal.Journal(folder, len(recorder.summary["sessions"]))
-    progress = Progress(session[task.items_noun], enabled=bool(todo), desc=f"{entry.alias} ({options.engine})",
+    progress = Progress(pending, enabled=bool(todo), desc=f"{entry.alias} ({options.engine})",
                         unit=task.item_noun)
     clock, status = time.perf_counter(), "failed"
     try:

@@ -17,7 +17,9 @@ import json
 import logging
 import os
 import pickle
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,5 +128,23 @@ def run_parts(classifier: Any, context: Context, todo: list[Part], options: RunO
     dataset = ray.data.from_items([{"part": json.dumps(p.to_dict())} for p in todo], override_num_blocks=len(todo))
     results = dataset.map_batches(RayPartWorker, fn_constructor_args=(blob,), batch_size=1, compute=compute,
                                   num_cpus=1)
-    for row in results.iter_rows():
-        yield json.loads(row["record"])
+    # Ray's blocking waits do not let Ctrl-C through to this thread: results are pumped by another thread
+    # and waited for here, where SIGINT raises KeyboardInterrupt (the run then ends "interrupted").
+    landed: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for row in results.iter_rows():
+                landed.put(("record", json.loads(row["record"])))
+            landed.put(("end", None))
+        except BaseException as exc:  # handed to the driver's thread, which raises it
+            landed.put(("error", exc))
+
+    threading.Thread(target=pump, name="labnb-ray-results", daemon=True).start()
+    while True:
+        kind, value = landed.get()
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value
