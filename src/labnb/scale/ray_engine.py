@@ -18,6 +18,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -142,7 +143,12 @@ def run_parts(classifier: Any, context: Context, todo: list[Part], options: RunO
 
     threading.Thread(target=pump, name="labnb-ray-results", daemon=True).start()
     while True:
-        kind, value = landed.get()
+        # Ray's core takes SIGINT over once the pipeline runs: hand it back to Python every second.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            kind, value = landed.get(timeout=1.0)
+        except queue.Empty:
+            continue
         if kind == "end":
             return
         if kind == "error":
