@@ -33,9 +33,10 @@ def finish(task: Task, entry: ModelEntry, folder: RunFolder, recorder: RunRecord
     complete = all(p.index in records for p in parts)
     if not complete and status == "done":
         status = "interrupted"
-    counts: Counter[tuple[str, ...]] = Counter()
-    for record in records.values():
-        counts.update({tuple(entry_[:-1]): entry_[-1] for entry_ in record["counts"]})
+    counts: Counter[tuple[str, ...]] = Counter()  # one line per distinct cell, not per row
+    for record in journal.records(folder):
+        for cell in record["counts"]:
+            counts[tuple(cell[:-1])] += cell[-1]
     statuses: Counter[str] = Counter()
     for key, n in counts.items():
         statuses[key[0]] += n

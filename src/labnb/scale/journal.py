@@ -7,11 +7,11 @@ redoes exactly the parts without one. A part file without a record is overwritte
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from labnb.scale.source import Part, Source
-from labnb.store.jsonio import read_jsonl
 from labnb.store.logs import JsonlLog
 from labnb.store.runfolder import RunFolder
 
@@ -31,9 +31,25 @@ def read_plan(folder: RunFolder) -> tuple[Source, list[Part], int]:
     return Source.from_dict(plan["source"]), [Part.from_dict(p) for p in plan["parts"]], int(plan["part_rows"])
 
 
+def records(folder: RunFolder) -> Iterator[dict[str, Any]]:
+    """Each finished part's record once, read line by line (a torn last line after a crash is not one)."""
+    path, seen = folder.file(RECORDS), set()
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "part" in record and record["part"] not in seen:
+                seen.add(record["part"])
+                yield record
+
+
 def finished(folder: RunFolder) -> dict[int, dict[str, Any]]:
-    """The record of every finished part, by part index (a torn last line after a crash is not a record)."""
-    return {int(r["part"]): r for r in read_jsonl(folder.file(RECORDS)) if "part" in r}
+    """Every finished part's record without its counts (those are summed by streaming ``records``)."""
+    return {int(r["part"]): {k: v for k, v in r.items() if k != "counts"} for r in records(folder)}
 
 
 class Journal:
@@ -48,7 +64,3 @@ class Journal:
 
     def close(self) -> None:
         self._log.close()
-
-
-def in_order(records: dict[int, dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    return (records[k] for k in sorted(records))

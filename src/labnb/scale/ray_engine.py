@@ -100,7 +100,7 @@ def connect(address: str | None) -> None:
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    settings: dict[str, Any] = {"runtime_env": runtime_env, "logging_level": logging.WARNING,
+    settings: dict[str, Any] = {"runtime_env": runtime_env, "logging_level": logging.ERROR,
                                 "log_to_driver": False}
     if address:
         try:
