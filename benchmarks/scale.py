@@ -29,6 +29,7 @@ from bench_inputs import default_source, machine_facts, write_products  # noqa: 
 
 OUT = ROOT / "benchmarks" / "scale_results.md"
 TARGET_ITEMS = 10_000_000
+ENGINES = ("process", "ray")
 
 
 def peak_rss_mb(pid: int, stop: threading.Event, out: list[float]) -> None:
@@ -92,12 +93,12 @@ def save(results: list[dict], actors: int, side_by_side: bool) -> None:
     OUT.write_text(report(results, actors, side_by_side))
 
 
-def run(sizes: list[int], actors: int, side_by_side: bool, part_rows: int) -> list[dict]:
-    results = []
+def run(sizes: list[int], actors: int, side_by_side: bool, part_rows: int, earlier: list[dict]) -> list[dict]:
+    results = list(earlier)
     with tempfile.TemporaryDirectory(prefix="labnb-scale-") as tmp:
         for n in sizes:
             catalog = write_products(Path(tmp) / f"catalog-{n}.csv", n, default_source())
-            engines = ("process", "ray")
+            engines = ENGINES
             if side_by_side:
                 cases = [start_case(e, catalog, Path(tmp) / f"runs-{e}-{n}", actors, part_rows) for e in engines]
                 results += [finish_case(c, n, Path(tmp)) for c in cases]
@@ -178,6 +179,7 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--side-by-side", action="store_true")
     parser.add_argument("--part-rows", type=int, default=2000, help="rows per part (enough parts for every actor)")
+    parser.add_argument("--append", action="store_true", help="keep the cases already in scale_results.json")
     parser.add_argument("--report-only", metavar="PARTS_DIR", help="rewrite the report from scale_results.json "
                         "(warm rates from PARTS_DIR/runs-<engine>-<items>/parts.jsonl, copies of the runs' records)")
     args = parser.parse_args()
@@ -190,7 +192,8 @@ def main() -> None:
         save(results, args.actors, args.side_by_side)
         print(OUT.read_text())
         return
-    run(args.sizes, args.actors, args.side_by_side, args.part_rows)
+    earlier = json.loads(OUT.with_suffix(".json").read_text()) if args.append else []
+    run(args.sizes, args.actors, args.side_by_side, args.part_rows, earlier)
     print(OUT.read_text())
 
 

@@ -35,7 +35,8 @@ def ray_address(tmp_path_factory):
     # ~/.ray); the drivers the tests start inherit the setting.
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT / "src")}
+    # Actors at normal priority (Ray's default is nice 15), as a local Ray of --engine ray runs them.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT / "src"), "RAY_worker_niceness": "0"}
     with open(log, "w") as out:
         head = subprocess.Popen(
             [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",

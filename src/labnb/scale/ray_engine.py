@@ -109,6 +109,9 @@ def connect(address: str | None) -> None:
             raise UsageError(f"--ray-address {address}: cannot join the Ray cluster: {exc}") from None
     else:
         TEMP_DIR.mkdir(parents=True, exist_ok=True)
+        # Ray starts workers at nice 15 by default: on a machine shared with other work the actors would get
+        # a sliver of the CPU. A local Ray here exists for this run only: its actors run at normal priority.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, _temp_dir=str(TEMP_DIR), **settings)
 
 
