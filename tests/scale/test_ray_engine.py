@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from scale.catalogs import BAD_LINES, ROOT, write_catalog
+from scale.raycluster import ray_address  # noqa: F401, F811  (the session's Ray, a fixture)
 
 N = 2000
 PART_ROWS = 250

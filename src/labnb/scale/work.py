@@ -58,6 +58,7 @@ class PartWorker:
     def __init__(self, classifier: Classifier, context: Context) -> None:
         self.classifier = classifier
         self.context = context
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     def run(self, part: Part) -> dict[str, Any]:
         clock, started = time.perf_counter(), utc_now()
@@ -109,6 +110,13 @@ class PartWorker:
                                        _cell(row, task.text_column)[:200]), problem))
         return out
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """One event loop for the worker's life: its thread pool is reused by every batch. (A loop per batch
+        started new threads each time, and each new thread's malloc arena kept growing the process.)"""
+        if self._event_loop is None:
+            self._event_loop = asyncio.new_event_loop()
+        return self._event_loop
+
     def _classify(self, part: Part, items: list[Item]) -> tuple[list[ItemResult], int, int]:
         """The items' results in their order, input tokens and calls (one call a batch, as in-process runs)."""
         classifier = self.classifier
@@ -117,7 +125,7 @@ class PartWorker:
         results: list[ItemResult] = []
         tokens = calls = 0
         for start in range(0, len(items), size):
-            outcome = asyncio.run(classifier.classify(items[start:start + size]))
+            outcome = self._loop().run_until_complete(classifier.classify(items[start:start + size]))
             tokens += sum(c.usage.input_tokens for c in outcome.calls)
             calls += len(outcome.calls)
             results.extend(outcome.results)
