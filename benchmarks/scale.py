@@ -124,29 +124,32 @@ def report(results: list[dict], actors: int, side_by_side: bool) -> str:
                     f"{r['setup_seconds']} | {r['wall_seconds']} | {r['driver_peak_rss_mb']} | "
                     f"{r['load_before']} → {r['load_after']} | {r['table']} |")
     by = {(r["engine"], r["items"]): r for r in results}
-    small, large = min(r["items"] for r in results), max(r["items"] for r in results)
     checks = []
-    p_small, p_large, ray_large = by.get(("process", small)), by.get(("process", large)), by.get(("ray", large))
-    ray_small = by.get(("ray", small))
-    if p_small and p_large and small != large:
-        checks.append(f"- in-process peak RSS at {large:,} / at {small:,}: "
-                      f"{p_large['driver_peak_rss_mb'] / p_small['driver_peak_rss_mb']:.2f}× (target ≤ 1.2×)")
-        checks.append(f"- in-process items/s at {large:,} / at {small:,}: "
-                      f"{p_large['items_per_second'] / p_small['items_per_second']:.2f}× (target ≥ 1.0×)")
-    if p_large and ray_large:
-        checks.append(f"- Ray ({actors} actors) / in-process items/s at {large:,}: "
-                      f"{ray_large['items_per_second'] / p_large['items_per_second']:.2f}× (target ≥ 0.9×)")
-        if p_large.get("items_per_second_warm") and ray_large.get("items_per_second_warm"):
-            checks.append(f"- the same, warm (actors' model loading left out): "
-                          f"{ray_large['items_per_second_warm'] / p_large['items_per_second_warm']:.2f}×")
-    if ray_small and ray_large and small != large:
-        checks.append(f"- Ray driver peak RSS at {large:,} / at {small:,}: "
-                      f"{ray_large['driver_peak_rss_mb'] / ray_small['driver_peak_rss_mb']:.2f}× (target: flat)")
+    for engine, label in (("process", "in-process"), ("ray", f"Ray ({actors} actors)")):
+        sizes = sorted(n for e, n in by if e == engine and by[e, n]["items_per_second"])
+        if len(sizes) > 1:
+            low, high = by[engine, sizes[0]], by[engine, sizes[-1]]
+            checks.append(f"- {label} driver peak RSS at {sizes[-1]:,} / at {sizes[0]:,}: "
+                          f"{high['driver_peak_rss_mb'] / low['driver_peak_rss_mb']:.2f}× "
+                          f"({'target ≤ 1.2×' if engine == 'process' else 'target: flat'})")
+            if engine == "process":
+                checks.append(f"- {label} items/s at {sizes[-1]:,} / at {sizes[0]:,}: "
+                              f"{high['items_per_second'] / low['items_per_second']:.2f}× (target ≥ 1.0×)")
+    for n in sorted({n for _, n in by}):
+        local, ray = by.get(("process", n)), by.get(("ray", n))
+        if local and ray and local["items_per_second"] and ray["items_per_second"]:
+            warm = (f"; warm {ray['items_per_second_warm'] / local['items_per_second_warm']:.2f}×"
+                    if ray.get("items_per_second_warm") and local.get("items_per_second_warm") else "")
+            checks.append(f"- Ray ({actors} actors) / in-process items/s at {n:,}: "
+                          f"{ray['items_per_second'] / local['items_per_second']:.2f}×{warm} (target ≥ 0.9×)")
+    measured = [r for r in results if r["items_per_second"]]
+    p_large = max((r for r in measured if r["engine"] == "process"), key=lambda r: r["items"], default=None)
+    ray_large = max((r for r in measured if r["engine"] == "ray"), key=lambda r: r["items"], default=None)
     projection = []
     for r in (p_large, ray_large):
         if r and r["items_per_second"]:
             per_core = r["items_per_second"] / cores
-            label = "in-process" if r["engine"] == "process" else f"Ray, {actors} actors"
+            label = ("in-process" if r["engine"] == "process" else f"Ray, {actors} actors") + f", {r['items']:,}"
             for hours in (1, 0.25):
                 need = TARGET_ITEMS / (per_core * hours * 3600)
                 projection.append(f"| {label} | {per_core:.1f} | {hours:g} h | {need:,.0f} |")
