@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from scale.catalogs import BAD_LINES, ROOT, write_catalog
-from scale.raycluster import ray_address  # noqa: F401, F811  (the session's Ray, a fixture)
+from scale.raycluster import ray_address  # noqa: F401  (the session's Ray, a fixture)
 
 N = 2000
 PART_ROWS = 250
@@ -34,7 +34,7 @@ def _records(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "outputs" / "parts.jsonl").read_text().splitlines()]
 
 
-def test_ray_gives_the_same_rows_and_metrics_as_in_process(tmp_path, ray_address):
+def test_ray_gives_the_same_rows_and_metrics_as_in_process(tmp_path, ray_address):  # noqa: F811
     catalog = tmp_path / "catalog.csv"
     ids = write_catalog(catalog, N)
     folders = {}
@@ -78,7 +78,7 @@ def test_ray_gives_the_same_rows_and_metrics_as_in_process(tmp_path, ray_address
     assert 1 <= len(workers) <= 2 and str(os.getpid()) not in {w.split(":")[1] for w in workers}
 
 
-def test_kill_9_of_the_driver_then_resume_redoes_only_unrecorded_parts(tmp_path, ray_address):
+def test_kill_9_of_the_driver_then_resume_redoes_only_unrecorded_parts(tmp_path, ray_address):  # noqa: F811
     catalog = tmp_path / "catalog.csv"
     ids = write_catalog(catalog, N, malformed=False)
     runs = tmp_path / "runs"
