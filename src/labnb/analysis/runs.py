@@ -105,9 +105,12 @@ def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
 def read_parts(parts: Path) -> pd.DataFrame:
     """The Parquet parts of a streamed run, in input order (text as text, numbers and ``correct`` typed)."""
     try:
-        return pd.concat([pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))], ignore_index=True)
+        df = pd.concat([pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))], ignore_index=True)
     except ImportError:
         raise InputError(f"{parts}: reading Parquet parts needs pyarrow: pip install '.[ray]'") from None
+    if "correct" in df.columns:  # as from the CSV: an unscored row (empty) reads False
+        df["correct"] = df["correct"].fillna(False).astype(bool)
+    return df
 
 
 def load_run(path: str | Path, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> pd.DataFrame:

@@ -104,6 +104,8 @@ def _write_csv(folder: RunFolder, records: list[dict[str, Any]]) -> None:
             for column, fmt in CSV_FORMATS.items():
                 if column in frame.columns:
                     frame[column] = [fmt.format(v) if v == v else "" for v in frame[column]]
+            if "correct" in frame.columns:
+                frame["correct"] = ["" if pd.isna(v) else str(bool(v)) for v in frame["correct"]]
             for values in frame.itertuples(index=False, name=None):
                 out.write(csv_line(values))
     tmp.replace(target)

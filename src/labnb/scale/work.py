@@ -151,8 +151,8 @@ def write_part(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> st
     for column in columns:
         if column in FLOAT_COLUMNS:
             frame[column] = pd.to_numeric(frame[column].replace("", None), errors="coerce").astype("float64")
-        elif column == "correct":
-            frame[column] = frame[column].astype(bool)
+        elif column == "correct":  # empty where nothing is scored, as in classifications.csv
+            frame[column] = frame[column].astype("boolean")
         else:
             frame[column] = frame[column].fillna("").astype(str)
     path.parent.mkdir(parents=True, exist_ok=True)
