@@ -14,7 +14,7 @@ from assign_cat import prompts
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.gold import GoldResolution, resolve_gold
-from assign_cat.products import Product, load_products, single_product
+from assign_cat.products import GOLD_FIELDS, KNOWN_FIELDS, Product, load_products, products_of_rows, single_product
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_deep, load_taxonomy
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import column_split, parse_fields
@@ -139,6 +139,32 @@ class AssignCat(Task):
         offered, withheld = column_split(products)
         self.extra_columns = list(dict.fromkeys([*offered, *withheld]))
         return products
+
+    def load_labels(self, options: RunOptions, folder: RunFolder | None = None) -> None:
+        assert isinstance(options, AssignCatOptions)
+        if options.single_product is not None:
+            raise UsageError("--engine reads an --input file; --single-product runs in this process")
+        if folder is None:
+            self._use_taxonomy(Path(options.taxonomy), options)
+            return
+        deep = folder.file("inputs/taxonomy.txt")
+        self._use_taxonomy(deep if deep.is_file() else folder.file("inputs/taxonomy.xml"), options)
+
+    def stream_columns(self, columns: Sequence[str], options: RunOptions) -> bool:
+        assert isinstance(options, AssignCatOptions)
+        known = {c.casefold() for c in (*KNOWN_FIELDS, options.title_column or "title")}
+        self.extra_columns = [c for c in columns if c and c.casefold() not in known]
+        return any(c.casefold() in GOLD_FIELDS for c in columns)
+
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: RunOptions,
+                      first_index: int) -> list[Product]:
+        assert isinstance(options, AssignCatOptions)
+        products = products_of_rows(path, rows, fields=parse_fields(options.fields),
+                                    title_column=options.title_column, first_index=first_index)
+        return products if self.deep else resolve_gold(products, self._tax).products
+
+    def bare_item(self, item_id: str, text: str) -> Product:
+        return Product(product_id=item_id, title=text)
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Product]:
         assert isinstance(options, AssignCatOptions)
@@ -272,6 +298,13 @@ class AssignCat(Task):
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
         return self.deep.write_metrics(run_dir) if self.deep else super().write_metrics(run_dir)
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        if self.deep:
+            return self.deep.score(rows)
+        from assign_cat.metrics import compute_metrics, confusion_matrix
+
+        return compute_metrics(rows, self._tax), confusion_matrix(rows, self._tax)
 
 
 TASK = AssignCat

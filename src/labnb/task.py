@@ -163,6 +163,28 @@ class Task(ABC):
         """Notes the dry run adds to its first line (e.g. which input columns the model sees)."""
         return []
 
+    # --- streamed runs (``--engine``, labnb.scale) -------------------------------------------------
+    def load_labels(self, options: RunOptions, folder: RunFolder | None = None) -> None:
+        """Load the label inputs of a streamed run (its items are read part by part, never all at once);
+        from ``folder``'s snapshot when continuing a run."""
+        from labnb.errors import UsageError
+
+        raise UsageError(f"{self.name} does not run on --engine yet; drop --engine")
+
+    def stream_columns(self, columns: Sequence[str], options: RunOptions) -> bool:
+        """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
+        raise NotImplementedError
+
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: RunOptions,
+                      first_index: int) -> list[Item]:
+        """The items of numbered rows of one part of ``path`` (``first_index``: the file position of the
+        first, for default ids); a bad row is a one-line InputError."""
+        raise NotImplementedError
+
+    def bare_item(self, item_id: str, text: str) -> Item:
+        """An item standing for a malformed row in its ``invalid`` output row."""
+        raise NotImplementedError
+
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod
     def choices(self) -> dict[int, Choice]:
@@ -252,6 +274,11 @@ class Task(ABC):
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
         return self._metrics().write_metrics(run_dir)
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        """Metrics and confusion matrix of rows whose ``weight`` column counts how many rows each stands for
+        (a streamed run sums them over its parts)."""
+        raise NotImplementedError
 
     @classmethod
     def compute_metrics(cls, rows: Any) -> dict[str, Any]:

@@ -76,10 +76,14 @@ def complete_lines(text: str) -> str:
 
 
 def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
-    """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed."""
+    """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed; a streamed run
+    past the CSV size keeps ``outputs/classifications/part-*.parquet`` instead, read the same way."""
     path = run_dir / "outputs" / "classifications.csv"
     names = (task.id_column, task.text_column, *task.answer_columns, *COMMON_COLUMNS)
     empty = pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in names})
+    parts = run_dir / "outputs" / "classifications"
+    if not path.is_file() and any(parts.glob("part-*.parquet")):
+        return read_parts(parts)
     if not path.is_file():
         return empty
     try:
@@ -95,6 +99,17 @@ def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)  # "" -> NaN
     if "correct" in df.columns:
         df["correct"] = df["correct"].str.strip().str.lower().isin(("true", "1", "yes"))
+    return df
+
+
+def read_parts(parts: Path) -> pd.DataFrame:
+    """The Parquet parts of a streamed run, in input order (text as text, numbers and ``correct`` typed)."""
+    try:
+        df = pd.concat([pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))], ignore_index=True)
+    except ImportError:
+        raise InputError(f"{parts}: reading Parquet parts needs pyarrow: pip install '.[ray]'") from None
+    if "correct" in df.columns:  # as from the CSV: an unscored row (empty) reads False
+        df["correct"] = df["correct"].fillna(False).astype(bool)
     return df
 
 

@@ -77,14 +77,15 @@ def _text_fields(path: Path, label: str, row: dict, rules: RowRules) -> dict[str
     return fields
 
 
-def item_rows(path: Path, rows: list[Row], rules: RowRules) -> list[ItemRow]:
-    """Checked rows; ids missing from the file are ``<prefix>0001``… by position."""
+def item_rows(path: Path, rows: list[Row], rules: RowRules, *, first_index: int = 1) -> list[ItemRow]:
+    """Checked rows; ids missing from the file are ``<prefix>0001``… by position (``first_index``: the
+    position of the first of ``rows`` in the file, when they are one part of it)."""
     if not rows:
         raise InputError(f"{path}: no {rules.noun}s (the file has a header but no rows)")
     where = row_label(path)
     out: list[ItemRow] = []
     seen: dict[str, int] = {}
-    for index, (number, row) in enumerate(rows, start=1):
+    for index, (number, row) in enumerate(rows, start=first_index):
         fields = _text_fields(path, f"{where} {number}", row, rules)
         column = rules.text_column
         text = " ".join(fields.get(column, "").split())
