@@ -1,0 +1,71 @@
+"""A label space read from a table's own label columns: names as people wrote them, ids slugged from them.
+
+Used by ``--taxonomy-from-columns`` (assign-cat) and ``--labels-from-column`` (flat label sets): the
+labels are the distinct non-empty values, in first-seen order over the input then the examples.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from labnb.errors import UsageError
+
+MAX_ID_CHARS = 64
+
+
+def slug(name: str) -> str:
+    """``"Vitamin D & K2"`` → ``"vitamin-d-k2"``: ASCII letters and digits joined by single hyphens."""
+    name = re.sub(r"['\u2019]", "", name)  # "Men's Health" → "mens-health"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:MAX_ID_CHARS].strip("-")
+
+
+def slug_ids(names: Iterable[str], fallback: str = "label") -> dict[str, str]:
+    """Each distinct name → a unique slug id (``-2``, ``-3`` on a clash; ``label-1`` when nothing is left)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        if name in out:
+            continue
+        base = slug(name) or f"{fallback}-{len(out) + 1}"
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base[: MAX_ID_CHARS - len(str(n)) - 1]}-{n}"
+        used.add(candidate)
+        out[name] = candidate
+    return out
+
+
+def distinct(values: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The distinct non-empty values in first-seen order, spelled as first seen (``billing`` is ``Billing``)."""
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for value in values:
+        if all(value):
+            seen.setdefault(tuple(v.casefold() for v in value), value)
+    return list(seen.values())
+
+
+def parse_columns(text: str, option: str, count: int) -> tuple[str, ...]:
+    """``"category,subcategory"`` → the ``count`` column names an option takes, or a one-line UsageError."""
+    names = tuple(name.strip() for name in text.split(","))
+    if len(names) != count or not all(names):
+        want = "two column names, e.g. category,subcategory" if count == 2 else "one column name, e.g. label"
+        raise UsageError(f"{option}: expected {want}, got {text!r}")
+    return names
+
+
+def find_column(name: str, columns: Iterable[str]) -> str | None:
+    """The column called ``name`` (exactly, else in any case), or None."""
+    columns = list(columns)
+    if name in columns:
+        return name
+    return next((c for c in columns if c.casefold() == name.casefold()), None)
+
+
+def column_value(fields: Mapping[str, str], name: str) -> str:
+    """The cell of column ``name`` (any case), spaces collapsed; ``""`` when absent."""
+    key = find_column(name, fields)
+    return " ".join(fields[key].split()) if key is not None else ""
