@@ -54,7 +54,8 @@ def _run(args: argparse.Namespace) -> int:
         cells = experiment.new_cells(spec)
         todo = cells
     extra = [parse_fail_under(text, spec.use_case.gate_metrics) for text in args.fail_under]
-    projections = experiment.price(spec, todo)  # every cell to start is checked before anything runs
+    # every cell to start is checked (options, inputs, API keys) before anything runs
+    projections = experiment.price(spec, todo, require_keys=not args.dry_run)
     if args.dry_run:
         print(experiment.dry_run_table(spec, todo, projections))
         return 0
