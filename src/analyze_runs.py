@@ -70,7 +70,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif not records:
         print(f"no runs under {safe(args.runs_dir)}/")
     else:
-        print(_text_table(records, LIST_COLUMNS))
+        in_experiments = ("experiment",) if any("experiment" in r for r in records) else ()
+        print(_text_table(records, (*LIST_COLUMNS, *in_experiments)))
     return 0
 
 
