@@ -41,6 +41,9 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
     assert listed.returncode == 0 and "assign-cat-2025-09-19-140000" in listed.stdout, listed.stderr
     usage = subprocess.run([str(bin_ / "assign-cat"), "--help"], capture_output=True, text=True, env=env)
     assert usage.returncode == 0 and "--single-product TITLE" in usage.stdout
+    assert usage.stdout.startswith("usage: assign-cat ") and ".csv, .tsv, .json, .jsonl or .xlsx" in usage.stdout
+    usage = subprocess.run([str(bin_ / "run-experiment"), "--help"], capture_output=True, text=True, env=env)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: run-experiment "), usage.stdout[:200]
     snippet = ("from labnb.analysis import load_run, load_runs\n"
                f"runs = load_runs({str(tmp_path / 'runs')!r})\n"
                f"df = load_run({str(tmp_path / 'runs' / 'assign-cat-2025-09-19-140000')!r})\n"

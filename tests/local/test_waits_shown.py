@@ -72,3 +72,28 @@ def test_model_loading_and_cold_embedding_are_shown_and_counted(cli, tmp_path, m
     again = cli("--input", str(products), "--taxonomy", str(taxonomy), "--leaves-only", "--model", "local",
                 "--candidates", "2")
     assert again.code == 0 and "embedding" not in again.err and "loading the local model" not in again.err
+
+
+def test_ctrl_c_while_the_model_loads_stops_the_run_and_leaves_no_folder(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    runs = tmp_path / "runs"
+    process = subprocess.Popen([sys.executable, str(ROOT / "src" / "run_assign_cat.py"), "--model", "local",
+                                "--single-product", "Zinc 50 mg", "--runs-dir", str(runs)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert process.stderr is not None
+    seen = b""
+    while b"loading the local model" not in seen:  # the spinner says the model is loading: interrupt it now
+        chunk = process.stderr.read1(256)
+        assert chunk, f"exited before loading the model: {seen!r}"
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (seen + err).decode()
+    text = (seen + err).decode()
+    assert re.search(r"loading the local model… interrupted \(\d+\.\ds\)\nerror: interrupted\n$", text), text
+    assert out == b"" and not runs.exists()

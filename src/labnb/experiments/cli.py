@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from labnb.errors import LabError, UsageError
 from labnb.store.scrub import scrub
+from labnb.terminal.console import invoked_as
 
 EPILOG = """exit codes: 0 every cell done; 1 some cell not done (failed, skipped for the budget);
 2 bad spec or usage (nothing run); 4 a gate failed; 130 interrupted (continue with --resume EXP_DIR)."""
@@ -21,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="run_experiment.py", epilog=EPILOG,
+    p = _Parser(prog=invoked_as("run_experiment.py"), epilog=EPILOG,
                 description="Run every cell of an experiment spec (every combination of its grid's values) "
                             "as an ordinary run.")
     p.add_argument("spec", nargs="?", metavar="SPEC.yaml", help="the experiment spec")

@@ -64,13 +64,13 @@ def waiting(what: str, stream: TextIO | None = None) -> Iterator[None]:
             stream.flush()
 
     spinner = threading.Thread(target=spin, daemon=True) if tty else None
-    if spinner is not None:
-        spinner.start()
-    else:
-        stream.write(f"{what}…")
-        stream.flush()
-    outcome = "interrupted"
+    outcome = "interrupted"  # Ctrl-C at any point below still ends the line
     try:
+        if spinner is not None:
+            spinner.start()
+        else:
+            stream.write(f"{what}…")
+            stream.flush()
         yield
         outcome = "done"
     except Exception:
@@ -79,7 +79,8 @@ def waiting(what: str, stream: TextIO | None = None) -> Iterator[None]:
     finally:
         done.set()
         if spinner is not None:
-            spinner.join()
+            if spinner.ident is not None:  # started
+                spinner.join()
             stream.write(f"\r\x1b[K{what}…")
         stream.write(f" {outcome} ({time.perf_counter() - started:.1f}s)\n")
         stream.flush()
