@@ -1,8 +1,9 @@
 """MkDocs hook: pages built from the code at build time, so they cannot drift from it.
 
 ``<!-- generated: cli -->`` becomes every option of every command, read from the argparse parsers
-themselves (``build_parser()``); ``<!-- generated: benchmarks -->`` becomes the measured results,
-``benchmarks/*.md`` as the benchmark scripts last wrote them.
+themselves (``build_parser()``); ``<!-- generated: records -->`` the typed fields of the run records;
+``<!-- generated: benchmarks -->`` the measured results, ``benchmarks/*.md`` as their scripts last
+wrote them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_FIRST = ("results.md",)  # the CLI against a bare SDK loop leads; the rest in name order
 
 
-def _parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+def _importable() -> None:
+    """The project's sources on sys.path (checked at each use: a plugin may reset sys.path after loading us)."""
     if str(ROOT / "src") not in sys.path:
         sys.path.insert(0, str(ROOT / "src"))
+
+
+def _parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    _importable()
     import analyze_runs
     from assign_cat.cli import build_parser as assign_cat
     from classify_text.cli import build_parser as classify_text
@@ -82,8 +88,29 @@ def benchmarks() -> str:
     return "\n".join(parts)
 
 
-GENERATORS = {"cli": cli_reference, "benchmarks": benchmarks}
+def records() -> str:
+    """The typed run records (``labnb.store.records``): each file, its version and its typed fields."""
+    from dataclasses import fields
+
+    _importable()
+    from labnb.store import records as module
+
+    lines = [f"Current `format_version`: **{module.FORMAT_VERSION}** (a folder from before versioning reads as 1; "
+             "keys a reader does not know are kept, missing ones take their defaults).", ""]
+    for record in (module.RunSummary, module.TokenUsage, module.Timing):
+        lines += [f"### {(record.__doc__ or '').split(':')[0].strip()}", "", _cell(record.__doc__ or ""), "",
+                  "| field | type | default |", "|---|---|---|"]
+        for f in fields(record):
+            if f.name == "extra":
+                continue
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            lines.append(f"| `{f.name}` | `{_cell(str(kind))}` | `{f.default!r}` |")
+        lines.append("")
+    return "\n".join(lines)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001 (MkDocs hook signature)
+GENERATORS = {"cli": cli_reference, "benchmarks": benchmarks, "records": records}
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:  # MkDocs passes all four
     return re.sub(r"<!-- generated: (\w+) -->", lambda m: GENERATORS[m.group(1)](), markdown)
