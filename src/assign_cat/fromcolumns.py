@@ -24,7 +24,7 @@ OPTION = "--taxonomy-from-columns"
 
 
 def label_columns(text: str) -> tuple[str, str]:
-    category, subcategory = parse_columns(text, OPTION, 2)
+    category, subcategory = parse_columns(text, OPTION, "category,subcategory")
     return category, subcategory
 
 

@@ -73,6 +73,7 @@ class AssignCat(Task):
     answer_columns = ("category", "subcategory")
     gold_columns = ("expected_category", "expected_subcategory")
     per_label_metric = "per_category"
+    per_label_accuracy = "subcategory_accuracy"  # recall there is the category's alone
     label_noun = "category"
     labels_option = "taxonomy"
     metrics_module = "assign_cat.metrics"

@@ -108,7 +108,7 @@ def test_taxonomy_from_columns_refuses_a_missing_column_and_a_taxonomy_file(cli,
                "--taxonomy", str(tmp_path / "t.xml"))
     assert both.code == 2 and "give --taxonomy FILE or --taxonomy-from-columns CAT,SUB, not both" in both.err
     one = cli("--model", "local", "--input", str(catalog), "--taxonomy-from-columns", "category")
-    assert one.code == 2 and "expected two column names, e.g. category,subcategory, got 'category'" in one.err
+    assert one.code == 2 and "expected 2 column names, e.g. category,subcategory, got 'category'" in one.err
 
 
 def test_examples_with_gold_names_are_accepted_like_the_input(cli, tmp_path):

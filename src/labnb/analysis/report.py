@@ -95,8 +95,9 @@ def _label_table(runs: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
     experiment report's "Accuracy per gold ..." shows too)."""
     columns = {}
     for df, name in zip(runs, names):
-        per = df.attrs.get("metrics", {}).get(task_of(df).per_label_metric, {})
-        columns[name] = pd.Series({label: m.get("subcategory_accuracy", m.get("recall")) for label, m in per.items()
+        task = task_of(df)
+        per = df.attrs.get("metrics", {}).get(task.per_label_metric, {})
+        columns[name] = pd.Series({label: m.get(task.per_label_accuracy) for label, m in per.items()
                                    if m.get("support")}, dtype=float)
     table = pd.DataFrame(columns)
     return table.astype(float) if not table.empty else table

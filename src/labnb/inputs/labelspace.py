@@ -1,6 +1,6 @@
 """A label space read from a table's own label columns: names as people wrote them, ids slugged from them.
 
-Used by ``--taxonomy-from-columns`` (assign-cat) and ``--labels-from-column`` (flat label sets): the
+Used by the tasks' options that read their labels from columns (two-level and flat): the
 labels are the distinct non-empty values, in first-seen order over the input then the examples.
 """
 
@@ -48,12 +48,13 @@ def distinct(values: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return list(seen.values())
 
 
-def parse_columns(text: str, option: str, count: int) -> tuple[str, ...]:
-    """``"category,subcategory"`` → the ``count`` column names an option takes, or a one-line UsageError."""
+def parse_columns(text: str, option: str, example: str) -> tuple[str, ...]:
+    """``"a,b"`` → the column names an option takes, as many as ``example`` has, or a one-line UsageError."""
     names = tuple(name.strip() for name in text.split(","))
+    count = len(example.split(","))
     if len(names) != count or not all(names):
-        want = "two column names, e.g. category,subcategory" if count == 2 else "one column name, e.g. label"
-        raise UsageError(f"{option}: expected {want}, got {text!r}")
+        want = f"{count} column names" if count > 1 else "one column name"
+        raise UsageError(f"{option}: expected {want}, e.g. {example}, got {text!r}")
     return names
 
 

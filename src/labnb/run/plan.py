@@ -29,7 +29,7 @@ class Plan:
     input_path: Path | None = None
     replay_of: str | None = None
     escalation: ModelEntry | None = None  # the cascade's second model (--escalate-to)
-    prepare_seconds: float = 0.0  # reading inputs and labels (a deep taxonomy's embedding too): part of setup
+    prepare_seconds: float = 0.0  # reading inputs and labels (a deep label tree's embedding too): part of setup
 
     @property
     def with_gold(self) -> bool:

@@ -25,14 +25,14 @@ def safe(text: object) -> str:
 
 def invoked_as(script: str) -> str:
     """The name a command was started by, for its --help: ``run_experiment.py``, or its console command
-    (``run-experiment``, ``assign-cat`` for ``run_assign_cat.py``); ``script`` when started any other way."""
+    (``run-experiment``; a task's own name for ``run_<task>.py``); ``script`` when started any other way."""
     name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     stem = script.removesuffix(".py")
     return name if name in (script, stem.replace("_", "-"), stem.removeprefix("run_").replace("_", "-")) else script
 
 
 def counted(n: int, noun: str) -> str:
-    """``1 request``, ``2 requests``, ``1,000 products``: a count with its noun in the right number."""
+    """``1 request``, ``2 requests``, ``1,000 items``: a count with its noun in the right number."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
