@@ -25,14 +25,17 @@ OPTION = "--labels-from-column"
 
 def gold_from_column(items: Sequence[TextItem], column: str, source: str | Path) -> list[TextItem]:
     """The items with ``column`` as their gold label, and no longer among their other fields."""
-    if not any(find_column(column, item.extra) for item in items):
-        shown = ", ".join(sorted({k for item in items for k in item.extra}))[:200] or "none"
+    present = {k for item in items for k in (*item.extra, *item.withheld)}
+    if find_column(column, present) is None:
+        shown = ", ".join(sorted(present))[:200] or "none"
         raise UsageError(f"{OPTION}: {source} has no column '{column}' (its other columns: {shown})")
     out = []
     for item in items:
-        key = find_column(column, item.extra)
-        out.append(replace(item, expected_label=column_value(item.extra, column),
-                           extra={k: v for k, v in item.extra.items() if k != key}))
+        fields = {**item.extra, **item.withheld}
+        key = find_column(column, fields)
+        out.append(replace(item, expected_label=column_value(fields, column),
+                           extra={k: v for k, v in item.extra.items() if k != key},
+                           withheld={k: v for k, v in item.withheld.items() if k != key}))
     return out
 
 

@@ -14,6 +14,7 @@ from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
 from classify_text.labels_from_column import gold_from_column, label_set_from, label_set_yaml
 from labnb.errors import UsageError
+from labnb.inputs.labelcols import parse_fields
 from labnb.prompting import answer_format_text
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
@@ -98,14 +99,15 @@ class ClassifyText(Task):
         self._use_labels(Path(options.labels))
         if options.input is None:
             return single_text(options.single_text or "")
-        items = load_items(Path(options.input), text_column=options.text_column, limit=options.limit)
+        items = load_items(Path(options.input), text_column=options.text_column, limit=options.limit,
+                           fields=parse_fields(options.fields), label_words=(self._labels.name,))
         return check_gold(items, self._labels).items  # gold written as label names becomes ids
 
     def _load_from_column(self, options: ClassifyTextOptions) -> list[TextItem]:
         """The input, and a label set built from its label column and the examples' (every label of both)."""
         assert options.input is not None and options.labels_from_column is not None
         self.label_column = options.labels_from_column
-        items = self._labelled(Path(options.input), options.text_column)
+        items = self._labelled(Path(options.input), options.text_column, parse_fields(options.fields))
         examples = self._labelled(Path(options.examples), options.text_column) if options.examples else []
         source = options.input + (f" and {options.examples}" if options.examples else "")
         self.label_set = label_set_from([*items, *examples], Path(options.input).stem)
@@ -116,9 +118,10 @@ class ClassifyText(Task):
         items = check_gold(items, self._labels).items
         return items[: options.limit] if options.limit is not None else items
 
-    def _labelled(self, path: Path, text_column: str = "text") -> list[TextItem]:
+    def _labelled(self, path: Path, text_column: str = "text", fields: tuple[str, ...] | None = None
+                  ) -> list[TextItem]:
         """Items of ``path``, with the --labels-from-column column as their gold when it is in use."""
-        items = load_items(path, text_column=text_column)
+        items = load_items(path, text_column=text_column, fields=fields)
         return gold_from_column(items, self.label_column, path) if self.label_column else items
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[TextItem]:
@@ -178,7 +181,7 @@ class ClassifyText(Task):
         row: dict[str, Any] = {"item_id": item.item_id, "text": item.text, "label": label}
         if with_gold:
             row["expected_label"] = item.expected_label
-            row["correct"] = result.status == "ok" and label == item.expected_label
+            row["correct"] = self.correct(item, result, label == item.expected_label)
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
