@@ -13,6 +13,7 @@ from typing import Any
 from assign_cat import prompts
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
+from assign_cat.fromcolumns import gold_from_columns, label_columns, taxonomy_from, taxonomy_xml
 from assign_cat.gold import GoldResolution, resolve_gold
 from assign_cat.products import GOLD_FIELDS, KNOWN_FIELDS, Product, load_products, products_of_rows, single_product
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_deep, load_taxonomy
@@ -40,6 +41,7 @@ class AssignCatOptions(RunOptions):
     leaves_only: bool = False
     taxonomy_root: str | None = None
     candidates: int = DEFAULT_CANDIDATES
+    taxonomy_from_columns: str | None = None  # "category,subcategory": the label space read from the data
 
     @classmethod
     def single_option(cls) -> str:
@@ -49,6 +51,12 @@ class AssignCatOptions(RunOptions):
         super().check()
         if self.candidates < 1:
             raise UsageError(f"--candidates must be at least 1, got {self.candidates}")
+        if self.taxonomy_from_columns is not None:
+            label_columns(self.taxonomy_from_columns)
+            if self.taxonomy != AssignCatOptions.taxonomy:
+                raise UsageError("give --taxonomy FILE or --taxonomy-from-columns CAT,SUB, not both")
+            if self.input is None:
+                raise UsageError("--taxonomy-from-columns reads the labels from --input FILE; give one")
 
 
 class AssignCat(Task):
@@ -64,6 +72,7 @@ class AssignCat(Task):
     answer_columns = ("category", "subcategory")
     gold_columns = ("expected_category", "expected_subcategory")
     per_label_metric = "per_category"
+    per_label_accuracy = "subcategory_accuracy"  # recall there is the category's alone
     label_noun = "category"
     labels_option = "taxonomy"
     metrics_module = "assign_cat.metrics"
@@ -79,6 +88,8 @@ class AssignCat(Task):
         self.gold: GoldResolution | None = None
         self.extra_columns: list[str] = []  # input columns carried into classifications.csv
         self.deep: DeepLabels | None = None  # Google's or Shopify's taxonomy, any depth
+        self.label_columns: tuple[str, str] | None = None  # --taxonomy-from-columns
+        self.taxonomy_source: bytes | None = None  # the XML built from them (snapshotted as inputs/taxonomy.xml)
         # Given a taxonomy, the task is ready to render and parse, as tests and notebooks use it.
         if isinstance(taxonomy, Taxonomy):
             self.taxonomy = taxonomy
@@ -93,6 +104,9 @@ class AssignCat(Task):
         files.add_argument("--taxonomy", metavar="FILE", help=(
             f"the project's taxonomy XML (default {AssignCatOptions().taxonomy}), Google's taxonomy-with-ids "
             "text or Shopify's categories.txt, told apart by content"))
+        files.add_argument("--taxonomy-from-columns", metavar="CAT,SUB", help=(
+            "no taxonomy file: the label space is every (category, subcategory) these two columns of --input and "
+            "--examples hold (ids slugged from the names); the columns are the gold labels"))
         files.add_argument("--taxonomy-root", metavar="PATH",
                            help='only the subtree under this node (a full path or an id), e.g. "Health & Beauty"')
         files.add_argument("--leaves-only", action="store_true", default=None,
@@ -119,6 +133,8 @@ class AssignCat(Task):
 
     def load(self, options: RunOptions) -> list[Product]:
         assert isinstance(options, AssignCatOptions)
+        if options.taxonomy_from_columns:
+            return self._load_from_columns(options)
         self._use_taxonomy(Path(options.taxonomy), options)
         if options.input is None:
             products = single_product(options.single_product or "")
@@ -129,6 +145,27 @@ class AssignCat(Task):
         if self.deep:
             self.deep.prepare(products)
         return products
+
+    def _load_from_columns(self, options: AssignCatOptions) -> list[Product]:
+        """The input, and a taxonomy built from its label columns and the examples' (every label of both)."""
+        assert options.input is not None and options.taxonomy_from_columns is not None
+        self.label_columns = columns = label_columns(options.taxonomy_from_columns)
+        products = self._labelled(Path(options.input), title_column=options.title_column, sheet=options.sheet,
+                                  fields=parse_fields(options.fields))
+        examples = self._labelled(Path(options.examples)) if options.examples else []
+        source = options.input + (f" and {options.examples}" if options.examples else "")
+        self.taxonomy = taxonomy_from([*products, *examples], Path(options.input).stem)
+        self.taxonomy_source = taxonomy_xml(self.taxonomy, f"Built by --taxonomy-from-columns "
+                                            f"{','.join(columns)} from {source}.")
+        self.taxonomy_path, self.deep = None, None
+        self.__dict__.pop("_choices", None)
+        limit = options.limit
+        return self._with_gold(products[:limit] if limit is not None else products)
+
+    def _labelled(self, path: Path, **read: Any) -> list[Product]:
+        """Products of ``path``, with the --taxonomy-from-columns columns as their gold when those are in use."""
+        products = load_products(path, **read)
+        return gold_from_columns(products, self.label_columns, path) if self.label_columns else products
 
     def _with_gold(self, products: list[Product]) -> list[Product]:
         """Two-level gold given as ids, names or ``Category > Subcategory`` paths, as ids (a deep taxonomy's
@@ -168,6 +205,8 @@ class AssignCat(Task):
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Product]:
         assert isinstance(options, AssignCatOptions)
+        if options.taxonomy_from_columns:  # the snapshot holds the taxonomy built then; examples read the same way
+            self.label_columns = label_columns(options.taxonomy_from_columns)
         products = [Product.from_dict(p) for p in read_json(folder.file(f"inputs/{self.items_file}"))]
         deep = folder.file("inputs/taxonomy.txt")
         self._use_taxonomy(deep if deep.is_file() else folder.file("inputs/taxonomy.xml"), options)
@@ -177,11 +216,16 @@ class AssignCat(Task):
         return products
 
     def snapshot(self, folder: RunFolder) -> None:
+        if self.taxonomy_source is not None:
+            folder.file(self.snapshot_name).write_bytes(self.taxonomy_source)
+            return
         assert self.taxonomy_path is not None
         folder.copy_in(self.taxonomy_path, self.snapshot_name)
 
     def read_items(self, path: Path) -> list[Product]:
-        return load_products(path)
+        """An examples file: its gold as ids, whether written as ids, names or paths (as for --input)."""
+        products = self._labelled(path)
+        return products if self.deep else resolve_gold(products, self._tax).products
 
     def gold_choice(self, item: Any) -> str | None:
         if self.deep:
@@ -197,7 +241,8 @@ class AssignCat(Task):
                 "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
 
     def config_paths(self) -> dict[str, Any]:
-        return {"taxonomy_path": str(self.taxonomy_path)}
+        source = {"taxonomy_from_columns": list(self.label_columns)} if self.taxonomy_source else {}
+        return {"taxonomy_path": str(self.taxonomy_path or self.snapshot_name), **source}
 
     def gold_warning(self, items: Sequence[Any]) -> str | None:
         if self.deep:

@@ -23,6 +23,7 @@ Label set "{name}" (version {version}){description}. Each line is `number: Label
 Answer with JSON only, one entry per text, in the form {answer_shape}, where n is the text's number as given and k the number of its label."""
 
 USER_TEMPLATE = "Label these {count} texts:\n{lines}"
+USER_TEMPLATE_ONE = "Label this text:\n{lines}"  # one text: never "these 1 texts"
 ITEM_LINE = "{n}. {text}"
 
 
@@ -44,7 +45,7 @@ def render_system(labels: LabelSet, *, explain: bool = False) -> str:
 def render_user(items: Sequence[TextItem]) -> str:
     """The per-request part: texts numbered from 1 (each already on one line, see ``items``)."""
     lines = "\n".join(ITEM_LINE.format(n=n, text=item.text) for n, item in enumerate(items, start=1))
-    return USER_TEMPLATE.format(count=len(items), lines=lines)
+    return (USER_TEMPLATE_ONE if len(items) == 1 else USER_TEMPLATE).format(count=len(items), lines=lines)
 
 
 def templates(labels: LabelSet, *, explain: bool = False) -> dict[str, Any]:

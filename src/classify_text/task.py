@@ -12,6 +12,8 @@ from typing import Any
 from classify_text import prompts
 from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
+from classify_text.labels_from_column import gold_from_column, label_set_from, label_set_yaml
+from labnb.errors import UsageError
 from labnb.inputs.labelcols import parse_fields
 from labnb.prompting import answer_format_text
 from labnb.run.options import PROJECT_ROOT, RunOptions
@@ -33,6 +35,15 @@ class ClassifyTextOptions(RunOptions):
     single_text: str | None = None
     labels: str = str(DEFAULT_LABELS)
     text_column: str = "text"
+    labels_from_column: str | None = None  # the label set read from this column of the input and examples
+
+    def check(self) -> None:
+        super().check()
+        if self.labels_from_column is not None:
+            if self.labels != ClassifyTextOptions.labels:
+                raise UsageError("give --labels FILE or --labels-from-column NAME, not both")
+            if self.input is None:
+                raise UsageError("--labels-from-column reads the labels from --input FILE; give one")
 
     @classmethod
     def single_option(cls) -> str:
@@ -56,12 +67,17 @@ class ClassifyText(Task):
     def __init__(self) -> None:
         self.label_set: LabelSet | None = None
         self.labels_path: Path | None = None
+        self.label_column: str | None = None  # --labels-from-column
+        self.labels_source: bytes | None = None  # the YAML built from it (snapshotted as inputs/labels.yaml)
 
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
         what.add_argument("--single-text", metavar="TEXT", help="label one text")
         what.add_argument("--text-column", metavar="NAME", help="the input column holding the text (default text)")
         files.add_argument("--labels", metavar="FILE", help=f"label set YAML (default {DEFAULT_LABELS})")
+        files.add_argument("--labels-from-column", metavar="NAME", help=(
+            "no labels file: the label set is every value this column of --input and --examples holds (ids "
+            "slugged from them); the column is the gold label"))
 
     def run_prefix(self) -> str:
         return self._labels.name  # runs/sentiment-<date>-<time>/
@@ -78,6 +94,8 @@ class ClassifyText(Task):
 
     def load(self, options: RunOptions) -> list[TextItem]:
         assert isinstance(options, ClassifyTextOptions)
+        if options.labels_from_column:
+            return self._load_from_column(options)
         self._use_labels(Path(options.labels))
         if options.input is None:
             return single_text(options.single_text or "")
@@ -85,15 +103,43 @@ class ClassifyText(Task):
                            fields=parse_fields(options.fields), label_words=(self._labels.name,))
         return check_gold(items, self._labels).items  # gold written as label names becomes ids
 
+    def _load_from_column(self, options: ClassifyTextOptions) -> list[TextItem]:
+        """The input, and a label set built from its label column and the examples' (every label of both)."""
+        assert options.input is not None and options.labels_from_column is not None
+        self.label_column = options.labels_from_column
+        items = self._labelled(Path(options.input), options.text_column, parse_fields(options.fields))
+        examples = self._labelled(Path(options.examples), options.text_column) if options.examples else []
+        source = options.input + (f" and {options.examples}" if options.examples else "")
+        self.label_set = label_set_from([*items, *examples], Path(options.input).stem)
+        self.labels_source = label_set_yaml(self.label_set, f"Built by --labels-from-column {self.label_column} "
+                                            f"from {source}.")
+        self.labels_path = None
+        self.__dict__.pop("_choices", None)
+        items = check_gold(items, self._labels).items
+        return items[: options.limit] if options.limit is not None else items
+
+    def _labelled(self, path: Path, text_column: str = "text", fields: tuple[str, ...] | None = None
+                  ) -> list[TextItem]:
+        """Items of ``path``, with the --labels-from-column column as their gold when it is in use."""
+        items = load_items(path, text_column=text_column, fields=fields)
+        return gold_from_column(items, self.label_column, path) if self.label_column else items
+
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[TextItem]:
+        assert isinstance(options, ClassifyTextOptions)
+        self.label_column = options.labels_from_column  # examples are read as the run read them
         self._use_labels(folder.file("inputs/labels.yaml"))
         return [TextItem.from_dict(item) for item in read_json(folder.file(f"inputs/{self.items_file}"))]
 
     def snapshot(self, folder: RunFolder) -> None:
+        if self.labels_source is not None:
+            folder.file("inputs/labels.yaml").write_bytes(self.labels_source)
+            return
         assert self.labels_path is not None
         folder.copy_in(self.labels_path, "inputs/labels.yaml")
 
     def config_paths(self) -> dict[str, str | None]:
+        if self.labels_source is not None:
+            return {"labels_path": "inputs/labels.yaml", "labels_from_column": self.label_column}
         return {"labels_path": str(self.labels_path)}
 
     def gold_warning(self, items: Sequence[Any]) -> str | None:
@@ -116,7 +162,7 @@ class ClassifyText(Task):
     def label_source(self) -> LabelSet:
         return self._labels
     def read_items(self, path: Path) -> list[TextItem]:
-        return check_gold(load_items(path), self._labels).items
+        return check_gold(self._labelled(path), self._labels).items
 
     def gold_choice(self, item: Any) -> str | None:
         return item.expected_label if item.expected_label in self._labels.ids else None

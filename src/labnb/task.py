@@ -103,6 +103,8 @@ class Task(ABC):
     answer_columns: ClassVar[tuple[str, ...]] = ("label",)
     gold_columns: ClassVar[tuple[str, ...]] = ("expected_label",)
     per_label_metric: ClassVar[str] = "per_label"
+    # the key, in each per-label entry, of the share of that gold label's items whose whole answer is right
+    per_label_accuracy: ClassVar[str] = "recall"
     label_noun: ClassVar[str] = "label"
     summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
     # Prompt files and examples (--prompt, --examples): the task's shipped prompt file (rendering it gives

@@ -155,7 +155,10 @@ def load_embedder(package: str = DEFAULT_PACKAGE) -> Embedder:
     """The model of ``package`` (an importable module with a ``model/`` folder), loaded once per process."""
     with _LOCK:
         if package not in _CACHE:
-            _CACHE[package] = _load(package)
+            from labnb.terminal.progress import waiting
+
+            with waiting("loading the local model"):
+                _CACHE[package] = _load(package)
         return _CACHE[package]
 
 

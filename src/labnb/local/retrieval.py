@@ -71,7 +71,10 @@ class RetrievalIndex:
         raw = _read_cache(path, len(texts), embedder.dimension)
         hit = raw is not None
         if not hit:
-            raw = embedder.encode(list(texts))
+            from labnb.terminal.progress import waiting
+
+            with waiting(f"embedding {len(texts):,} labels (once: later runs read them from the cache)"):
+                raw = embedder.encode(list(texts))
             _write_cache(path, raw, {"format": CACHE_FORMAT, "source_key": source_key, "model": embedder.name,
                                      "weights_sha256": embedder.weights_sha256(), "texts": len(texts)})
         return cls(embedder, texts, raw, cache_path=path, cache_hit=hit, **scoring)

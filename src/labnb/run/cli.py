@@ -27,11 +27,11 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     """The parser of a task's entry: the task's own options and every framework option."""
     defaults = task_class.options_class()
     noun = task_class.item_noun
-    p = _Parser(prog=prog, description=description, epilog=EPILOG.format(items=f"{noun}s"))
+    p = _Parser(prog=console.invoked_as(prog), description=description, epilog=EPILOG.format(items=f"{noun}s"))
     what = p.add_argument_group("what to classify (exactly one, unless continuing a run)")
     files = p.add_argument_group("files")
     task_class.add_arguments(what, files)
-    what.add_argument("--input", metavar="FILE", help=f"{noun}s file: .csv, .tsv, .json or .jsonl")
+    what.add_argument("--input", metavar="FILE", help=f"{noun}s file: .csv, .tsv, .json, .jsonl or .xlsx")
     what.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted or crashed run in its folder")
     what.add_argument("--retry-failed", metavar="RUN_DIR", help=f"re-run the error/invalid {noun}s of a run")
     what.add_argument("--replay", metavar="RUN_DIR", help="run again from a run folder's own snapshot")
