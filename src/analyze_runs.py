@@ -6,6 +6,7 @@
     python src/analyze_runs.py export RUN --xlsx classifications.xlsx
     python src/analyze_runs.py diff RUN_A RUN_B [--out differences.csv]
     python src/analyze_runs.py export-mlflow RUN_OR_EXPERIMENT... [--tracking-uri URI]
+    python src/analyze_runs.py cache stats|prune --older-than 30d|clear [--cache-db FILE]
 
 RUN is a run folder path or a run id under --runs-dir (default: the project's runs/, as the runner).
 """
@@ -188,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", metavar="URI",
                    help="MLflow tracking URI (default: sqlite:///RUNS_DIR/mlflow.db, embedded, no server)")
     p.set_defaults(func=cmd_export_mlflow)
+    from labnb.cache.commands import add_parser as add_cache_parser
+
+    add_cache_parser(sub, common)
     return parser
 
 

@@ -53,7 +53,9 @@ class CliResult:
 
     @property
     def run_dirs(self) -> list[Path]:
-        return sorted(p for p in self.runs_dir.iterdir() if p.is_dir()) if self.runs_dir.exists() else []
+        # .cache beside the run folders holds the response cache
+        return sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if self.runs_dir.exists() else []
 
     @property
     def run_dir(self) -> Path:

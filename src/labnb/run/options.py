@@ -40,6 +40,8 @@ class RunOptions:
     escalate_below: float | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None
+    no_cache: bool = False  # send every request: neither read nor keep answers in the response cache
+    cache_db: str | None = None  # the response cache (default <runs_dir>/.cache/responses.sqlite)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
