@@ -164,7 +164,7 @@ def start(log_path: Path | None = None, ready_within: float = 300.0) -> LlamaSer
     port = free_port()
     log_path = log_path or Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
     command = [str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-               "--ctx-size", "2048", "--parallel", "1", "--threads", "2", "--alias", "gemma-3-270m",
+               "--ctx-size", "4096", "--parallel", "1", "--threads", "2", "--alias", "gemma-3-270m",
                "--no-webui"]
     with log_path.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)

@@ -24,7 +24,7 @@ TRANSPORT_ERRORS = {"timeout", "server_error", "rate_limit", "connection_error",
 @pytest.fixture
 def models(tmp_path, llama_server, monkeypatch) -> Path:
     monkeypatch.setenv("LLAMA_KEY", "no-key")  # llama-server runs without --api-key; the SDK wants one
-    path = tmp_path / "models.yaml"
+    path = tmp_path / "local-models.yaml"  # in_process_cli writes its own models.yaml
     path.write_text(yaml.safe_dump({"default": "gemma", "models": {"gemma": {
         "provider": "openai", "model": "gemma-3-270m", "base_url": f"{llama_server.url}/v1",
         "api_key_env": "LLAMA_KEY", "temperature": 0, "max_tokens": 256, "max_retries": 1, "timeout": 300,
