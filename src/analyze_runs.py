@@ -6,6 +6,7 @@
     python src/analyze_runs.py export RUN --xlsx classifications.xlsx
     python src/analyze_runs.py diff RUN_A RUN_B [--out differences.csv]
     python src/analyze_runs.py export-mlflow RUN_OR_EXPERIMENT... [--tracking-uri URI]
+    python src/analyze_runs.py cache stats|prune --older-than 30d|clear [--cache-db FILE]
 
 RUN is a run folder path or a run id under --runs-dir (default: the project's runs/, as the runner).
 """
@@ -196,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="limit of each request to a tracking server, never retried (default 30)")
     p.set_defaults(func=cmd_export_mlflow)
+    from labnb.cache.commands import add_parser as add_cache_parser
+
+    add_cache_parser(sub, common)
     return parser
 
 

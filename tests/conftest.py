@@ -53,7 +53,9 @@ class CliResult:
 
     @property
     def run_dirs(self) -> list[Path]:
-        return sorted(p for p in self.runs_dir.iterdir() if p.is_dir()) if self.runs_dir.exists() else []
+        # .cache beside the run folders holds the response cache
+        return sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if self.runs_dir.exists() else []
 
     @property
     def run_dir(self) -> Path:
@@ -116,3 +118,23 @@ def subprocess_env(server: FakeAPIServer) -> dict[str, str]:
     env.update(OPENAI_API_KEY=TEST_KEY, ANTHROPIC_API_KEY=TEST_KEY, OPENAI_BASE_URL=f"{server.url}/v1",
                ANTHROPIC_BASE_URL=server.url, PYTHONPATH=str(ROOT / "src"))
     return env
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real llama.cpp ``llama-server`` serving Gemma 3 270M on a free 127.0.0.1 port with one slot; built from
+    source by scripts/llama_server.py the first time (minutes; then cached), stopped when the session ends.
+    Never skipped: a failed build fails the tests that use it."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("llama_server_script", ROOT / "scripts" / "llama_server.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = script  # dataclasses look their module up there
+    spec.loader.exec_module(script)
+    server = script.start(tmp_path_factory.mktemp("llama") / "llama-server.log")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -316,3 +316,47 @@ def test_the_shipped_specs_load_and_price(capsys):
     assert out.splitlines()[-2].split()[:2] == ["total", str(3 * (86 + 9))]  # requests: 86 of 1, 9 of 10
     code, out, err = run(capsys, str(ROOT / "config" / "experiments" / "ci.yaml"), "--dry-run")
     assert (code, out.splitlines()[2].split()[:2]) == (0, ["model=gpt4o_mini", "4"]), err
+
+
+# -- the response cache: a grid run twice ---------------------------------------------------------------------
+
+def cell_dirs(exp: Path) -> list[Path]:
+    return [Path(c["run_dir"]) for c in json.loads((exp / "cells.json").read_text())["cells"]]
+
+
+def cached_table(run_dir: Path) -> pd.DataFrame:
+    frame = pd.read_csv(run_dir / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
+    return frame.drop(columns=["latency_ms", "call_id"])  # which call and how fast: the only per-run columns
+
+
+def usage_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "outputs" / "token_usage.json").read_text())
+
+
+def test_a_grid_run_twice_bills_nothing_the_second_time_with_identical_rows(api_env, tmp_path, capsys):
+    spec, runs = write_spec(tmp_path, "  model: [gpt4o_mini, haiku]\n", "\n", n=4), tmp_path / "runs"
+    spec.write_text(spec.read_text().replace("  concurrency: 2\n", "  concurrency: 2\n  batch_size: 2\n"))
+    code, out, err = run(capsys, str(spec), "--runs-dir", str(runs), "--parallel", "2")
+    assert code == 0, err
+    served = api_env.model_calls
+    assert served == 4  # two requests of two products per model
+    (first,) = (runs / "experiments").iterdir()
+
+    code, out, err = run(capsys, str(spec), "--runs-dir", str(runs), "--dry-run")
+    assert code == 0, err
+    assert "4 requests answered by the response cache: not counted or priced above" in out
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert total.split()[1:5] == ["0", "0", "0", "0.000000"]  # requests, input and output tokens, cost
+
+    code, out, err = run(capsys, str(spec), "--runs-dir", str(runs), "--parallel", "2")
+    assert code == 0, err
+    assert api_env.model_calls == served  # the fake server's own count: not one request more
+    (second,) = [e for e in (runs / "experiments").iterdir() if e != first]
+    for paid, replayed in zip(cell_dirs(first), cell_dirs(second)):
+        assert cached_table(replayed).equals(cached_table(paid)), replayed
+        before, after = usage_of(paid), usage_of(replayed)
+        assert (after["cost_usd"], after["total_tokens"], after["calls_from_cache"]) == (0, 0, before["calls_made"])
+        assert after["cost_usd_from_cache"] == before["cost_usd"] > 0
+        assert json.loads((replayed / "outputs" / "metrics.json").read_text())["accuracy"] == \
+            json.loads((paid / "outputs" / "metrics.json").read_text())["accuracy"]
+    assert (runs / ".cache" / "responses.sqlite").is_file()  # one cache for every cell, beside the run folders

@@ -103,7 +103,7 @@ def test_dry_run_estimates_the_duration_from_the_last_run_with_the_model(cli, fa
     assert row[8] == DurationEstimate(4 * TYPICAL_LATENCY, "").text == "~4s"
     assert "'time (est.)' is an estimate, from concurrency auto (8 to 64) and a typical latency of 1 s" in note
     fake_api.limit_rate(requests=10, window=1.0)
-    run = cli("--input", SAMPLE, "--limit", "12")
+    run = cli("--input", SAMPLE, "--limit", "12", "--no-cache")  # all 86 requests still to send in the dry run
     assert run.code == 0, run.err
     planned = cli("--input", SAMPLE, "--dry-run")
     row, note = planned.out.splitlines()[2].split(), planned.out.splitlines()[-1]

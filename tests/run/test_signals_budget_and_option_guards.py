@@ -126,8 +126,10 @@ def test_a_torn_header_in_classifications_csv_is_recovered_by_resume(cli, fake_a
     assert rows.columns[0] == "product_id" and rows["product_id"].tolist() == IDS[:6]
     assert set(rows["status"]) == {"ok"}
     calls = lines(outputs / "calls.jsonl")
-    assert sorted(i for c in calls for i in c["item_ids"]) == IDS[:6]  # each product paid once
-    assert len(fake_api.requests_to(CHAT)) - served == 6 == len(calls)
+    assert sorted(i for c in calls for i in c["item_ids"]) == IDS[:6]  # each product on record once
+    # The three answered before the Ctrl-C come from the response cache (paid once, by the first session).
+    assert sorted(i for c in calls if c["cache_hit"] for i in c["item_ids"]) == IDS[:3]
+    assert len(fake_api.requests_to(CHAT)) - served == 3 and len(calls) == 6
     assert summary_of(run)["status"] == "completed"
 
 
@@ -185,7 +187,7 @@ def test_after_one_refusal_smaller_requests_that_fit_are_still_admitted(cli, fak
     titles = [f"{CJK[i % len(CJK)]}{i:02d}" for i in range(6)]
     long = CJK[0] * 480  # about 12,000 tokens: four times a short request (mostly the ~3,000-token system prompt)
     source = products_file(tmp_path / "mixed.csv", titles, ["", "", long, "", "", ""])
-    one = cli("--input", str(source), "--limit", "1", "--batch-size", "1")
+    one = cli("--input", str(source), "--limit", "1", "--batch-size", "1", "--no-cache")  # measure, keep nothing
     short = usage_of(one.run_dir)["cost_usd"]
     # After two short ones the long one does not fit; two more short ones do, the last one no longer.
     result = cli("--input", str(source), "--batch-size", "1", "--concurrency", "1", "--max-cost", f"{short * 4.5:.8f}")

@@ -61,5 +61,12 @@ class Classifier(ABC):
         """Extra facts for ``system_info.json`` (e.g. a local model's weights hash)."""
         return {}
 
+    def answers_from_cache(self, items: Sequence[Item]) -> bool:
+        """Whether the response cache holds the answer for ``items``: nothing to send, nothing to budget."""
+        return False
+
+    def use_cache(self, cache: Any, run_id: str, *, read: bool = True) -> None:
+        """Answer from the response cache ``cache`` (a ``labnb.cache.store.ResponseCache``); LLMs only."""
+
     async def aclose(self) -> None:
         """Release clients and models."""

@@ -91,6 +91,10 @@ class CascadeClassifier(Classifier):
     def provenance(self) -> dict[str, Any]:
         return {"first": self.first.provenance(), "second": self.second.provenance()}
 
+    def use_cache(self, cache: Any, run_id: str, *, read: bool = True) -> None:
+        self.first.use_cache(cache, run_id, read=read)
+        self.second.use_cache(cache, run_id, read=read)
+
     async def aclose(self) -> None:
         await self.first.aclose()
         await self.second.aclose()

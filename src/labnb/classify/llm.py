@@ -27,6 +27,22 @@ class LLMClassifier(Classifier):
         self.requests = RequestBuilder(entry, task, explain=explain)
         self.client = client or create_client(entry)
 
+    def use_cache(self, cache: Any, run_id: str, *, read: bool = True) -> None:
+        from labnb.cache.client import CachingClient
+
+        self.client = CachingClient(self.client, cache, run_id, read=read)
+
+    def answers_from_cache(self, items: Sequence[Item]) -> bool:
+        answers = getattr(self.client, "answers", None)
+        return answers is not None and answers(self.requests.build(items))
+
+    def keep(self, response: ChatResponse, items: Sequence[Item], results: dict[str, ItemResult]) -> None:
+        """A clean answer (every item answered with a valid label) goes to the response cache, if the run has one;
+        one with a missing or invalid answer is never kept, so the next run asks again."""
+        keep = getattr(self.client, "keep", None)
+        if keep is not None and all(p.item_id in results and results[p.item_id].status == "ok" for p in items):
+            keep(response)
+
     def prompt_templates(self) -> dict[str, Any]:
         return self.requests.templates()
 
@@ -57,6 +73,7 @@ class LLMClassifier(Classifier):
         judged = judge(items, response, call, self.task)
         self.record(call)  # judged (a refusal marks the call failed) and logged before the next await
         if not judged.problem:
+            self.keep(response, items, judged.results)
             return judged.results
         repair_request = self.requests.repair(items, judged.problem, response.text)
         repair, repair_call = await self._call(repair_request, items, outcome, "repair")
@@ -64,6 +81,7 @@ class LLMClassifier(Classifier):
             fixed = judge(items, repair, repair_call, self.task)
             self.record(repair_call)
             if not fixed.problem and not fixed.split:
+                self.keep(repair, items, fixed.results)
                 return fixed.results
         return schema_violations(items, judged, response.text)
 
@@ -100,6 +118,7 @@ class LLMClassifier(Classifier):
             raise
         record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
         record.usage, record.retries, record.response = response.usage, response.retries, response.raw.get("body", "")
+        record.cache_hit, record.cached_from = bool(response.cached_from), response.cached_from
         return response, record
 
     async def aclose(self) -> None:

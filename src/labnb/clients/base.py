@@ -43,6 +43,7 @@ class ChatResponse:
     request_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     token_logprobs: tuple[tuple[str, float], ...] = ()  # (token, logprob) of the answer, when asked and given
+    cached_from: str = ""  # a response-cache hit: the id of the run that paid for it
 
 
 class ModelClient(ABC):

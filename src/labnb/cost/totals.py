@@ -26,9 +26,13 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool = False) -> dict[str, Any]:
-    """The content of ``outputs/token_usage.json``."""
-    usage = sum((c.usage for c in calls), Usage())
+    """The content of ``outputs/token_usage.json``: tokens and cost billed, and apart what the response cache
+    replayed (answers another run paid for: their tokens, at today's prices)."""
+    replayed = [c for c in calls if c.cache_hit]
+    billed = [c for c in calls if not c.cache_hit]
+    usage = sum((c.usage for c in billed), Usage())
     cost = price(usage, entry.pricing, batch=batch)
+    from_cache = sum((c.usage for c in replayed), Usage())
     by_attempt: dict[str, int] = {}
     for call in calls:
         by_attempt[call.attempt] = by_attempt.get(call.attempt, 0) + 1
@@ -44,6 +48,9 @@ def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool =
         "calls_cancelled": sum(1 for c in calls if c.status == "cancelled"),
         "calls_by_attempt": by_attempt,
         "retries": sum(c.retries for c in calls),
+        "calls_from_cache": len(replayed),
+        "cache_replayed_tokens": from_cache.total_tokens,
+        "cost_usd_from_cache": round(price(from_cache, entry.pricing).total, 10),
         "model_used": entry.model_used,
         "cost_usd": round(cost.total, 10),
         "cost_breakdown": cost.to_dict(),

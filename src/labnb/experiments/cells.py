@@ -61,7 +61,7 @@ def budget_cost(projection: Projection, batch_api: bool) -> float:
     return projection.cost_batch_api if batch_api else max(projection.cost_uncached, projection.cost_cached)
 
 
-def cell_plan(spec: Spec, cell: CellState) -> Plan:
+def cell_plan(spec: Spec, cell: CellState, cache_argv: list[str] | None = None) -> Plan:
     """The plan of ``cell``'s run, as its ``--dry-run`` makes it (no key needed); a cell that cannot run fails."""
     from labnb.registry import task_class
     from labnb.run.cli import options_of
@@ -70,7 +70,7 @@ def cell_plan(spec: Spec, cell: CellState) -> Plan:
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            args = spec.use_case.cli().build_parser().parse_args(spec.argv(cell.options))
+            args = spec.use_case.cli().build_parser().parse_args([*spec.argv(cell.options), *(cache_argv or [])])
         task = task_class(spec.use_case.name)
         return prepare(task(), options_of(task, args), require_key=False)
     except SystemExit:  # argparse: its one line is on stderr
@@ -165,13 +165,14 @@ class CellProcess:
         return self.cell.run_dir is not None
 
 
-def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None) -> CellProcess:
+def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None,
+          cache_argv: list[str] | None = None) -> CellProcess:
     """Start ``cell`` as an ordinary run in ``runs_dir`` (or resume its run folder), stderr appended to ``log``."""
     entry = str(spec.use_case.entry)
     if cell.run_dir:
         argv = [sys.executable, entry, "--resume", cell.run_dir]
     else:
-        argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir)]
+        argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir), *(cache_argv or [])]
         if max_cost is not None:
             argv += ["--max-cost", f"{max_cost:.6f}"]
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=int, default=1, metavar="N", help="cells at once (default 1)")
     p.add_argument("--resume", metavar="EXP_DIR", help="continue an interrupted experiment in its folder")
     p.add_argument("--runs-dir", metavar="DIR", help=f"experiments go to DIR/experiments/ (default {DEFAULT_RUNS})")
+    p.add_argument("--no-cache", action="store_true",
+                   help="every cell sends every request (default: answers kept in RUNS_DIR/.cache are reused)")
     p.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                    help="gate the best cell: exit 4 when its METRIC is below VALUE (repeatable)")
     return p
@@ -48,21 +50,25 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--parallel must be at least 1, got {args.parallel}")
     if args.max_cost is not None and args.max_cost <= 0:
         raise UsageError(f"--max-cost must be positive, got {args.max_cost}")
+    runs_dir = Path(args.runs_dir or DEFAULT_RUNS).resolve()
+    cache = experiment.cache_argv(runs_dir, off=args.no_cache)
     if args.resume:
         spec, folder, header, cells = experiment.reopen(args.resume)
         todo = [c for c in cells if c.state != "done" and not c.run_dir]
+        cache = header.get("cache_argv", cache)
     else:
         spec = load_spec(args.spec)
         cells = experiment.new_cells(spec)
         todo = cells
     extra = [parse_fail_under(text, spec.use_case.gate_metrics) for text in args.fail_under]
     # every cell to start is checked (options, inputs, API keys) before anything runs
-    projections = experiment.price(spec, todo, require_keys=not args.dry_run)
+    projections = experiment.price(spec, todo, cache, require_keys=not args.dry_run)
     if args.dry_run:
         print(experiment.dry_run_table(spec, todo, projections))
         return 0
     if not args.resume:
-        folder, header, cells = experiment.start(spec, Path(args.runs_dir or DEFAULT_RUNS).resolve() / "experiments")
+        folder, header, cells = experiment.start(spec, runs_dir / "experiments")
+        header["cache_argv"] = cache
     cut = sum(c.state != "done" and bool(c.run_dir) for c in cells)
     print(safe(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start"
                + (f", {cut} to resume" if cut else "") + f" | {folder.path}"), flush=True)

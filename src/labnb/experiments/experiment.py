@@ -27,21 +27,29 @@ class Outcome:
     line: str
 
 
-def price(spec: Spec, cells: list[CellState], *, require_keys: bool = False) -> dict[int, Projection]:
-    """Each cell's dry-run projection; a cell that cannot run (bad alias, bad input, with ``require_keys`` a
+def price(spec: Spec, cells: list[CellState], cache_argv: list[str] | None = None, *,
+          require_keys: bool = False) -> dict[int, Projection]:
+    """Each cell's dry-run projection (what the response cache answers left out); a cell that cannot run (bad alias, bad input, with ``require_keys`` a
     missing API key) fails here, before any run."""
     from labnb.run.dryrun import project
 
     projections: dict[int, Projection] = {}
     needs: dict[str, list[str]] = {}
     for cell in cells:
-        plan = cell_plan(spec, cell)
+        plan = cell_plan(spec, cell, cache_argv)
         projections[cell.index] = project(plan.entry, plan)
         for env in missing_keys(plan):
             needs.setdefault(env, []).append(cell.name)
     if require_keys:
         refuse_missing_keys(spec, needs)
     return projections
+
+
+def cache_argv(runs_dir: Path, *, off: bool) -> list[str]:
+    """What every cell is told about the response cache: the one of the experiments' runs dir, or none."""
+    from labnb.cache import default_path
+
+    return ["--no-cache"] if off else ["--cache-db", str(default_path(runs_dir))]
 
 
 def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Projection]) -> str:
@@ -54,6 +62,7 @@ def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Pro
     costs = [sum(getattr(p, a) for p in projections.values()) for a in ("cost_uncached", "cost_cached",
                                                                          "cost_batch_api")]
     rows.append(("total", *(f"{v:,}" for v in total), *(f"{v:.6f}" for v in costs)))
+    hits = sum(p.from_cache for p in projections.values())
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in [header, *rows]]
@@ -62,7 +71,9 @@ def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Pro
             "no folder was created")
     note = ("--max-cost budgets against the dearer of 'cost USD' (no cache) and 'with cache' ('batch API' with "
             "--batch-api), as each run's --dry-run projects them.")
-    return "\n".join([head, *lines, note])
+    cached = ([f"{hits:,} request{'s' if hits != 1 else ''} answered by the response cache: not counted or priced "
+               "above (--no-cache to price every request)"] if hits else [])
+    return "\n".join([head, *lines, note, *cached])
 
 
 def new_cells(spec: Spec) -> list[CellState]:

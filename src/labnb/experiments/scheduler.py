@@ -114,7 +114,8 @@ class Scheduler:
                 return
             cell.resumed += 1
         cell.state, cell.exit_code, cell.message = "running", None, ""
-        self.running.append(start(self.spec, cell, self.folder.runs_dir(cell), self.folder.log(cell), cap))
+        self.running.append(start(self.spec, cell, self.folder.runs_dir(cell), self.folder.log(cell), cap,
+                                  self.header.get("cache_argv")))
         self.save()
 
     def _poll(self) -> None:

@@ -20,7 +20,8 @@ GATE_KEYS = ("cell", "metric", "min")
 RESERVED = {"resume": "run_experiment.py --resume EXP_DIR", "retry_failed": None, "replay": None,
             "dry_run": "run_experiment.py --dry-run", "compare_models": None,
             "runs_dir": "run_experiment.py --runs-dir",
-            "max_cost": "run_experiment.py --max-cost", "help": None}
+            "max_cost": "run_experiment.py --max-cost", "help": None,
+            "cache_db": "run_experiment.py --runs-dir (the cache is RUNS_DIR/.cache/responses.sqlite)"}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 

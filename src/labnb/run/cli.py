@@ -58,6 +58,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     how.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: join this cluster (default "
                      "RAY_ADDRESS, else a local Ray on this machine's cores)")
     how.add_argument("--part-rows", type=int, metavar="N", help="with --engine: rows per part (default 10000)")
+    how.add_argument("--no-cache", action="store_true",
+                     help="send every request: no answer from the response cache, none kept in it")
     how.add_argument("--tag", dest="tags", action="append", metavar="NAME",
                      help="a label for this run, shown by analyze_runs (repeatable)")
     how.add_argument("--note", metavar="TEXT", help="a free-text note recorded with the run")
@@ -78,6 +80,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
                          help="with --escalate-to: escalate when the first model's confidence is below P")
     files.add_argument("--models-config", metavar="FILE", help=f"models.yaml (default {defaults.models_config})")
     files.add_argument("--runs-dir", metavar="DIR", help=f"where run folders go (default {defaults.runs_dir})")
+    files.add_argument("--cache-db", metavar="FILE",
+                       help="the response cache (default RUNS_DIR/.cache/responses.sqlite)")
     return p
 
 
@@ -97,8 +101,9 @@ def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
     """The task's options from the parsed command line (unset options keep their defaults)."""
     cls = task_class.options_class
     given = {k: v for k, v in vars(args).items() if v is not None and k in cls.__dataclass_fields__}
-    if not args.explain:
-        given.pop("explain", None)
+    for flag in ("explain", "no_cache"):
+        if not getattr(args, flag, False):
+            given.pop(flag, None)
     if "tags" in given:
         given["tags"] = tuple(given["tags"])
     if "concurrency" in given:
@@ -108,10 +113,10 @@ def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
 
 # What a continued run may change: a resumed run stays the same experiment, so only how fast and how much it
 # may spend; a replay is a new experiment from the same snapshot, so anything but its inputs.
-RESUME_ALLOWED = frozenset({"max_cost", "concurrency", "timeout", "ray_address"})
+RESUME_ALLOWED = frozenset({"max_cost", "concurrency", "timeout", "ray_address", "no_cache"})
 REPLAY_ALLOWED = frozenset({"model", "batch_size", "concurrency", "limit", "timeout", "max_cost", "explain",
                             "runs_dir", "tags", "note", "shots", "shot_selection", "seed", "escalate_to",
-                            "escalate_below"})
+                            "escalate_below", "no_cache", "cache_db"})
 MODES = frozenset({"resume", "retry_failed", "replay", "dry_run", "compare_models", "batch_api", "wait",
                    "show_prompt"})
 

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, replace
 from statistics import mean
 
+from labnb import cache as response_cache
+from labnb.cache.key import Replicates
 from labnb.clients.requests import RequestBuilder, batches
 from labnb.config import ModelEntry, load_models_config
 from labnb.cost import tokens
@@ -37,16 +39,33 @@ class Projection:
     cost_cached: float
     cost_batch_api: float
     exact: bool
+    from_cache: int = 0  # requests the response cache would answer: not in ``requests``, not priced
 
 
 def project(entry: ModelEntry, plan: Plan) -> Projection:
-    """Token counts and costs of running ``plan`` on ``entry``."""
+    """Token counts and costs of running ``plan`` on ``entry`` (requests the response cache answers left out)."""
     size = plan.options.batch_size
     groups = batches(plan.items, size)
     if not counts_tokens(entry):
         return Projection(entry.alias, entry.model_used, len(groups), 0, 0, 0, 0.0, 0.0, 0.0, False)
     builder = RequestBuilder(entry, plan.task, explain=plan.options.explain)
+    groups, hits = uncached(entry, plan, builder, groups)
+    return replace(_projection(entry, plan, builder, groups), from_cache=hits)
 
+
+def uncached(entry: ModelEntry, plan: Plan, builder: RequestBuilder, groups: list) -> tuple[list, int]:
+    """The groups whose first request the response cache would not answer, and how many it would."""
+    cache = None if plan.replay_of else response_cache.for_run(plan.options, readonly=True)
+    if cache is None:
+        return groups, 0
+    replicates = Replicates()
+    keys = [replicates.key(entry, builder.build(group)) for group in groups]
+    found = cache.contains(keys)
+    cache.close()
+    return [g for g, k in zip(groups, keys) if k not in found], sum(k in found for k in keys)
+
+
+def _projection(entry: ModelEntry, plan: Plan, builder: RequestBuilder, groups: list) -> Projection:
     n = builder.count
     prefix = builder.prefix_tokens()
     inputs = sum(builder.input_tokens(group) for group in groups)
@@ -120,7 +139,17 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     notes = ("'with cache' assumes the system prefix is read from the provider's cache after the first wave of "
              f"{initial(plan.options.concurrency)} concurrent requests; 'estimate' = o200k count x "
              f"{tokens.ESTIMATE_FACTOR}; 'time (est.)' is an estimate, {basis_note(times)}.")
-    return "\n".join([head, *lines, notes, *cascade_projection(plan)])
+    return "\n".join([head, *lines, notes, *cache_note(plan, rows), *cascade_projection(plan)])
+
+
+def cache_note(plan: Plan, rows: list[Projection]) -> list[str]:
+    """How many requests the response cache answers (they are not in 'requests' and cost nothing)."""
+    hits = sum(r.from_cache for r in rows)
+    if not hits:
+        return []
+    where = response_cache.cache_path(plan.options)
+    return [f"response cache {where}: {hits:,} request{'s' if hits != 1 else ''} answered from it, not counted "
+            "or priced above (--no-cache to price every request)"]
 
 
 def cascade_projection(plan: Plan) -> list[str]:

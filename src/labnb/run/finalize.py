@@ -57,7 +57,8 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         status=final, ended_at=utc_now(),
         counts={s: counts[s] for s in ("ok", "invalid", "error", "not_run")} | {"total": len(rows)},
         accuracy=accuracy, cost_usd=usage["cost_usd"], total_tokens=usage["total_tokens"],
-        calls_cancelled=usage["calls_cancelled"],
+        calls_cancelled=usage["calls_cancelled"], calls_from_cache=usage.get("calls_from_cache", 0),
+        cost_usd_from_cache=usage.get("cost_usd_from_cache", 0.0),
         duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
     )
     line = summary_line(folder, final, counts, usage, duration, accuracy, why_failed(rows))
@@ -104,10 +105,17 @@ def summary_line(folder: RunFolder, status: str, counts: Counter[str], usage: di
         f"{status}: {counts['ok']} classified, {failed} failed{reason}",
         *([f"{counts['not_run']} not run"] if counts["not_run"] else []),
         *([f"accuracy {accuracy:.1%}"] if accuracy is not None else []),
-        f"{usage['total_tokens']:,} tokens", f"${usage['cost_usd']:.6f}",
+        f"{usage['total_tokens']:,} tokens", cost_text(usage),
         *([f"+ {usage['calls_cancelled']} calls cancelled in flight (usage unknown)"]
           if usage.get("calls_cancelled") else []),
         f"{duration:.1f}s",
         str(folder.path),
     ]
     return " | ".join(parts)
+
+
+def cost_text(usage: dict) -> str:
+    """``$0.001234``, or with answers from the response cache ``$0.001234 billed, $0.004567 from cache``."""
+    if not usage.get("calls_from_cache"):
+        return f"${usage['cost_usd']:.6f}"
+    return f"${usage['cost_usd']:.6f} billed, ${usage.get('cost_usd_from_cache', 0.0):.6f} from cache"

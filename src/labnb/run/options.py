@@ -44,6 +44,8 @@ class RunOptions:
     engine: str | None = None  # process | ray: the local model streamed part by part (labnb.scale)
     ray_address: str | None = None  # --engine ray: a running cluster to join (default RAY_ADDRESS, else local)
     part_rows: int = 10_000  # --engine: rows per part (the unit of work, resume and output)
+    no_cache: bool = False  # send every request: neither read nor keep answers in the response cache
+    cache_db: str | None = None  # the response cache (default <runs_dir>/.cache/responses.sqlite)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

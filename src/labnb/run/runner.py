@@ -12,6 +12,7 @@ import traceback
 from collections import Counter
 from typing import Any
 
+from labnb import cache as response_cache
 from labnb.classify.base import Classifier
 from labnb.clients.requests import batches
 from labnb.cost.usage import Usage
@@ -118,6 +119,10 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
     classifier.start_call_ids(max((int(c[1:]) for c in previous if c[1:].isdigit()), default=0) + 1)
     writer = OutputWriter(folder.file("outputs"), plan.task, plan.items, plan.entry.model_used)
     classifier.on_call = writer.write_call
+    llm = any(e is not None and e.provider != "local" for e in (plan.entry, plan.escalation))
+    cache = response_cache.for_run(plan.options) if llm else None
+    if cache is not None:  # a replay re-asks every request by design: it only keeps answers
+        classifier.use_cache(cache, folder.run_id, read=plan.replay_of is None)
     clock = time.perf_counter()
     status, abort = "failed", None
     stop = StopSignal()
@@ -169,7 +174,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
         return classifier.estimate_tokens(batch, exact=exact)
 
     def admit(batch: list[Item]) -> bool:
-        if options.max_cost is None:
+        if options.max_cost is None or classifier.answers_from_cache(batch):
             return True
         estimates[id(batch)] = budget.estimate(tokens_of(batch), classifier.estimate_output_tokens(batch))
         return budget.admit(estimates[id(batch)])
@@ -177,7 +182,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
     def on_result(batch: list[Item], outcome: BatchOutcome) -> None:
         nonlocal spent_tokens
         writer.write(outcome)
-        usage = sum((c.usage for c in outcome.calls), Usage())
+        usage = sum((c.usage for c in outcome.calls if not c.cache_hit), Usage())  # a cache hit costs nothing
         budget.settle(estimates.pop(id(batch), 0.0), usage)
         spent_tokens += usage.total_tokens
         counts.update(r.status for r in outcome.results)

@@ -25,6 +25,8 @@ class CallRecord:
     retries: int = 0
     attempt: str = "first"  # first | single-retry | repair
     model: str = ""  # model_used of the call when it is not the run's model (a cascade's second model)
+    cache_hit: bool = False  # answered by the response cache: nothing sent, nothing billed
+    cached_from: str = ""  # with cache_hit: the id of the run that paid for the answer
 
     def to_dict(self) -> dict[str, Any]:
         # A shallow copy: asdict's deep copy of the request and response cost more than the write.
