@@ -29,8 +29,8 @@ class Outcome:
 
 def price(spec: Spec, cells: list[CellState], cache_argv: list[str] | None = None, *,
           require_keys: bool = False) -> dict[int, Projection]:
-    """Each cell's dry-run projection (what the response cache answers left out); a cell that cannot run (bad alias, bad input, with ``require_keys`` a
-    missing API key) fails here, before any run."""
+    """Each cell's dry-run projection (what the response cache answers left out); a cell that cannot run (bad
+    alias, bad input, with ``require_keys`` a missing API key) fails here, before any run."""
     from labnb.run.dryrun import project
 
     projections: dict[int, Projection] = {}
