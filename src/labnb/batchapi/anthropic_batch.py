@@ -103,8 +103,7 @@ class AnthropicBatches(BatchProvider):
         body = result.get("message")
         text = json.dumps(body, ensure_ascii=False)
         try:
-            message = self._sdk.types.Message.model_validate(body)
-            return ItemResult(custom_id, chat_response(message, text, request_id=None))
+            return ItemResult(custom_id, chat_response(body, text, request_id=None))
         except (CallError, ValueError) as exc:
             return ItemResult(custom_id, error_type="bad_response", error=f"unreadable batch result: {exc}"[:500])
 

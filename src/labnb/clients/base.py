@@ -41,6 +41,7 @@ class ChatResponse:
     request_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     token_logprobs: tuple[tuple[str, float], ...] = ()  # (token, logprob) of the answer, when asked and given
+    usage_known: bool = True  # False: the server's usage was missing or not token counts (``usage`` is then 0)
 
 
 class ModelClient(ABC):
