@@ -67,7 +67,7 @@ class FakeAPIServer:
         self.model_calls = 0
         # Every model call answered, in order: {"index", "path", "fault", "variant", "status"} (the fake's own log).
         self.served: list[dict[str, Any]] = []
-        self._holding = False  # ``hold()``: answers wait until ``release()``
+        self.hold_from: int | None = None  # ``hold()``: model calls from this index on wait for ``release()``
         self._released = threading.Event()
         self._held = threading.Condition()
         self.held = 0
@@ -120,14 +120,15 @@ class FakeAPIServer:
         self.rate = RateLimiter(RateLimits(requests, tokens, window, headers))
         return self.rate
 
-    def hold(self) -> None:
-        """From now on, model calls are received and logged but not answered until ``release()``."""
+    def hold(self, from_index: int = 0) -> None:
+        """Model calls number ``from_index`` (0-based, in arrival order) and later are received, answered and
+        logged in ``served``, but their answers are held back until ``release()``."""
         self._released.clear()
-        self._holding = True
+        self.hold_from = from_index
 
     def release(self) -> None:
-        """Answer every held call (and those to come)."""
-        self._holding = False
+        """Send every held answer (and answer those to come at once)."""
+        self.hold_from = None
         self._released.set()
 
     def wait_held(self, count: int, timeout: float = 60.0) -> None:
@@ -197,7 +198,7 @@ class FakeAPIServer:
             limits = verdict.headers
         reply = self._admitted_call(provider, path, body, key, rid)
         reply.headers.update(limits)
-        if self._holding:
+        if reply.hold:
             with self._held:
                 self.held += 1
                 self._held.notify_all()
@@ -221,6 +222,7 @@ class FakeAPIServer:
         with self._lock:
             self.served.append({"index": index, "path": path, "fault": fault.kind if fault else None,
                                 "variant": fault.variant if fault else "", "status": reply.status})
+        reply.hold = self.hold_from is not None and index >= self.hold_from
         return reply
 
     def _faulted_call(self, provider: str, path: str, body: dict[str, Any], key: str, rid: str,

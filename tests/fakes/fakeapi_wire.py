@@ -66,7 +66,7 @@ class Fault:
 
 @dataclass
 class Reply:
-    """One HTTP answer; ``drop`` closes the socket instead, ``delay`` sleeps before answering."""
+    """One HTTP answer; ``drop`` closes the socket instead, ``delay`` sleeps before answering, ``hold`` waits."""
 
     status: int
     body: bytes = b""
@@ -74,6 +74,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
+    hold: bool = False  # wait for FakeAPIServer.release() before answering
 
     @classmethod
     def of(cls, status: int, obj: Any, **kwargs: Any) -> Reply:
