@@ -82,7 +82,7 @@ class CascadeClassifier(Classifier):
                     reason = f"the budget refused its escalation to {self.second_model} ({exc})"
                     return BatchOutcome(results=[refused(p.item_id, reason) for p in group], refused=1)
 
-        second = {}
+        second: dict[str, ItemResult] = {}
         for result in await asyncio.gather(*(ask(group) for group in groups)):
             for call in result.calls:
                 call.model = self.second_model

@@ -97,8 +97,8 @@ def chat_response(completion: Any, body: str, *, retries: int = 0, request_id: s
     usage at all is answered, with its usage unknown (``usage_known``)."""
     usage = _usage(completion.get("usage") if isinstance(completion, dict) else None)
     choices = completion.get("choices") if isinstance(completion, dict) else None
-    choice = choices[0] if isinstance(choices, list) and choices else None
-    message = choice.get("message") if isinstance(choice, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
     content = message.get("content") if isinstance(message, dict) else None
     refusal = message.get("refusal") if isinstance(message, dict) else None
     if not isinstance(message, dict) or not isinstance(content, (str, type(None))) \
