@@ -21,7 +21,7 @@ from assign_cat.taxonomy import DeepTaxonomy, Node
 from labnb.answers import answer_schema
 from labnb.store.jsonio import read_jsonl
 from labnb.store.results import ItemResult
-from labnb.task import Choice, Ranker
+from labnb.task import Choice, Ranker, Task
 
 DEEP_COLUMNS = ["path", "depth"]
 
@@ -140,7 +140,7 @@ class DeepLabels:
             else:
                 top = gold.lineage[self.taxonomy.root_depth] if self.taxonomy.within(gold) else gold.lineage[0]
                 row["expected_category"], row["expected_subcategory"] = top, gold.id
-            row["correct"] = result.status == "ok" and gold is not None and row["subcategory"] == gold.id
+            row["correct"] = Task.correct(product, result, gold is not None and row["subcategory"] == gold.id)
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from assign_cat import prompts
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.gold import GoldResolution, resolve_gold
-from assign_cat.labelcols import parse_fields
-from assign_cat.products import Product, column_split, load_products, single_product
+from assign_cat.products import Product, load_products, single_product
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_deep, load_taxonomy
 from labnb.errors import UsageError
+from labnb.inputs.labelcols import column_split, parse_fields
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
@@ -35,7 +35,6 @@ class AssignCatOptions(RunOptions):
 
     single_product: str | None = None
     taxonomy: str = str(PROJECT_ROOT / "config" / "taxonomy.xml")
-    fields: str | None = None  # --fields a,b: exactly the extra columns offered to the model
     title_column: str | None = None
     sheet: str | None = None
     leaves_only: bool = False
@@ -89,8 +88,6 @@ class AssignCat(Task):
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
         what.add_argument("--single-product", metavar="TITLE", help="classify one product title")
-        what.add_argument("--fields", metavar="A,B", help="exactly the extra columns offered to the model (default: "
-                          "all but label-like ones; \"\" offers none)")
         what.add_argument("--title-column", metavar="NAME", help="take titles from this column (default: title)")
         what.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx input (default: the first)")
         files.add_argument("--taxonomy", metavar="FILE", help=(
@@ -174,8 +171,7 @@ class AssignCat(Task):
                 "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
 
     def config_paths(self) -> dict[str, Any]:
-        offered, withheld = column_split(self.gold.products) if self.gold else ([], [])
-        return {"taxonomy_path": str(self.taxonomy_path), "columns_offered": offered, "columns_withheld": withheld}
+        return {"taxonomy_path": str(self.taxonomy_path)}
 
     def gold_warning(self, items: Sequence[Any]) -> str | None:
         if self.deep:
@@ -195,14 +191,6 @@ class AssignCat(Task):
             shortlist = f"{deep.k} candidates per {self.item_noun}" if deep.retrieves else "all offered"
             return f"taxonomy '{deep.taxonomy.name}' ({len(deep.nodes):,} assignable nodes; {shortlist})"
         return f"taxonomy '{self._tax.name}' ({len(self._tax.pairs)} pairs)"
-
-    def dry_run_notes(self) -> list[str]:
-        if not self.gold:
-            return []
-        offered, withheld = column_split(self.gold.products)
-        return [f"columns offered to the model: {', '.join(offered) or 'none'}; withheld (kept in the outputs): "
-                f"{', '.join(withheld) or 'none'}"]
-
 
     @property
     def _tax(self) -> Taxonomy:
@@ -276,8 +264,8 @@ class AssignCat(Task):
         if with_gold:
             row["expected_category"] = item.expected_category
             row["expected_subcategory"] = item.expected_subcategory
-            row["correct"] = (result.status == "ok" and (category, subcategory)
-                              == (item.expected_category, item.expected_subcategory))
+            row["correct"] = self.correct(item, result, (category, subcategory)
+                                          == (item.expected_category, item.expected_subcategory))
         for column in self.extra_columns:
             row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
         return row

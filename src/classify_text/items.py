@@ -9,6 +9,7 @@ from typing import Any
 
 from classify_text.labels import LabelSet
 from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.labelcols import check_fields, split_fields
 from labnb.inputs.tables import read_rows
 
 MAX_TEXT_CHARS = 4000
@@ -20,12 +21,14 @@ GOLD_COLUMN = "expected_label"
 
 @dataclass(frozen=True)
 class TextItem:
-    """One text to label; ``extra`` keeps every other column (never in an LLM prompt; the local model reads it)."""
+    """One text to label; ``extra`` holds the other columns offered to the model (a prompt file's ``fields``, the
+    local model), ``withheld`` the label-like ones and those left out by ``--fields`` (labnb.inputs.labelcols)."""
 
     item_id: str
     text: str
     expected_label: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_gold(self) -> bool:
@@ -42,12 +45,14 @@ class TextItem:
             out["expected_label"] = self.expected_label
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.withheld:
+            out["withheld"] = dict(self.withheld)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextItem:
         return cls(item_id=data["item_id"], text=data["text"], expected_label=data.get("expected_label", ""),
-                   extra=dict(data.get("extra", {})))
+                   extra=dict(data.get("extra", {})), withheld=dict(data.get("withheld", {})))
 
 
 @dataclass(frozen=True)
@@ -79,12 +84,18 @@ def single_text(text: str) -> list[TextItem]:
     return [TextItem(item_id=item_id, text=text)]
 
 
-def load_items(path: str | Path, *, text_column: str = TEXT_COLUMN, limit: int | None = None) -> list[TextItem]:
-    """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line."""
+def load_items(path: str | Path, *, text_column: str = TEXT_COLUMN, limit: int | None = None,
+               fields: tuple[str, ...] | None = None, label_words: tuple[str, ...] = ()) -> list[TextItem]:
+    """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line.
+
+    ``fields`` names exactly the other columns offered to the model (default: all but label-like ones, and
+    those named by ``label_words``, e.g. the label set's name ``sentiment``)."""
     path = Path(path)
     rows = item_rows(path, read_rows(path, required=text_column, noun="item"), rules(text_column))
     known = (text_column, ID_COLUMN, GOLD_COLUMN)
-    items = [TextItem(row.item_id, row.text, row.fields.get(GOLD_COLUMN, ""), row.extra(known)) for row in rows]
+    check_fields(fields, {k for row in rows for k in row.fields}, known, str(path))
+    items = [TextItem(row.item_id, row.text, row.fields.get(GOLD_COLUMN, ""),
+                      *split_fields(row.extra(known), fields, label_words)) for row in rows]
     return items[:limit] if limit is not None else items
 
 

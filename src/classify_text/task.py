@@ -12,6 +12,7 @@ from typing import Any
 from classify_text import prompts
 from classify_text.items import TextItem, check_gold, load_items, single_text
 from classify_text.labels import LabelSet, load_labels
+from labnb.inputs.labelcols import parse_fields
 from labnb.prompting import answer_format_text
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
@@ -80,7 +81,8 @@ class ClassifyText(Task):
         self._use_labels(Path(options.labels))
         if options.input is None:
             return single_text(options.single_text or "")
-        items = load_items(Path(options.input), text_column=options.text_column, limit=options.limit)
+        items = load_items(Path(options.input), text_column=options.text_column, limit=options.limit,
+                           fields=parse_fields(options.fields), label_words=(self._labels.name,))
         return check_gold(items, self._labels).items  # gold written as label names becomes ids
 
     def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[TextItem]:
@@ -133,7 +135,7 @@ class ClassifyText(Task):
         row: dict[str, Any] = {"item_id": item.item_id, "text": item.text, "label": label}
         if with_gold:
             row["expected_label"] = item.expected_label
-            row["correct"] = result.status == "ok" and label == item.expected_label
+            row["correct"] = self.correct(item, result, label == item.expected_label)
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:

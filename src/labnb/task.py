@@ -231,6 +231,14 @@ class Task(ABC):
     def row(self, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
         """The classifications.csv row of one item's result (without the framework's common fields)."""
 
+    @staticmethod
+    def correct(item: Item, result: ItemResult, right: bool) -> bool | None:
+        """The ``correct`` cell: empty (None) where nothing is scored (no gold label, or never run), so
+        ``df.correct.mean()`` is the accuracy; else whether the answer is ok and ``right``."""
+        if not item.has_gold or result.status == "not_run":
+            return None
+        return result.status == "ok" and right
+
     # The module with the task's ``write_metrics(run_dir)``, ``compute_metrics(rows)`` and
     # ``confusion_matrix(rows)``; imported only when scoring (scikit-learn is slow to import).
     metrics_module: ClassVar[str] = ""

@@ -105,7 +105,7 @@ class LLMClassifier(Classifier):
     async def _send(self, request: ChatRequest, record: CallRecord) -> tuple[ChatResponse | None, CallRecord]:
         clock = time.perf_counter()
         try:
-            response = await self.client.generate(request)
+            response = await self.client.call(request)
         except RunAborted as exc:  # keep the fatal call in calls.jsonl before the run stops
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
             record.status, record.error_type, record.error = "error", type(exc).__name__, str(exc)
