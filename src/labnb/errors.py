@@ -17,6 +17,8 @@ item rows it affects (``error_type``) while the run goes on.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LabError(Exception):
     """Root of the errors the CLI turns into a one-line message and an exit code."""
@@ -55,9 +57,14 @@ class QuotaExhausted(RunAborted):
 class CallError(Exception):
     """One model call failed; ``error_type`` is one of the documented row error types."""
 
-    def __init__(self, error_type: str, message: str, *, retries: int = 0, raw: str = "") -> None:
+    def __init__(self, error_type: str, message: str, *, retries: int = 0, raw: str = "", answered: bool = False,
+                 usage: Any = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.retries = retries
         self.raw = raw
+        # A server that answered (HTTP 200) with a body we cannot use has still billed the call: ``usage`` is
+        # what it reported (a ``Usage``), None when it reported nothing usable.
+        self.answered = answered
+        self.usage = usage

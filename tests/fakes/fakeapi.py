@@ -32,6 +32,7 @@ if str(Path(__file__).parent) not in sys.path:  # the sibling modules, also when
 import fakeapi_wire as wire
 from fakeapi_answer import answer, dumps, parse_anthropic, parse_openai, product_titles, tokens
 from fakeapi_batches import Batches
+from fakeapi_malformed import damage
 from fakeapi_ratelimit import RateLimiter, RateLimits, error_body
 from fakeapi_wire import Fault, Meter, Reply, anthropic_error, openai_error
 
@@ -65,6 +66,12 @@ class FakeAPIServer:
         self.batch_expire = False
         self.batches = Batches(self, self._answer_batch_item)
         self.model_calls = 0
+        # Every model call answered, in order: {"index", "path", "fault", "variant", "status"} (the fake's own log).
+        self.served: list[dict[str, Any]] = []
+        self.hold_from: int | None = None  # ``hold()``: model calls from this index on wait for ``release()``
+        self._released = threading.Event()
+        self._held = threading.Condition()
+        self.held = 0
         self.rate: RateLimiter | None = None  # set with ``limit_rate``
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -113,6 +120,23 @@ class FakeAPIServer:
         """Rate-limit model calls from now on: buckets of ``requests`` and ``tokens`` per ``window`` seconds."""
         self.rate = RateLimiter(RateLimits(requests, tokens, window, headers))
         return self.rate
+
+    def hold(self, from_index: int = 0) -> None:
+        """Model calls number ``from_index`` (0-based, in arrival order) and later are received, answered and
+        logged in ``served``, but their answers are held back until ``release()``."""
+        self._released.clear()
+        self.hold_from = from_index
+
+    def release(self) -> None:
+        """Send every held answer (and answer those to come at once)."""
+        self.hold_from = None
+        self._released.set()
+
+    def wait_held(self, count: int, timeout: float = 60.0) -> None:
+        """Block until ``count`` calls are held (an event, not a guess at seconds); AssertionError on timeout."""
+        with self._held:
+            if not self._held.wait_for(lambda: self.held >= count, timeout=timeout):
+                raise AssertionError(f"only {self.held} of {count} calls reached the fake API")
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
         """The recorded requests whose path is ``path`` (retries included)."""
@@ -175,6 +199,11 @@ class FakeAPIServer:
             limits = verdict.headers
         reply = self._admitted_call(provider, path, body, key, rid)
         reply.headers.update(limits)
+        if reply.hold:
+            with self._held:
+                self.held += 1
+                self._held.notify_all()
+            self._released.wait()
         return reply
 
     def _cost(self, provider: str, body: dict[str, Any]) -> tuple[int, int]:
@@ -190,7 +219,19 @@ class FakeAPIServer:
             fault = self.faults.pop(0) if self.faults else None
         if fault is None and self.fault_fn is not None:
             fault = self.fault_fn(index, body)
+        reply = self._faulted_call(provider, path, body, key, rid, fault)
+        with self._lock:
+            self.served.append({"index": index, "path": path, "fault": fault.kind if fault else None,
+                                "variant": fault.variant if fault else "", "status": reply.status})
+        reply.hold = self.hold_from is not None and index >= self.hold_from
+        return reply
+
+    def _faulted_call(self, provider: str, path: str, body: dict[str, Any], key: str, rid: str,
+                      fault: Fault | None) -> Reply:
         kind = fault.kind if fault else None
+        if kind == "malformed":
+            assert fault is not None
+            return Reply(200, damage(provider, self._answer(provider, path, body, None), fault.variant))
         if fault is None or kind in ("invalid_label", "schema_violation", "missing_product", "refusal", "truncated",
                                      "hang", "trickle"):
             variant = fault.variant if fault else ""

@@ -15,7 +15,7 @@ from typing import Any
 from fakeapi_answer import Parsed, dumps, tokens
 
 FAULT_KINDS = ("status", "hang", "not_json", "invalid_label", "schema_violation", "missing_product", "refusal",
-               "truncated", "drop", "trickle")
+               "truncated", "drop", "trickle", "malformed")
 REFUSAL = "I'm sorry, but I can't help with that request."
 OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Invalid request."),
@@ -54,7 +54,8 @@ class Fault:
     message: str | None = None  # status: error.message
     echo_key: bool = False  # status: put the received API key into error.message
     seconds: float = 0.0  # hang: sleep before answering normally; trickle: pause between TRICKLE_BYTES of the body
-    variant: str = ""  # not_json: "html"|"json"; schema_violation: "missing_r"|"wrong_types";
+    variant: str = ""  # not_json: "html"|"json"; schema_violation: "missing_r"|"wrong_types"; malformed: see
+    # fakeapi_malformed.MALFORMED_VARIANTS;
     # invalid_label: "unknown" (c=s="made-up") | "mismatch" (valid c, s of another category)
     headers: dict[str, str] = field(default_factory=dict)  # status: extra headers, e.g. x-should-retry
 
@@ -68,7 +69,7 @@ TRICKLE_BYTES = 10
 
 @dataclass
 class Reply:
-    """One HTTP answer; ``drop`` closes the socket instead, ``delay`` sleeps before answering."""
+    """One HTTP answer; ``drop`` closes the socket instead, ``delay`` sleeps before answering, ``hold`` waits."""
 
     status: int
     body: bytes = b""
@@ -76,6 +77,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
+    hold: bool = False  # wait for FakeAPIServer.release() before answering
     trickle: float = 0.0  # seconds between chunks of TRICKLE_BYTES (0: the body in one write)
 
     @classmethod

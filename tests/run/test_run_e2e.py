@@ -18,7 +18,7 @@ RUN_FILES = {
     "inputs/products.json", "inputs/taxonomy.xml", "inputs/prompt_templates.json",
     "config/models.yaml", "config/run_config.json", "config/system_info.json",
     "outputs/classifications.csv", "outputs/token_usage.json", "outputs/timing.json", "outputs/errors.log",
-    "outputs/calls.jsonl", "metadata/run_summary.json", "metadata/.lock",
+    "outputs/calls.jsonl", "outputs/calls_sent.jsonl", "metadata/run_summary.json", "metadata/.lock",
 }
 FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
 

@@ -119,6 +119,7 @@ def test_a_torn_header_in_classifications_csv_is_recovered_by_resume(cli, fake_a
     header = (outputs / "classifications.csv").read_text().splitlines()[0]
     (outputs / "classifications.csv").write_text(header[: len(header) // 2])
     (outputs / "calls.jsonl").write_text("")
+    (outputs / "calls_sent.jsonl").write_text("")  # nothing else written yet: no request sent either
     served = len(fake_api.requests_to(CHAT))
     again = cli("--resume", str(run))
     assert again.code == 0, again.err

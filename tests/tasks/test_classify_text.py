@@ -22,7 +22,7 @@ RUN_FILES = {
     "inputs/items.json", "inputs/labels.yaml", "inputs/prompt_templates.json",
     "config/models.yaml", "config/run_config.json", "config/system_info.json",
     "outputs/classifications.csv", "outputs/token_usage.json", "outputs/timing.json", "outputs/errors.log",
-    "outputs/calls.jsonl", "metadata/run_summary.json", "metadata/.lock",
+    "outputs/calls.jsonl", "outputs/calls_sent.jsonl", "metadata/run_summary.json", "metadata/.lock",
 }
 GOLD_FILES = {"outputs/metrics.json", "outputs/confusion_matrix.csv"}
 

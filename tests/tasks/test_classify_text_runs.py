@@ -44,7 +44,8 @@ def test_kill_9_then_resume_gives_every_item_once(tmp_path):
         calls = lines(run / "outputs" / "calls.jsonl")
         usage = json.loads((run / "outputs" / "token_usage.json").read_text())
         assert (usage["total_prompt_tokens"], usage["total_completion_tokens"]) == served_usage_of(server, calls)
-        assert usage["calls_made"] == len(calls) == len({c["call_id"] for c in calls})
+        assert usage["calls_made"] + usage["calls_unsettled"] == len(calls) == len({c["call_id"] for c in calls})
+        assert usage["calls_unsettled"] == sum(c["status"] == "unsettled" for c in calls)  # in flight at the kill
         assert sorted(i for c in calls if c["status"] == "ok" for i in c["item_ids"]) == sorted(IDS)
         summary = json.loads((run / "metadata" / "run_summary.json").read_text())
         assert summary["status"] == "completed" and [r["mode"] for r in summary["resumes"]] == ["resume"]

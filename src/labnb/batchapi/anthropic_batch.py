@@ -103,10 +103,10 @@ class AnthropicBatches(BatchProvider):
         body = result.get("message")
         text = json.dumps(body, ensure_ascii=False)
         try:
-            message = self._sdk.types.Message.model_validate(body)
-            return ItemResult(custom_id, chat_response(message, text, request_id=None))
-        except (CallError, ValueError) as exc:
-            return ItemResult(custom_id, error_type="bad_response", error=f"unreadable batch result: {exc}"[:500])
+            return ItemResult(custom_id, chat_response(body, text, request_id=None))
+        except CallError as exc:  # answered, so billed: its usage is kept when it reported one
+            return ItemResult(custom_id, error_type="bad_response", error=f"unreadable batch result: {exc}"[:500],
+                              answered=True, usage=exc.usage)
 
     def close(self) -> None:
         self._client.close()

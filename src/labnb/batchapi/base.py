@@ -69,6 +69,8 @@ class ItemResult:
     response: ChatResponse | None = None
     error_type: str = ""
     error: str = ""
+    answered: bool = False  # a bad_response the provider answered (and billed): ``usage`` as it reported it
+    usage: Any = None  # a ``Usage``, or None when unknown
 
 
 class BatchProvider(ABC):

@@ -112,10 +112,10 @@ class OpenAIBatches(BatchProvider):
                               error=f"HTTP {response.get('status_code')}: {message}")
         text = json.dumps(body, ensure_ascii=False)
         try:
-            completion = self._sdk.types.chat.ChatCompletion.model_validate(body)
-            return ItemResult(custom_id, chat_response(completion, text, request_id=response.get("request_id")))
-        except (CallError, ValueError) as exc:
-            return ItemResult(custom_id, error_type="bad_response", error=f"unreadable batch result: {exc}"[:500])
+            return ItemResult(custom_id, chat_response(body, text, request_id=response.get("request_id")))
+        except CallError as exc:  # answered, so billed: its usage is kept when it reported one
+            return ItemResult(custom_id, error_type="bad_response", error=f"unreadable batch result: {exc}"[:500],
+                              answered=True, usage=exc.usage)
 
     def close(self) -> None:
         self._client.close()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from labnb.config import ModelEntry
+from labnb.pacing.budget import Ledger
 from labnb.store.calls import CallRecord
 from labnb.store.results import BatchOutcome
 from labnb.task import Item
@@ -17,13 +18,28 @@ class Classifier(ABC):
     """Classifies a batch of items; never raises for one item's failure.
 
     It returns an ``ItemResult`` for every item it was given (status ``error`` when a
-    call failed) and raises only ``RunAborted`` (bad key, no quota) to stop the whole run.
+    call failed) and raises only ``RunAborted`` (bad key, no quota) to stop the whole run, or
+    ``BudgetRefused`` when the budget refused its first request (nothing was sent for the batch).
     """
 
     def __init__(self, entry: ModelEntry) -> None:
         self.entry = entry
         self._numbers = itertools.count(1)
         self.on_call: Callable[[CallRecord], None] | None = None
+        self.on_send: Callable[[CallRecord], None] | None = None
+        self.ledger = Ledger(None)  # the run's: every paid request asks it first
+        self.exact_tokens = False  # count input tokens exactly (a budget or a token rate limit needs it)
+        self.call_model = ""  # the CallRecord.model of this classifier's calls (a cascade's second model)
+
+    def attach(self, ledger: Ledger, *, on_call: Callable[[CallRecord], None] | None = None,
+               on_send: Callable[[CallRecord], None] | None = None, exact_tokens: bool = False) -> None:
+        """Join a run: its ledger, its writer of settled calls and of write-ahead lines."""
+        self.ledger, self.on_call, self.on_send, self.exact_tokens = ledger, on_call, on_send, exact_tokens
+
+    def sent(self, call: CallRecord) -> None:
+        """Log ``call``'s write-ahead line; its request is sent only once this returns."""
+        if self.on_send is not None:
+            self.on_send(call)
 
     def record(self, call: CallRecord) -> None:
         """Hand ``call`` to the run's writer the moment it is settled (the batch may still be in flight)."""

@@ -14,8 +14,9 @@ from typing import Any
 
 from labnb.classify.base import Classifier
 from labnb.config import ModelEntry
+from labnb.pacing.budget import BudgetRefused, Ledger
 from labnb.store.calls import CallRecord
-from labnb.store.results import BatchOutcome, ItemResult
+from labnb.store.results import BatchOutcome, ItemResult, refused
 from labnb.task import Item, Task
 
 CASCADE_COLUMNS = ("first_model", "first_answer", "first_confidence")
@@ -42,6 +43,14 @@ class CascadeClassifier(Classifier):
         self.concurrency = concurrency
         self.requested = 1
 
+    def attach(self, ledger: Ledger, *, on_call: Callable[[CallRecord], None] | None = None,
+               on_send: Callable[[CallRecord], None] | None = None, exact_tokens: bool = False) -> None:
+        # One ledger for both models: each prices its own requests, the second at its own rates.
+        super().attach(ledger, on_call=on_call, on_send=on_send, exact_tokens=exact_tokens)
+        for model in (self.first, self.second):
+            model.attach(ledger, on_call=on_call, on_send=on_send, exact_tokens=exact_tokens)
+        self.second.call_model = self.second_model
+
     def start_call_ids(self, first: int) -> None:
         super().start_call_ids(first)
         self.first._numbers = self.second._numbers = self._numbers  # one id sequence for the run
@@ -59,7 +68,7 @@ class CascadeClassifier(Classifier):
 
     async def classify(self, items: Sequence[Item]) -> BatchOutcome:
         first = await self.first.classify(items)
-        outcome = BatchOutcome(calls=list(first.calls))
+        outcome = BatchOutcome(calls=list(first.calls), refused=first.refused)
         answers = {r.item_id: r for r in first.results}
         escalated = [item for item in items if escalates(answers[item.item_id], self.threshold)]
         groups = [escalated[i:i + self.requested] for i in range(0, len(escalated), self.requested)]
@@ -67,13 +76,18 @@ class CascadeClassifier(Classifier):
 
         async def ask(group: list[Item]) -> BatchOutcome:
             async with gate:
-                return await self.second.classify(group)
+                try:
+                    return await self.second.classify(group)
+                except BudgetRefused as exc:  # not escalated: not run, so --resume escalates it
+                    reason = f"the budget refused its escalation to {self.second_model} ({exc})"
+                    return BatchOutcome(results=[refused(p.item_id, reason) for p in group], refused=1)
 
-        second = {}
+        second: dict[str, ItemResult] = {}
         for result in await asyncio.gather(*(ask(group) for group in groups)):
             for call in result.calls:
                 call.model = self.second_model
             outcome.calls.extend(result.calls)
+            outcome.refused += result.refused
             second.update((r.item_id, r) for r in result.results)
         for item in items:
             own = answers[item.item_id]

@@ -12,9 +12,12 @@ from labnb.classify.base import Classifier
 from labnb.clients import ChatRequest, ChatResponse, ModelClient, create_client
 from labnb.clients.requests import TOKENS_PER_ANSWER, TOKENS_PER_EXPLAINED_ANSWER, RequestBuilder
 from labnb.config import ModelEntry
+from labnb.cost.totals import call_cost
+from labnb.cost.usage import Usage, price
 from labnb.errors import CallError, RunAborted
+from labnb.pacing.budget import BudgetRefused
 from labnb.store.calls import CallRecord
-from labnb.store.results import BatchOutcome, ItemResult
+from labnb.store.results import BatchOutcome, ItemResult, refused
 from labnb.store.timeutil import utc_now
 from labnb.task import Item, Task
 
@@ -57,11 +60,15 @@ class LLMClassifier(Classifier):
 
     async def classify(self, items: Sequence[Item]) -> BatchOutcome:
         outcome = BatchOutcome()
-        results = await self._attempt(list(items), outcome, "first")
+        results = await self._attempt(list(items), outcome, "first")  # refused by the budget: nothing sent
         if len(items) > 1:
             for item in [p for p in items if p.item_id not in results]:
                 # A batch answer that skipped an item (or ran out of tokens): ask for it alone.
-                results.update(await self._attempt([item], outcome, "single-retry"))
+                try:
+                    results.update(await self._attempt([item], outcome, "single-retry"))
+                except BudgetRefused as exc:
+                    outcome.refused += 1
+                    results[item.item_id] = refused(item.item_id, f"the budget refused its single retry ({exc})")
         outcome.results = unanswered(items, results, self.task.item_noun)
         return outcome
 
@@ -76,7 +83,12 @@ class LLMClassifier(Classifier):
             self.keep(response, items, judged.results)
             return judged.results
         repair_request = self.requests.repair(items, judged.problem, response.text)
-        repair, repair_call = await self._call(repair_request, items, outcome, "repair")
+        try:
+            repair, repair_call = await self._call(repair_request, items, outcome, "repair")
+        except BudgetRefused as exc:
+            outcome.refused += 1
+            return {**judged.results, **{p.item_id: refused(p.item_id, f"the budget refused its repair ({exc})")
+                                         for p in items if p.item_id not in judged.results}}
         if repair is not None:
             fixed = judge(items, repair, repair_call, self.task)
             self.record(repair_call)
@@ -87,16 +99,33 @@ class LLMClassifier(Classifier):
 
     async def _call(self, request: ChatRequest, items: Sequence[Item], outcome: BatchOutcome,
                     attempt: str) -> tuple[ChatResponse | None, CallRecord]:
-        started, clock = utc_now(), time.perf_counter()
+        """One request through the run's ledger: reserved, logged ahead (write-ahead), sent, settled."""
         record = CallRecord(
-            call_id=self.new_call_id(), item_ids=[p.item_id for p in items], started_at=started,
-            latency_ms=0.0, status="ok", attempt=attempt,
-            request=self.requests.record(request, items),
+            call_id="", item_ids=[p.item_id for p in items], started_at="", latency_ms=0.0, status="ok",
+            attempt=attempt, request=self.requests.record(request, items), model=self.call_model,
         )
         shown = self.requests.example_ids(items)
         if shown:
             record.request["example_ids"] = shown
-        outcome.calls.append(record)
+        exact = self.exact_tokens or self.ledger.max_cost is not None
+        input_tokens = self.requests.request_tokens(request, exact=exact)
+        record.usage_max = Usage(input_tokens, request.max_tokens or self.entry.max_tokens)
+        answers = getattr(self.client, "answers", None)
+        if answers is not None and answers(request):
+            estimate = 0.0  # the response cache answers it: nothing is billed, nothing to reserve
+        else:
+            estimate = price(Usage(input_tokens, self.estimate_output_tokens(items)), self.entry.pricing).total
+            await self.ledger.reserve(estimate)  # BudgetRefused: nothing sent, nothing to record
+        try:
+            record.call_id, record.started_at = self.new_call_id(), utc_now()
+            self.sent(record)
+            outcome.calls.append(record)
+            return await self._send(request, record)
+        finally:
+            self.ledger.settle(estimate, call_cost(record, self.entry.pricing))
+
+    async def _send(self, request: ChatRequest, record: CallRecord) -> tuple[ChatResponse | None, CallRecord]:
+        clock = time.perf_counter()
         try:
             response = await self.client.call(request)
         except RunAborted as exc:  # keep the fatal call in calls.jsonl before the run stops
@@ -108,17 +137,20 @@ class LLMClassifier(Classifier):
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
             record.status, record.error_type, record.error = "error", exc.error_type, exc.message
             record.retries, record.response = exc.retries, exc.raw
+            if exc.answered:  # a 200 we could not use: billed all the same
+                record.usage, record.usage_known = exc.usage or Usage(), exc.usage is not None
             self.record(record)
             return None, record
         except asyncio.CancelledError:  # stopped in flight: it may have been billed, so it is on record
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
-            record.status, record.error_type = "cancelled", "cancelled"
+            record.status, record.error_type, record.usage_known = "cancelled", "cancelled", False
             record.error = "cancelled in flight when the run stopped; its usage is unknown"
             self.record(record)
             raise
         record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
         record.usage, record.retries, record.response = response.usage, response.retries, response.raw.get("body", "")
         record.cache_hit, record.cached_from = bool(response.cached_from), response.cached_from
+        record.usage_known = response.usage_known
         return response, record
 
     async def aclose(self) -> None:

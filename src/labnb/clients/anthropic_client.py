@@ -9,7 +9,7 @@ from typing import Any
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
-from labnb.cost.usage import Usage
+from labnb.cost.usage import Usage, reported_usage
 from labnb.errors import CallError
 from labnb.pacing import ratelimit
 
@@ -51,12 +51,12 @@ class AnthropicClient(ModelClient):
         except self._sdk.APIError as exc:
             raise map_sdk_error(exc, self._sdk, self.entry) from None
         try:
-            message = await raw.parse()  # the async raw response parses (and reads the body) asynchronously
-            body = raw.http_response.text
-        except Exception as exc:  # a 200 whose body is not a message
+            body = (await raw.http_response.aread()).decode("utf-8")
+            message = json.loads(body)  # read as plain JSON: any body the server sends, typed or not
+        except Exception as exc:  # a 200 whose body is not JSON
             body = raw.http_response.text if raw.http_response.is_closed else ""
             raise CallError("bad_response", f"unreadable response: {type(exc).__name__}", raw=body[:2000],
-                            retries=raw.retries_taken) from None
+                            retries=raw.retries_taken, answered=True) from None
         response = chat_response(message, body, retries=raw.retries_taken, request_id=raw.request_id)
         ratelimit.record_usage(response.usage.input_tokens, response.usage.output_tokens)
         return response
@@ -66,30 +66,45 @@ class AnthropicClient(ModelClient):
 
 
 def chat_response(message: Any, body: str, *, retries: int = 0, request_id: str | None = None) -> ChatResponse:
-    """Our response record from a Message (a live answer or a batch-API result)."""
-    try:
-        fields = parse_message(list(message.content), message.stop_reason)
-        usage = usage_of(message.usage)
-    except (AttributeError, TypeError):
-        raise CallError("bad_response", "response has no content or usage", raw=body[:2000], retries=retries) from None
-    return ChatResponse(**fields, usage=usage, retries=retries, request_id=request_id, raw={"body": body})
+    """Our response record from a Message as JSON (a live answer or a batch-API result).
+
+    A body without content blocks is a ``CallError("bad_response")`` that keeps the usage it reported;
+    usage that is not token counts is unknown (``usage_known``), never a cost."""
+    usage = usage_of(message.get("usage") if isinstance(message, dict) else None)
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list):
+        raise CallError("bad_response", "response has no content blocks", raw=body[:2000], retries=retries,
+                        answered=True, usage=usage)
+    if usage is None and "usage" in message:  # a server whose counts are broken: its answer is suspect too
+        raise CallError("bad_response", "response usage is not token counts", raw=body[:2000], retries=retries,
+                        answered=True)
+    fields = parse_message(content, message.get("stop_reason"))
+    return ChatResponse(**fields, usage=usage or Usage(), retries=retries, request_id=request_id,
+                        raw={"body": body}, usage_known=usage is not None)
 
 
-def usage_of(usage: Any) -> Usage:
-    """Our ``Usage`` from Anthropic's: its cached and cache-written tokens come on top of input_tokens."""
-    read = getattr(usage, "cache_read_input_tokens", 0) or 0
-    write = getattr(usage, "cache_creation_input_tokens", 0) or 0
-    return Usage(usage.input_tokens + read + write, usage.output_tokens, read, write)
+def usage_of(usage: Any) -> Usage | None:
+    """Our ``Usage`` from Anthropic's (cached and cache-written tokens come on top of input_tokens), or None
+    when it is missing or its counts are not token counts."""
+    if not isinstance(usage, dict):
+        return None
+    reported = reported_usage(usage.get("input_tokens"), usage.get("output_tokens"),
+                              usage.get("cache_read_input_tokens"), usage.get("cache_creation_input_tokens"))
+    if reported is None:
+        return None
+    read, write = reported.cached_tokens, reported.cache_write_tokens
+    return Usage(reported.input_tokens + read + write, reported.output_tokens, read, write)
 
 
-def parse_message(blocks: list[Any], stop_reason: str | None) -> dict[str, Any]:
-    """Text, parsed data, finish and refusal of a Messages answer (shared with batch results)."""
-    tool = next((b for b in blocks if getattr(b, "type", "") == "tool_use"), None)
-    text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", "") == "text")
-    finish = _FINISH.get(stop_reason or "", "stop")
-    data = tool.input if tool is not None and isinstance(tool.input, dict) else None
+def parse_message(blocks: list[Any], stop_reason: Any) -> dict[str, Any]:
+    """Text, parsed data, finish and refusal of a Messages answer's content blocks (JSON objects)."""
+    blocks = [b for b in blocks if isinstance(b, dict)]
+    tool = next((b for b in blocks if b.get("type") == "tool_use"), None)
+    text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
+    finish = _FINISH.get(stop_reason if isinstance(stop_reason, str) else "", "stop")
+    data = tool.get("input") if tool is not None and isinstance(tool.get("input"), dict) else None
     if tool is not None:
-        text = json.dumps(tool.input, ensure_ascii=False, sort_keys=True)
+        text = json.dumps(tool.get("input"), ensure_ascii=False, sort_keys=True)
     return {
         "text": text, "data": data if finish == "stop" else None, "finish": finish,
         "refusal": text if finish == "refusal" else None,

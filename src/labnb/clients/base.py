@@ -44,6 +44,7 @@ class ChatResponse:
     raw: dict[str, Any] = field(default_factory=dict)
     token_logprobs: tuple[tuple[str, float], ...] = ()  # (token, logprob) of the answer, when asked and given
     cached_from: str = ""  # a response-cache hit: the id of the run that paid for it
+    usage_known: bool = True  # False: the server's usage was missing or not token counts (``usage`` is then 0)
 
 
 class ModelClient(ABC):

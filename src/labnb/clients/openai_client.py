@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from labnb.clients import lazy_types
 from labnb.clients.base import ChatRequest, ChatResponse, ModelClient
 from labnb.clients.sdk_errors import map_sdk_error
 from labnb.config import ModelEntry
-from labnb.cost.usage import Usage
+from labnb.cost.usage import Usage, reported_usage
 from labnb.errors import CallError
 from labnb.pacing import ratelimit
 
@@ -88,23 +89,51 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 def chat_response(completion: Any, body: str, *, retries: int = 0, request_id: str | None = None) -> ChatResponse:
-    """Our response record from a ChatCompletion (a live answer or a batch-API result line)."""
-    try:
-        choice = completion.choices[0]
-        message, usage = choice.message, completion.usage
-        prompt, completion_tokens = usage.prompt_tokens, usage.completion_tokens
-    except (AttributeError, IndexError, TypeError):
-        raise CallError("bad_response", "response has no choices or usage", raw=body[:2000], retries=retries) from None
-    cached = getattr(usage.prompt_tokens_details, "cached_tokens", 0) or 0
-    text = message.content or ""
-    finish = "length" if choice.finish_reason == "length" else ("refusal" if message.refusal else "stop")
+    """Our response record from a ChatCompletion (a live answer or a batch-API result line).
+
+    Any body is either a response or a ``CallError("bad_response")`` that keeps the usage it reported
+    (the call was billed): OpenAI-compatible servers send ``"choices": {}``, ``"message": null``, usage
+    null, as strings or NaN. Usage that is not token counts is unknown, never a cost; a body without
+    usage at all is answered, with its usage unknown (``usage_known``)."""
+    usage = _usage(completion.get("usage") if isinstance(completion, dict) else None)
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    refusal = message.get("refusal") if isinstance(message, dict) else None
+    if not isinstance(message, dict) or not isinstance(content, (str, type(None))) \
+            or not isinstance(refusal, (str, type(None))):
+        raise CallError("bad_response", "response has no choices[0].message with text content", raw=body[:2000],
+                        retries=retries, answered=True, usage=usage) from None
+    if usage is None and "usage" in completion:  # a server whose counts are broken: its answer is suspect too
+        raise CallError("bad_response", "response usage is not token counts", raw=body[:2000], retries=retries,
+                        answered=True)
+    text = content or ""
+    finish = "length" if choice.get("finish_reason") == "length" else ("refusal" if refusal else "stop")
     return ChatResponse(
         text=text, data=_json_object(text) if finish == "stop" else None,
-        usage=Usage(prompt, completion_tokens, cached, 0), finish=finish, refusal=message.refusal,
-        retries=retries, request_id=request_id, raw={"body": body}, token_logprobs=_token_logprobs(choice),
+        usage=usage or Usage(), finish=finish, refusal=refusal, retries=retries, request_id=request_id,
+        raw={"body": body}, token_logprobs=_token_logprobs(choice), usage_known=usage is not None,
     )
 
 
+def _usage(usage: Any) -> Usage | None:
+    """The usage of a ChatCompletion, or None when it is missing or its counts are not token counts."""
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return reported_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), cached)
+
+
 def _token_logprobs(choice: Any) -> tuple[tuple[str, float], ...]:
-    content = getattr(getattr(choice, "logprobs", None), "content", None) or ()
-    return tuple((str(t.token), float(t.logprob)) for t in content)
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return ()
+    out = []
+    for t in content:
+        value = t.get("logprob") if isinstance(t, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append((str(t.get("token")), float(value)))
+    return tuple(out)

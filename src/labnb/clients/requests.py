@@ -59,16 +59,25 @@ class RequestBuilder:
 
     def input_tokens(self, items: Sequence[Item]) -> int:
         """Input tokens of the request for ``items``, counted as the dry run counts them (used live by budgets)."""
-        own_schema = self._schema_tokens(self.schema_for(items)) if self.subsets else 0
-        return self.prefix_tokens() + own_schema + self.count(self.user(items)) + CHAT_FRAMING_TOKENS
+        return self._tokens(self.schema_for(items), self.user(items), exact=True)
 
     def rough_input_tokens(self, items: Sequence[Item]) -> int:
         """``input_tokens`` estimated from UTF-8 bytes (see ``tokens.rough``), without loading a tokenizer."""
+        return self._tokens(self.schema_for(items), self.user(items), exact=False)
+
+    def request_tokens(self, request: ChatRequest, *, exact: bool = True) -> int:
+        """Input tokens of ``request`` as built (a repair's note included), counted or (not ``exact``) estimated."""
+        return self._tokens(request.schema, request.user, exact=exact)
+
+    def _tokens(self, schema: dict, user: str, *, exact: bool) -> int:
+        if exact:
+            own = self._schema_tokens(schema) if self.subsets else 0
+            return self.prefix_tokens() + own + self.count(user) + CHAT_FRAMING_TOKENS
         if self._rough_prefix is None:
-            schema = 0 if self.subsets else tokens.rough(json.dumps(self.schema, separators=(",", ":")))
-            self._rough_prefix = tokens.rough(self.system) + schema
-        own_schema = tokens.rough(json.dumps(self.schema_for(items), separators=(",", ":"))) if self.subsets else 0
-        return self._rough_prefix + own_schema + tokens.rough(self.user(items)) + CHAT_FRAMING_TOKENS
+            whole = 0 if self.subsets else tokens.rough(json.dumps(self.schema, separators=(",", ":")))
+            self._rough_prefix = tokens.rough(self.system) + whole
+        own = tokens.rough(json.dumps(schema, separators=(",", ":"))) if self.subsets else 0
+        return self._rough_prefix + own + tokens.rough(user) + CHAT_FRAMING_TOKENS
 
     def _schema_tokens(self, schema: dict) -> int:
         return self.count(json.dumps(schema, separators=(",", ":")))

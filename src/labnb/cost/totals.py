@@ -1,7 +1,9 @@
 """Run totals derived from ``calls.jsonl``: token usage, cost and request latency.
 
 Totals are always recomputed from the call log, so they include every call ever made for
-the run (across resumes and retries) and equal the usage the API reported, exactly.
+the run (across resumes and retries). ``cost_usd`` is exact: the usage the API reported, priced.
+Calls whose usage never came back (cancelled, unsettled, or answered with unusable counts) are
+counted apart, with ``cost_usd_unsettled_max``: the most they can have cost.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from labnb.config import ModelEntry
+from labnb.config import ModelEntry, Pricing
 from labnb.cost.usage import Usage, price
 from labnb.store.calls import CallRecord
 
@@ -25,9 +27,28 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return round(ordered[low] + (ordered[high] - ordered[low]) * (pos - low), 3)
 
 
+def worst_cost(call: CallRecord, pricing: Pricing) -> float:
+    """The most ``call`` can have cost: its counted input and its max_tokens, all at the uncached rate
+    (the batch rate for a batch-API call)."""
+    worst = Usage(call.usage_max.input_tokens, call.usage_max.output_tokens)
+    return price(worst, pricing, batch=call.attempt == "batch").total
+
+
+def call_cost(call: CallRecord, pricing: Pricing) -> float:
+    """What ``call`` counts against a budget: its exact price, or its worst case when its usage is unknown."""
+    if call.cache_hit:  # answered from the response cache: another run paid for it
+        return 0.0
+    if not call.usage_known:
+        return worst_cost(call, pricing)
+    return price(call.usage, pricing, batch=call.attempt == "batch").total
+
+
 def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool = False) -> dict[str, Any]:
     """The content of ``outputs/token_usage.json``: tokens and cost billed, and apart what the response cache
     replayed (answers another run paid for: their tokens, at today's prices)."""
+    unsettled = [c for c in calls if c.status == "unsettled"]
+    unknown = [c for c in calls if not c.usage_known]
+    calls = [c for c in calls if c.status != "unsettled"]
     replayed = [c for c in calls if c.cache_hit]
     billed = [c for c in calls if not c.cache_hit]
     usage = sum((c.usage for c in billed), Usage())
@@ -46,6 +67,10 @@ def token_usage(calls: Sequence[CallRecord], entry: ModelEntry, *, batch: bool =
         "calls_failed": sum(1 for c in calls if c.status != "ok"),
         # Stopped in flight: the provider may have billed them, but no usage came back to count.
         "calls_cancelled": sum(1 for c in calls if c.status == "cancelled"),
+        # Sent, and the run died before the answer was written: not in calls_made, maybe billed.
+        "calls_unsettled": len(unsettled),
+        "calls_usage_unknown": len(unknown),
+        "cost_usd_unsettled_max": round(sum(worst_cost(c, entry.pricing) for c in unknown), 10),
         "calls_by_attempt": by_attempt,
         "retries": sum(c.retries for c in calls),
         "calls_from_cache": len(replayed),

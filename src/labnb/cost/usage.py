@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from labnb.config import Pricing
 
@@ -38,8 +39,27 @@ class Usage:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Usage:
-        return cls(**{k: int(data.get(k, 0) or 0) for k in cls.__dataclass_fields__})
+    def from_dict(cls, data: Any) -> Usage:
+        """A usage record as written; a count that is not a non-negative integer reads as 0 (older folders)."""
+        data = data if isinstance(data, dict) else {}
+        return cls(**{k: token_count(data.get(k, 0)) or 0 for k in cls.__dataclass_fields__})
+
+
+def token_count(value: Any) -> int | None:
+    """``value`` as a token count, or None when it is not one: missing, a string, a bool, a float (NaN and
+    Infinity included) or negative. Servers do send such counts; none of them may become a cost."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def reported_usage(*counts: Any) -> Usage | None:
+    """A ``Usage`` from a server's counts (input, output, cached, cache write; missing ones are 0 only when
+    the server left them out as None), or None when any count given is not a token count: usage unknown."""
+    values = [token_count(0 if c is None and i >= 2 else c) for i, c in enumerate(counts)]
+    if any(v is None for v in values):
+        return None
+    return Usage(*values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

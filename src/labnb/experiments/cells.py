@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import signal
 import subprocess
@@ -173,13 +174,18 @@ def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: floa
         argv = [sys.executable, entry, "--resume", cell.run_dir]
     else:
         argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir), *(cache_argv or [])]
-        if max_cost is not None:
-            argv += ["--max-cost", f"{max_cost:.6f}"]
+    if max_cost is not None:
+        argv += ["--max-cost", cap_text(max_cost)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                                    preexec_fn=_die_with(os.getpid()), env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return CellProcess(cell, process, runs_dir)
+
+
+def cap_text(max_cost: float) -> str:
+    """A cell's ``--max-cost``, rounded down to a millionth of a dollar: a cap never exceeds what is left."""
+    return f"{math.floor(max_cost * 1e6 + 1e-6) / 1e6:.6f}"
 
 
 def last_line(path: Path) -> str:

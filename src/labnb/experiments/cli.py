@@ -43,13 +43,13 @@ def _run(args: argparse.Namespace) -> int:
     from labnb.experiments import experiment
     from labnb.experiments.gate import parse_fail_under
     from labnb.experiments.spec import load_spec
+    from labnb.pacing.budget import check_max_cost
 
     if (args.spec is None) == (args.resume is None):
         raise UsageError("give exactly one of SPEC.yaml or --resume EXP_DIR")
     if args.parallel < 1:
         raise UsageError(f"--parallel must be at least 1, got {args.parallel}")
-    if args.max_cost is not None and args.max_cost <= 0:
-        raise UsageError(f"--max-cost must be positive, got {args.max_cost}")
+    check_max_cost(args.max_cost)
     runs_dir = Path(args.runs_dir or DEFAULT_RUNS).resolve()
     cache = experiment.cache_argv(runs_dir, off=args.no_cache)
     if args.resume:
@@ -69,12 +69,16 @@ def _run(args: argparse.Namespace) -> int:
     if not args.resume:
         folder, header, cells = experiment.start(spec, runs_dir / "experiments")
         header["cache_argv"] = cache
+    # The experiment's budget is in cells.json: a resume keeps it (a --max-cost given on resume replaces it).
+    max_cost = args.max_cost if args.max_cost is not None else header.get("max_cost_usd")
+    check_max_cost(max_cost)
+    header["max_cost_usd"] = max_cost
     cut = sum(c.state != "done" and bool(c.run_dir) for c in cells)
     print(safe(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start"
                + (f", {cut} to resume" if cut else "") + f" | {folder.path}"), flush=True)
     gates = ([spec.gate] if spec.gate else []) + extra
     try:
-        outcome = experiment.run(spec, folder, header, cells, parallel=args.parallel, max_cost=args.max_cost,
+        outcome = experiment.run(spec, folder, header, cells, parallel=args.parallel, max_cost=max_cost,
                                  projections=projections, gates_=gates, say=lambda s: print(safe(s), flush=True))
     except KeyboardInterrupt:
         print(safe(f"interrupted | continue with: python src/run_experiment.py --resume {folder.path}"), flush=True)

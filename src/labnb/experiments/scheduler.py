@@ -15,6 +15,7 @@ from labnb.experiments.cells import (
     CellProcess,
     CellState,
     budget_cost,
+    cap_text,
     last_line,
     start,
     wait_for_run,
@@ -36,7 +37,9 @@ def run_json(run_dir: str | None, relative: str) -> dict[str, Any]:
 
 
 def run_cost(cell: CellState) -> float:
-    return float(run_json(cell.run_dir, "outputs/token_usage.json").get("cost_usd") or 0.0)
+    """What the cell's run spent: exact, plus the worst case of its calls without usage."""
+    usage = run_json(cell.run_dir, "outputs/token_usage.json")
+    return float(usage.get("cost_usd") or 0.0) + float(usage.get("cost_usd_unsettled_max") or 0.0)
 
 
 @dataclass
@@ -90,8 +93,19 @@ class Scheduler:
 
     def _launch(self, cell: CellState) -> None:
         cap = None
+        if self.max_cost is not None and cell.run_dir:
+            # A cut cell resumes in its folder, whose own ledger counts what it spent: its cap is a total,
+            # the experiment's budget less what every other cell spent or holds.
+            others = sum(run_cost(c) for c in self.cells if c.run_dir and c is not cell and
+                         all(cp.cell is not c for cp in self.running))
+            cap = self.max_cost - others - sum(cp.cell.max_cost_usd or 0.0 for cp in self.running)
+            if float(cap_text(cap)) <= 0:
+                cell.state = "skipped"
+                cell.message = f"not resumed: nothing left of --max-cost {self.max_cost:g}"
+                self._report(cell)
+                return
         if self.max_cost is not None and not cell.run_dir:
-            spent = sum(run_cost(c) for c in self.cells if c.state == "done")
+            spent = sum(run_cost(c) for c in self.cells if c.run_dir and all(cp.cell is not c for cp in self.running))
             reserved = sum(cp.cell.max_cost_usd or 0.0 for cp in self.running)
             available = self.max_cost - spent - reserved
             projection = budget_cost(self.projections[cell.index], bool(cell.options.get("batch_api")))
@@ -103,7 +117,7 @@ class Scheduler:
                 return
             # One cell at a time may use all that is left; parallel cells each get their projection.
             cap = None if projection == 0 else (available if self.parallel == 1 else projection)
-        cell.max_cost_usd = cap if not cell.run_dir else cell.max_cost_usd
+        cell.max_cost_usd = cap
         if cell.run_dir:
             busy = wait_for_run(cell.run_dir, self.say)  # a cell of a killed session may still be writing
             if busy or self._settled(cell):

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from labnb.pacing.budget import BudgetRefused
 from labnb.pacing.concurrency import AUTO, Slots
 from labnb.pacing.ratelimit import CURRENT, RateLimiter, RateStats
 
@@ -46,9 +47,9 @@ class Executor(Generic[T, R]):
     concurrency: int | str = AUTO
     limiter: RateLimiter | None = None
     tokens_of: Callable[[T], int] = lambda unit: 0
-    admit: Callable[[T], bool] = lambda unit: True  # False: the budget does not allow this unit
+    admit: Callable[[T], bool] = lambda unit: True  # False: the unit is not started
     grace: float = 5.0
-    refused: int = 0  # units the budget did not admit (left unprocessed; smaller ones may still fit)
+    refused: int = 0  # units not admitted, or whose work raised BudgetRefused (left unprocessed)
 
     def __post_init__(self) -> None:
         self.limiter = self.limiter or RateLimiter()
@@ -85,6 +86,9 @@ class Executor(Generic[T, R]):
                     clock = time.perf_counter()
                     try:
                         result = await self.work(unit)  # type: ignore[arg-type]
+                    except BudgetRefused:  # its first request did not fit: nothing sent, smaller units may fit
+                        self.refused += 1
+                        continue
                     except BaseException:
                         failed = True
                         raise

@@ -14,6 +14,7 @@ from labnb.answers.judging import failed, judge, schema_violations, unanswered
 from labnb.batchapi import BatchJob, BatchPart
 from labnb.batchapi import ItemResult as BatchItemResult
 from labnb.clients.requests import RequestBuilder
+from labnb.cost.usage import Usage
 from labnb.run.outputs import OutputWriter
 from labnb.run.plan import Plan
 from labnb.store.calls import CallRecord
@@ -43,13 +44,17 @@ def settle_group(items: Sequence[Item], item: BatchItemResult, call_id: str, par
         latency_ms=elapsed_ms(part), status="ok", attempt="batch",
         request={**builder.record(request, items), "custom_id": item.custom_id, "batch_id": part.batch_id},
     )
+    call.usage_max = Usage(builder.request_tokens(request, exact=False), request.max_tokens or builder.entry.max_tokens)
     outcome = BatchOutcome(calls=[call])
     response = item.response
     if response is None:
         call.status, call.error_type, call.error = "error", item.error_type, item.error
+        if item.answered:
+            call.usage, call.usage_known = item.usage or Usage(), item.usage is not None
         outcome.results = [failed(p, call) for p in items]
         return outcome
     call.usage, call.response = response.usage, response.raw.get("body", "")
+    call.usage_known = response.usage_known
     judged = judge(items, response, call, task)
     if judged.split:
         call.status, call.error_type, call.error = "error", "truncated", TRUNCATED

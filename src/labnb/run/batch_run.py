@@ -18,10 +18,12 @@ from typing import Any
 
 from labnb.batchapi import BatchItem, BatchJob, BatchProvider, create_provider
 from labnb.clients.requests import batches
+from labnb.cost.usage import Usage, price
 from labnb.errors import ConfigError, UsageError
-from labnb.pacing.budget import Budget
+from labnb.pacing.budget import Ledger
 from labnb.run.batch_results import settle
 from labnb.run.finalize import finalize_run, summary_line
+from labnb.run.ledger import open_ledger
 from labnb.run.plan import Plan
 from labnb.run.result import EXIT_CODES, EXIT_INTERRUPTED, RunResult
 from labnb.run.runner import new_classifier, pending_items, start
@@ -71,7 +73,7 @@ def resubmit(plan: Plan, folder: RunFolder, recorder: RunRecorder, todo: list[It
         recorder.save()
         return collect(plan, folder, recorder, command, provider=provider)
     classifier = new_classifier(plan)
-    _check_budget(plan, classifier, todo)
+    _check_budget(plan, classifier, todo, folder)
     recorder.update(status="submitted", batch_api=True, ended_at=None)
     return _send(plan, folder, recorder, provider, classifier, todo, command, mode="retry-failed-batch", wait=wait)
 
@@ -153,16 +155,19 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
     return RunResult(folder, "submitted", 0, line)
 
 
-def _check_budget(plan: Plan, classifier: Any, todo: Sequence[Item]) -> None:
-    """A batch cannot stop half-way: with --max-cost, all of it must fit, priced at the batch rate."""
+def _check_budget(plan: Plan, classifier: Any, todo: Sequence[Item], folder: RunFolder | None = None) -> None:
+    """A batch cannot stop half-way: with --max-cost, all of it must fit beside what the run already spent
+    (its ledger), priced at the batch rate."""
     limit = plan.options.max_cost
     if limit is None:
         return
-    budget = Budget(limit, plan.entry.pricing, batch=True)
+    ledger = open_ledger(plan, folder.file("outputs")) if folder is not None else Ledger(limit)
     groups = batches(todo, classifier.batch_size(plan.options.batch_size))
-    cost = sum(budget.estimate(classifier.estimate_tokens(g), classifier.estimate_output_tokens(g)) for g in groups)
-    if cost > limit:
-        raise UsageError(f"--max-cost {limit:g}: the batches would cost about ${cost:.4f} at the batch rate "
+    cost = sum(price(Usage(classifier.estimate_tokens(g), classifier.estimate_output_tokens(g)), plan.entry.pricing,
+                     batch=True).total for g in groups)
+    if not ledger.fits(cost):
+        spent = f" beside the ${ledger.settled:.4f} the run already spent" if ledger.settled else ""
+        raise UsageError(f"--max-cost {limit:g}: the batches would cost about ${cost:.4f} at the batch rate{spent} "
                          "(a rough estimate; --dry-run counts exactly); nothing was submitted")
 
 

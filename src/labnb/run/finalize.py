@@ -59,6 +59,8 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         accuracy=accuracy, cost_usd=usage["cost_usd"], total_tokens=usage["total_tokens"],
         calls_cancelled=usage["calls_cancelled"], calls_from_cache=usage.get("calls_from_cache", 0),
         cost_usd_from_cache=usage.get("cost_usd_from_cache", 0.0),
+        calls_unsettled=usage["calls_unsettled"],
+        cost_usd_unsettled_max=usage["cost_usd_unsettled_max"],
         duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
     )
     line = summary_line(folder, final, counts, usage, duration, accuracy, why_failed(rows))
@@ -108,6 +110,10 @@ def summary_line(folder: RunFolder, status: str, counts: Counter[str], usage: di
         f"{usage['total_tokens']:,} tokens", cost_text(usage),
         *([f"+ {usage['calls_cancelled']} calls cancelled in flight (usage unknown)"]
           if usage.get("calls_cancelled") else []),
+        *([f"+ {usage['calls_unsettled']} calls unsettled (sent, never answered on record)"]
+          if usage.get("calls_unsettled") else []),
+        *([f"+ up to ${usage['cost_usd_unsettled_max']:.6f} for calls without usage"]
+          if usage.get("cost_usd_unsettled_max") else []),
         f"{duration:.1f}s",
         str(folder.path),
     ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from labnb.errors import UsageError
 from labnb.limits import check_run_limits
+from labnb.pacing.budget import check_max_cost
 from labnb.pacing.concurrency import parse_concurrency
 
 _CHECKOUT = Path(__file__).resolve().parents[3]
@@ -81,8 +82,7 @@ class RunOptions:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.timeout is not None and self.timeout <= 0:
             raise UsageError(f"--timeout must be positive, got {self.timeout}")
-        if self.max_cost is not None and self.max_cost <= 0:
-            raise UsageError(f"--max-cost must be positive, got {self.max_cost}")
+        check_max_cost(self.max_cost)
         if self.shots is not None and self.shots < 0:
             raise UsageError(f"--shots must be 0 or more, got {self.shots}")
         if (self.shots or self.shot_selection != "knn") and self.examples is None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from labnb.classify.cascade import CASCADE_COLUMNS, cascade_cell
-from labnb.store.calls import CallRecord
+from labnb.errors import RunAborted
+from labnb.store.calls import CallRecord, sent_record
 from labnb.store.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
 from labnb.store.results import DONE_STATUSES, BatchOutcome, ItemResult
 from labnb.store.scrub import scrub
@@ -53,8 +54,18 @@ class OutputWriter:
         self.model_used = model_used
         self.table = CsvLog(outputs / "classifications.csv", table_columns(task, self.with_gold))
         self.calls = JsonlLog(outputs / "calls.jsonl")
+        self.sent = JsonlLog(outputs / "calls_sent.jsonl")
         self.errors = TextLog(outputs / "errors.log")
         self._written: set[str] = set()
+
+    def send(self, call: CallRecord) -> None:
+        """The write-ahead line of ``call``, before its request is sent; a log that cannot be written stops
+        the run before the request goes out (it could not be recorded)."""
+        try:
+            self.sent.write(sent_record(call))
+        except OSError as exc:
+            raise RunAborted(f"{self.outputs / 'calls_sent.jsonl'}: cannot write ({exc.strerror or exc}); "
+                             "no request is sent that could not be recorded") from None
 
     def write_call(self, call: CallRecord) -> None:
         """Log one call, once: as soon as it is settled, and never again with its batch's results."""
@@ -84,7 +95,7 @@ class OutputWriter:
         self.errors.write(scrub(line))
 
     def close(self) -> None:
-        for log in (self.table, self.calls, self.errors):
+        for log in (self.table, self.calls, self.sent, self.errors):
             log.close()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError, UsageError
+from labnb.pacing.budget import check_max_cost
 from labnb.run.plan import Plan, check_options, from_run
 from labnb.run.result import RunResult
 from labnb.run.runner import execute, new_classifier, pending_items, run_new
@@ -81,6 +82,7 @@ def continue_run(task: Task, run_dir: str | Path, command: list[str], *, retry_f
     ``retry_failed`` sends the failed items through the batch API again. ``overrides`` are the options
     that do not change the experiment (``max_cost``, ``concurrency``, ``timeout``).
     """
+    check_max_cost(overrides.get("max_cost"))  # before the folder is touched
     folder = RunFolder.open(Path(run_dir)).lock()  # a second process is refused at once, released by the OS
     recorder = RunRecorder.load(folder)
     _check_alive(folder, recorder)

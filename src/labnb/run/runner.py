@@ -18,12 +18,13 @@ from labnb.clients.requests import batches
 from labnb.cost.usage import Usage
 from labnb.errors import RunAborted
 from labnb.inputs.labelcols import column_split
-from labnb.pacing.budget import Budget
+from labnb.pacing.budget import Ledger
 from labnb.pacing.executor import Executor, StopSignal
 from labnb.pacing.ratelimit import RateLimiter
 from labnb.pacing.ratestats import SESSION_KEY
 from labnb.providers import create_classifier
 from labnb.run.finalize import finalize_run
+from labnb.run.ledger import open_ledger, record_unsettled
 from labnb.run.options import PROJECT_ROOT
 from labnb.run.outputs import OutputWriter, latest_rows
 from labnb.run.plan import Plan
@@ -113,12 +114,19 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
                "setup_seconds": round(setup_seconds, 3)}
     recorder.summary.setdefault("sessions", []).append(session)
     recorder.update(status="running", ended_at=None, pid=os.getpid(), host=socket.gethostname())
+    # Calls an earlier session sent and never settled (kill -9) go on record first, as unsettled.
+    unsettled = record_unsettled(folder.file("outputs"))
+    if unsettled:
+        session["calls_unsettled_found"] = unsettled
     # Ids are taken when a call starts but logged when it ends, so after a crash the log can have gaps:
     # continue after the highest id, never after the count.
     previous = [c.get("call_id", "") for c in read_jsonl(folder.file("outputs/calls.jsonl"))]
     classifier.start_call_ids(max((int(c[1:]) for c in previous if c[1:].isdigit()), default=0) + 1)
+    ledger = open_ledger(plan, folder.file("outputs"))
     writer = OutputWriter(folder.file("outputs"), plan.task, plan.items, plan.entry.model_used)
-    classifier.on_call = writer.write_call
+    # A budget or a models.yaml token cap counts input tokens exactly; otherwise pacing calibrates an estimate.
+    classifier.attach(ledger, on_call=writer.write_call, on_send=writer.send,
+                      exact_tokens=plan.options.max_cost is not None or plan.entry.tpm is not None)
     llm = any(e is not None and e.provider != "local" for e in (plan.entry, plan.escalation))
     cache = response_cache.for_run(plan.options) if llm else None
     if cache is not None:  # a replay re-asks every request by design: it only keeps answers
@@ -127,7 +135,7 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
     status, abort = "failed", None
     stop = StopSignal()
     try:
-        asyncio.run(_process(plan, classifier, todo, writer, recorder, stop))
+        asyncio.run(_process(plan, classifier, todo, writer, recorder, stop, ledger))
         status = stop.reason or "done"
     except RunAborted as exc:
         abort = exc
@@ -154,49 +162,38 @@ def execute(plan: Plan, folder: RunFolder, recorder: RunRecorder, classifier: Cl
 
 
 async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer: OutputWriter,
-                   recorder: RunRecorder, stop: StopSignal) -> None:
+                   recorder: RunRecorder, stop: StopSignal, ledger: Ledger) -> None:
     entry, options = plan.entry, plan.options
     size = classifier.batch_size(options.batch_size)
     groups = batches(todo, size)
-    budget = Budget(options.max_cost, entry.pricing)
-    estimates: dict[int, float] = {}
     counts: Counter[str] = Counter()
     spent_tokens = 0
+    refused = 0  # requests inside a batch the budget refused (a single retry, a repair, an escalation)
     limiter = RateLimiter(entry.rpm, entry.tpm)
     progress = Progress(len(todo), enabled=len(todo) > 1, desc=entry.alias, unit=plan.task.item_noun,
                         status=limiter.status)
     limiter.on_wait = progress.refresh
 
-    # A budget or a models.yaml token cap counts exactly; otherwise pacing calibrates a rough estimate.
-    exact = options.max_cost is not None or entry.tpm is not None
-
     def tokens_of(batch: list[Item]) -> int:
-        return classifier.estimate_tokens(batch, exact=exact)
-
-    def admit(batch: list[Item]) -> bool:
-        if options.max_cost is None or classifier.answers_from_cache(batch):
-            return True
-        estimates[id(batch)] = budget.estimate(tokens_of(batch), classifier.estimate_output_tokens(batch))
-        return budget.admit(estimates[id(batch)])
+        return classifier.estimate_tokens(batch, exact=classifier.exact_tokens)
 
     def on_result(batch: list[Item], outcome: BatchOutcome) -> None:
-        nonlocal spent_tokens
+        nonlocal spent_tokens, refused
         writer.write(outcome)
-        usage = sum((c.usage for c in outcome.calls if not c.cache_hit), Usage())  # a cache hit costs nothing
-        budget.settle(estimates.pop(id(batch), 0.0), usage)
-        spent_tokens += usage.total_tokens
+        spent_tokens += sum((c.usage for c in outcome.calls if not c.cache_hit), Usage()).total_tokens
+        refused += outcome.refused
         counts.update(r.status for r in outcome.results)
         progress.advance(len(outcome.results), failed=counts["error"] + counts["invalid"],
-                         tokens=spent_tokens, cost=budget.spent)
+                         tokens=spent_tokens, cost=ledger.settled)
 
     executor = Executor(work=classifier.classify, on_result=on_result, concurrency=options.concurrency,
-                        limiter=limiter, tokens_of=tokens_of, admit=admit)
+                        limiter=limiter, tokens_of=tokens_of)
     loop = asyncio.get_running_loop()
     handled = _install_signals(loop, stop)
     heartbeat = asyncio.create_task(recorder.heartbeat())
     try:
         await executor.run(groups, stop)
-        if executor.refused and not stop.reason:  # smaller requests that fitted ran; these did not
+        if (executor.refused or refused) and not stop.reason:  # smaller requests that fitted ran; these did not
             stop.reason = "budget_exhausted"
     finally:
         recorder.summary["sessions"][-1][SESSION_KEY] = executor.stats().to_dict()

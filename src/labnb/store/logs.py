@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,31 @@ from labnb.store.timeutil import utc_now
 
 
 class JsonlLog:
-    """One JSON object per line (sorted keys), appended as records happen."""
+    """One strict JSON object per line (sorted keys), appended as records happen: a NaN or an Infinity
+    (which json.dumps writes and strict readers refuse) is written as null."""
 
     def __init__(self, path: Path) -> None:
         self._file = AppendFile(path)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+        try:
+            line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
+        except ValueError:
+            line = json.dumps(_finite(record), sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
+        self._file.write(line + "\n")
 
     def close(self) -> None:
         self._file.close()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 class TextLog:

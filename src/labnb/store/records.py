@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from labnb.errors import InputError
 
-FORMAT_VERSION = 2  # 1: folders written before the records carried a version
+FORMAT_VERSION = 3  # 1: folders written before the records carried a version; 3: unsettled calls counted apart
 
 
 @dataclass
@@ -93,11 +93,14 @@ class TokenUsage(_Record):
     total_completion_tokens: int = 0
     total_tokens: int = 0
     calls_made: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # exact: the calls whose usage came back, priced
     model_used: str = ""
+    calls_unsettled: int = 0  # version 3: sent, never answered on record (0 in older folders: never counted)
+    cost_usd_unsettled_max: float = 0.0  # version 3: the most the calls without usage can have cost
     _types: ClassVar[dict[str, type | tuple[type, ...]]] = {
         "total_prompt_tokens": int, "total_completion_tokens": int, "total_tokens": int, "calls_made": int,
-        "cost_usd": _NUMBER, "model_used": str, "format_version": int,
+        "cost_usd": _NUMBER, "model_used": str, "format_version": int, "calls_unsettled": int,
+        "cost_usd_unsettled_max": _NUMBER,
     }
 
 

@@ -11,7 +11,7 @@ DONE_STATUSES = ("ok", "invalid", "error")
 ERROR_TYPES = (
     "rate_limit", "server_error", "timeout", "connection", "bad_response",
     "invalid_label", "refusal", "truncated", "missing_answer", "not_run", "bad_request",
-    "batch_expired", "batch_cancelled", "batch_errored", "cancelled",
+    "batch_expired", "batch_cancelled", "batch_errored", "cancelled", "budget_exhausted",
     "bad_input",  # a malformed row of a streamed input (labnb.scale): that item's invalid row
 )
 
@@ -39,3 +39,9 @@ class BatchOutcome:
 
     results: list[ItemResult] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)
+    refused: int = 0  # requests the budget refused (their items are ``not_run``/``budget_exhausted``)
+
+
+def refused(item_id: str, reason: str) -> ItemResult:
+    """The row of an item whose request the budget refused: not run, so ``--resume`` asks for it again."""
+    return ItemResult(item_id, status="not_run", error_type="budget_exhausted", error=f"not sent: {reason}")
