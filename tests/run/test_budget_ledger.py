@@ -23,6 +23,12 @@ CHAT = "/v1/chat/completions"
 PRICES = {"gpt4o_mini": (0.15, 0.075, 0.60)}  # USD per 1M tokens: input, cached input, output (models.yaml)
 
 
+@pytest.fixture
+def cli(cli):
+    """The run CLI with the response cache off: these runs repeat requests on purpose, and each must be paid."""
+    return lambda *args, **kwargs: cli(*args, "--no-cache", **kwargs)
+
+
 def table(run: Path) -> pd.DataFrame:
     return pd.read_csv(run / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
 
