@@ -30,7 +30,7 @@ def test_key_shapes_need_a_word_boundary_and_a_key_s_length():
 def test_summary_line_keeps_the_typed_runs_dir(cli, fake_api, runs_dir):
     result = cli("--single-product", "Whey Protein", "--runs-dir", str(runs_dir))
     assert result.code == 0, result.err
-    (run,) = runs_dir.iterdir()
+    (run,) = [p for p in runs_dir.iterdir() if p.name != ".cache"]  # .cache: the response cache
     assert result.out.splitlines()[-1].endswith(f" | {run}")
     assert "[REDACTED]" not in result.out + result.err
 

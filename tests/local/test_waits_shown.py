@@ -37,7 +37,7 @@ def test_waiting_off_a_terminal_writes_one_line():
     stream = io.StringIO()
     with pytest.raises(ValueError), waiting("embedding 3 labels", stream):
         raise ValueError("boom")
-    assert re.fullmatch(r"embedding 3 labels… failed \(\d+\.\ds\)\n", stream.getvalue())
+    assert stream.getvalue() == "embedding 3 labels… "  # the error's one line ends it
 
 
 def test_waiting_on_a_terminal_spins_then_clears_the_line():

@@ -38,11 +38,11 @@ def test_kill_9_with_calls_in_flight_then_resume_counts_every_served_call(tmp_pa
             process.wait()
         finally:
             server.release()
-        (run,) = runs.iterdir()
+        (run,) = [p for p in runs.iterdir() if p.name != ".cache"]  # .cache: the response cache
         outputs = run / "outputs"
         assert len(server.served) == 8
-        assert sorted(c["call_id"] for c in jsonl(outputs / "calls.jsonl")) == ["c000001", "c000002", "c000003",
-                                                                                "c000004"]
+        answered = {c["call_id"] for c in jsonl(outputs / "calls.jsonl")}  # which four: the order the pool connects
+        assert len(answered) == 4 and answered < {f"c{n:06d}" for n in range(1, 9)}
         sent = jsonl(outputs / "calls_sent.jsonl")
         assert sorted(c["call_id"] for c in sent) == [f"c{n:06d}" for n in range(1, 9)]  # written before sending
 

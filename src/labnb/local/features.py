@@ -1,9 +1,10 @@
 """What the learner sees of a text: its sentence embedding and lexical features fitted on the examples.
 
-Product titles carry brand names, units and pack words that a sentence embedding blurs; TF-IDF over word 1-2
-grams and character 3-5 grams (within word boundaries) keeps them. The vocabularies and their idf weights are
-fitted on the example texts only (no labels), so the same examples give the same features, bit for bit; the
-record names each block with its vocabulary size and a sha256 of its terms and idf weights.
+Short item texts (catalog titles above all) carry brand names, units and pack words that a sentence
+embedding blurs; TF-IDF over word 1-2 grams and character 3-5 grams (within word boundaries) keeps them.
+The vocabularies and their idf weights are fitted on the example texts only (no labels), so the same
+examples give the same features, bit for bit; the record names each block with its vocabulary size and a
+sha256 of its terms and idf weights.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ def _fitted(task: Task, options: RunOptions, entry: ModelEntry, folder: RunFolde
     # Examples are not matched against a streamed input (it is never held): none are left out for it.
     task.prompting = build_prompting(task, options, [], folder=folder, uses_shots=False)
     classifier: Any = create_classifier(entry, task)
-    ranked = classifier.ranked()  # a deep taxonomy: its index of nodes, and the learner on the examples
+    ranked = classifier.ranked()  # a task with many choices: its index of them, and the learner on the examples
     if ranked is not None:
         ranked.learner()
     else:

@@ -50,7 +50,8 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 @contextlib.contextmanager
 def waiting(what: str, stream: TextIO | None = None) -> Iterator[None]:
     """A spinner with the seconds elapsed on stderr while a person waits for ``what`` (a model loading,
-    labels being embedded); then one line saying how long it took. Not a terminal: the two ends of that line."""
+    labels being embedded); then one line saying how long it took. Not a terminal: the two ends of that line. On a
+    failure nothing is left but the error's own line."""
     stream = stream or sys.stderr
     tty = stream.isatty()
     started = time.perf_counter()
@@ -81,6 +82,10 @@ def waiting(what: str, stream: TextIO | None = None) -> Iterator[None]:
         if spinner is not None:
             if spinner.ident is not None:  # started
                 spinner.join()
-            stream.write(f"\r\x1b[K{what}…")
-        stream.write(f" {outcome} ({time.perf_counter() - started:.1f}s)\n")
+            stream.write(f"\r\x1b[K{what}…" if outcome != "failed" else "\r\x1b[K")
+        if outcome == "failed":
+            # The error that follows is the one line a failure prints: off a terminal it ends this line.
+            stream.write("" if spinner is not None else " ")
+        else:
+            stream.write(f" {outcome} ({time.perf_counter() - started:.1f}s)\n")
         stream.flush()
