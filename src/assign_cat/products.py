@@ -13,7 +13,7 @@ from typing import Any
 
 from labnb.errors import InputError
 from labnb.inputs.itemrows import ItemRow, RowRules, item_rows, single_item
-from labnb.inputs.labelcols import check_fields, split_fields
+from labnb.inputs.labelcols import carried_columns, check_fields, split_fields
 from labnb.inputs.tables import Row, read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
@@ -56,11 +56,7 @@ class Product:
         for key in ("description", *GOLD_FIELDS):
             if getattr(self, key):
                 out[key] = getattr(self, key)
-        if self.extra:
-            out["extra"] = dict(self.extra)
-        if self.withheld:
-            out["withheld"] = dict(self.withheld)
-        return out
+        return {**out, **carried_columns(self.extra, self.withheld)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Product:

@@ -9,7 +9,7 @@ from typing import Any
 
 from classify_text.labels import LabelSet
 from labnb.inputs.itemrows import RowRules, item_rows, single_item
-from labnb.inputs.labelcols import check_fields, split_fields
+from labnb.inputs.labelcols import carried_columns, check_fields, split_fields
 from labnb.inputs.tables import read_rows
 
 MAX_TEXT_CHARS = 4000
@@ -43,11 +43,7 @@ class TextItem:
         out: dict[str, Any] = {"item_id": self.item_id, "text": self.text}
         if self.expected_label:
             out["expected_label"] = self.expected_label
-        if self.extra:
-            out["extra"] = dict(self.extra)
-        if self.withheld:
-            out["withheld"] = dict(self.withheld)
-        return out
+        return {**out, **carried_columns(self.extra, self.withheld)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextItem:

@@ -83,3 +83,9 @@ def columns_note(items: Sequence[Any]) -> str:
     offered, withheld = column_split(items)
     return (f"columns offered to the model: {', '.join(offered) or 'none'}; withheld (kept in the outputs): "
             f"{', '.join(withheld) or 'none'}")
+
+
+def carried_columns(extra: dict[str, str], withheld: dict[str, str]) -> dict[str, dict[str, str]]:
+    """An item's carried input columns as its snapshot stores them: ``extra`` (offered) and ``withheld`` (gold-like),
+    each only when it has any."""
+    return {key: dict(value) for key, value in (("extra", extra), ("withheld", withheld)) if value}
