@@ -22,11 +22,9 @@ from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
-from labnb.task import Choice, Group, Ranker, Task
+from labnb.task import Choice, Group, Ranker, TableColumns, Task
 
-FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
-COLUMNS = [*FIRST_COLUMNS, "status", "error_type", "error", "latency_ms", "confidence", "call_id"]
-GOLD_COLUMNS = ["expected_category", "expected_subcategory", "correct"]
+GOLD_COLUMNS = ("expected_category", "expected_subcategory")
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,10 @@ class AssignCatOptions(RunOptions):
             raise UsageError(f"--candidates must be at least 1, got {self.candidates}")
 
 
-class AssignCat(Task):
+class AssignCat(Task[Product, AssignCatOptions]):
+    """Catalog products into a taxonomy: (category, subcategory) of a two-level XML one, or any node of
+    Google's or Shopify's."""
+
     name = "assign-cat"
     item_noun = "product"
     id_column = "product_id"
@@ -256,31 +257,22 @@ class AssignCat(Task):
     def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
         return self.deep.templates(explain=explain) if self.deep else super().prompt_templates(explain=explain)
 
-    def _documented(self, with_gold: bool) -> list[str]:
-        columns = COLUMNS + DEEP_COLUMNS if self.deep else list(COLUMNS)
-        return columns + GOLD_COLUMNS if with_gold else columns
+    def table(self) -> TableColumns:
+        return TableColumns(inputs=("product_id", "title"), answers=("category", "subcategory"),
+                            details=DEEP_COLUMNS if self.deep else (), gold=GOLD_COLUMNS,
+                            carried=tuple(self.extra_columns))
 
-    def columns(self, with_gold: bool) -> list[str]:
-        return self._documented(with_gold) + [self._carried(c) for c in self.extra_columns]
-
-    def _carried(self, column: str) -> str:
-        """An input column's name in classifications.csv (``input_status`` where it would clash)."""
-        return f"input_{column}" if column in self._documented(True) else column
-
-    def row(self, item: Any, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
+    def row(self, item: Any, result: ItemResult, with_gold: bool) -> dict[str, str]:
         if self.deep:
             return self.deep.row(item, result, with_gold)
-        category, subcategory = result.answer.get("category", ""), result.answer.get("subcategory", "")
-        row: dict[str, Any] = {"product_id": item.product_id, "title": item.title,
-                               "category": category, "subcategory": subcategory}
+        row = {"product_id": item.product_id, "title": item.title, "category": result.answer.get("category", ""),
+               "subcategory": result.answer.get("subcategory", "")}
         if with_gold:
-            row["expected_category"] = item.expected_category
-            row["expected_subcategory"] = item.expected_subcategory
-            row["correct"] = (result.status == "ok" and (category, subcategory)
-                              == (item.expected_category, item.expected_subcategory))
-        for column in self.extra_columns:
-            row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
+            row.update(expected_category=item.expected_category, expected_subcategory=item.expected_subcategory)
         return row
+
+    def carried(self, item: Any) -> dict[str, str]:
+        return {column: item.extra.get(column, item.withheld.get(column, "")) for column in self.extra_columns}
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:
         return self.deep.write_metrics(run_dir) if self.deep else super().write_metrics(run_dir)

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     import argparse
@@ -65,6 +65,28 @@ class Ranker:
     codes: list[int]
 
 
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+
+
+# The framework's own columns of every classifications.csv, after the task's inputs and answers.
+FRAMEWORK_COLUMNS = ("raw_response", "model_used", "status", "error_type", "error", "latency_ms", "confidence",
+                     "call_id")
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """A task's own columns of ``classifications.csv``. The framework adds the rest, in this order:
+    ``inputs``, ``answers``, the framework's columns (``raw_response`` … ``call_id``, see
+    ``labnb.run.outputs``), ``details``, then with gold ``gold`` and ``correct``, then ``carried``
+    (renamed ``input_<name>`` where they clash) and, in a cascade, the first model's columns."""
+
+    inputs: tuple[str, ...]  # the item's id and text
+    answers: tuple[str, ...]  # the answer; ``correct`` is every answer column equal to its gold column
+    details: tuple[str, ...] = ()  # more about the answer (e.g. a node's path)
+    gold: tuple[str, ...] = ()  # the gold of each answer column, in the same order
+    carried: tuple[str, ...] = ()  # input columns carried along as given
+
+
 class Item(Protocol):
     """What the framework needs of an item: its id, its main text and offered fields, whether it has gold."""
 
@@ -86,7 +108,11 @@ class Item(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-class Task(ABC):
+ItemT = TypeVar("ItemT", bound=Item)
+OptionsT = TypeVar("OptionsT", bound="RunOptions")
+
+
+class Task(ABC, Generic[ItemT, OptionsT]):
     """A use case. Subclasses set the class attributes and implement the abstract methods."""
 
     name: ClassVar[str]  # the use case, the run-id prefix by default
@@ -96,7 +122,7 @@ class Task(ABC):
     script: ClassVar[str]  # how users start it, for the hints the framework prints
     choice_noun: ClassVar[str] = "label"  # "k=… is not a <choice_noun> number of <choices_source>"
     choices_source: ClassVar[str] = "the label set"
-    options_class: ClassVar[type[RunOptions]]
+    options_class: ClassVar[type[RunOptions]]  # the options (a subclass of RunOptions) this task runs with
     # How analysis reads its classifications.csv: the main text, the answer and gold columns, and the
     # per-label block of metrics.json with the word for its labels (a two-level task: its upper level).
     text_column: ClassVar[str] = "text"
@@ -128,11 +154,11 @@ class Task(ABC):
         """The task's own command-line options (what to classify, label files)."""
 
     @abstractmethod
-    def load(self, options: RunOptions) -> list[Item]:
+    def load(self, options: OptionsT) -> list[ItemT]:
         """Load the label inputs and the items of a new run; problems are one-line ``InputError``s."""
 
     @abstractmethod
-    def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Item]:
+    def load_snapshot(self, folder: RunFolder, options: OptionsT) -> list[ItemT]:
         """The same from a run folder's own snapshot (resume, replay): today's files are ignored."""
 
     @abstractmethod
@@ -143,7 +169,7 @@ class Task(ABC):
         """Paths recorded in ``run_config.json`` besides the input file (e.g. a label file)."""
         return {}
 
-    def gold_warning(self, items: Sequence[Item]) -> str | None:
+    def gold_warning(self, items: Sequence[ItemT]) -> str | None:
         """A warning for gold labels that can never be scored right, or None."""
         return None
 
@@ -151,11 +177,11 @@ class Task(ABC):
         """The labels in a few words, for the dry run's first line."""
         return f"{len(self.choices())} labels"
 
-    def read_items(self, path: Path) -> list[Item]:
+    def read_items(self, path: Path) -> list[ItemT]:
         """Items of a file in the task's input format, with their gold (``--examples FILE``)."""
         raise NotImplementedError(f"{self.name} does not read examples files")
 
-    def gold_choice(self, item: Item) -> str | None:
+    def gold_choice(self, item: ItemT) -> str | None:
         """The id of the choice that ``item``'s gold label names, or None."""
         return None
 
@@ -182,13 +208,13 @@ class Task(ABC):
 
         return importlib.import_module(cls.prompts_module)
 
-    def offered(self, items: Sequence[Item]) -> dict[int, Choice] | None:
+    def offered(self, items: Sequence[ItemT]) -> dict[int, Choice] | None:
         """The choices a request for ``items`` offers when it offers only some (candidate retrieval: its
         items' shortlists); the answer schema's enum then holds exactly their numbers. None: every choice,
         for any ``items`` (the framework asks ``offered([])`` to learn whether a task offers subsets)."""
         return None
 
-    def request_record(self, items: Sequence[Item]) -> dict[str, Any]:
+    def request_record(self, items: Sequence[ItemT]) -> dict[str, Any]:
         """Extra facts about a request for ``items`` (e.g. each item's shortlist), recorded in calls.jsonl."""
         return {}
 
@@ -206,7 +232,7 @@ class Task(ABC):
         """The stable prefix of every request: instructions and the numbered choices."""
         return self._prompts().render_system(self.label_source(), explain=explain)
 
-    def render_user(self, items: Sequence[Item]) -> str:
+    def render_user(self, items: Sequence[ItemT]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
         return self._prompts().render_user(items)
 
@@ -223,13 +249,19 @@ class Task(ABC):
         return {}
 
     # --- outputs --------------------------------------------------------------------------------
-    @abstractmethod
-    def columns(self, with_gold: bool) -> list[str]:
-        """The columns of classifications.csv."""
+    def table(self) -> TableColumns:
+        """The task's own columns of classifications.csv (the framework adds status, errors, confidence…)."""
+        return TableColumns(inputs=(self.id_column, self.text_column), answers=self.answer_columns,
+                            gold=self.gold_columns)
 
     @abstractmethod
-    def row(self, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
-        """The classifications.csv row of one item's result (without the framework's common fields)."""
+    def row(self, item: ItemT, result: ItemResult, with_gold: bool) -> dict[str, str]:
+        """The values of the task's own columns (``table()``: inputs, answers, details, and gold when
+        ``with_gold``) for one item's result; a column left out is empty."""
+
+    def carried(self, item: ItemT) -> dict[str, str]:
+        """The values of the input columns carried into classifications.csv (``table().carried``)."""
+        return {}
 
     # The module with the task's ``write_metrics(run_dir)``, ``compute_metrics(rows)`` and
     # ``confusion_matrix(rows)``; imported only when scoring (scikit-learn is slow to import).

@@ -12,8 +12,8 @@ import pytest
 from fakeapi import FakeAPIServer
 from test_classify_text import GOLD_FILES, RUN_FILES, SAMPLE, calls_of, files_of, gold, plant, read_table
 
-from classify_text.items import load_items
 from conftest import ROOT, subprocess_env, write_models_yaml
+from labnb.flat.items import load_items
 from run.test_crash_resume import lines, served_usage_of, wait_for_calls
 
 ENTRY = ROOT / "src" / "run_classify_text.py"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -64,7 +63,7 @@ def project(spec: Spec, cell: CellState) -> Projection:
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            args = spec.use_case.cli().build_parser().parse_args(spec.argv(cell.options))
+            args = spec.use_case.build_parser().parse_args(spec.argv(cell.options))
         task = task_class(spec.use_case.name)
         plan = prepare(task(), options_of(task, args), require_key=False)
     except SystemExit:  # argparse: its one line is on stderr
@@ -102,17 +101,18 @@ class CellProcess:
 
 def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None) -> CellProcess:
     """Start ``cell`` as an ordinary run in ``runs_dir`` (or resume its run folder), stderr appended to ``log``."""
-    entry = str(spec.use_case.entry)
+    command = spec.use_case.command()
     if cell.run_dir:
-        argv = [sys.executable, entry, "--resume", cell.run_dir]
+        argv = [*command, "--resume", cell.run_dir]
     else:
-        argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir)]
+        argv = [*command, *spec.argv(cell.options), "--runs-dir", str(runs_dir)]
         if max_cost is not None:
             argv += ["--max-cost", f"{max_cost:.6f}"]
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**spec.use_case.environment(), "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                                   preexec_fn=_die_with_parent, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   preexec_fn=_die_with_parent, env=env)
     return CellProcess(cell, process, runs_dir)
 
 

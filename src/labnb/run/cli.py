@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from labnb.errors import LabError, UsageError
@@ -22,8 +23,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser(task_class: type[Task], *, prog: str, description: str) -> argparse.ArgumentParser:
-    """The parser of a task's entry: the task's own options and every framework option."""
+def build_parser(task_class: type[Task], *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
+    """The parser of a task's entry: the task's own options and every framework option; the description is
+    the task's docstring unless given."""
+    if description is None:
+        description = " ".join((task_class.__doc__ or "").split())
     defaults = task_class.options_class()
     noun = task_class.item_noun
     p = _Parser(prog=prog, description=description, epilog=EPILOG.format(items=f"{noun}s"))
@@ -71,7 +75,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     return p
 
 
-def entry(task_class: type[Task], *, prog: str, description: str) -> tuple[Any, Any]:
+def entry(task_class: type[Task], *, prog: str, description: str | None = None) -> tuple[
+        Callable[[], argparse.ArgumentParser], Callable[[list[str] | None], int]]:
     """``(build_parser, main)`` of a task's command line, for its thin ``cli`` module."""
 
     def build() -> argparse.ArgumentParser:

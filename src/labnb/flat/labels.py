@@ -1,4 +1,4 @@
-"""The flat label set of classify-text: a YAML file validated into typed records, errors naming file and line.
+"""The flat label set: a YAML file validated into typed records, errors naming file and line.
 
 The YAML is read as a node tree (``yaml.compose``) so every message can name the line of the
 offending value; anchors and aliases are refused before composing, so no alias bomb can expand.

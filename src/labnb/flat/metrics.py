@@ -1,4 +1,4 @@
-"""Quality metrics of a classify-text run: accuracy, macro and weighted F1, per-label scores, confusion matrix.
+"""Quality metrics of a flat-label run: accuracy, macro and weighted F1, per-label scores, confusion matrix.
 
 The rules (``not_run`` left out, ``invalid``/``error`` predicted ``(none)``, F1 averages) are
 ``labnb.scoring``'s, shared with every use case.
@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from classify_text.labels import LabelSet
 from labnb import scoring
+from labnb.flat.labels import LabelSet
 from labnb.scoring import ratio
 
 _TEXT_COLUMNS = ("label", "expected_label")

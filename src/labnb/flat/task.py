@@ -1,0 +1,228 @@
+"""``classify``: texts in, one label of a flat label set out. Any label file runs with no Python of its own.
+
+The label set is data (``--labels FILE``, see ``labnb.flat.labels``); the input columns are options
+(``--text-column``, repeatable, ``--id-column``, ``--gold-column``); the prompt is the shipped prompt
+file, rendered by the framework's prompting like any ``--prompt FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from labnb.answers import prompt_record
+from labnb.errors import UsageError
+from labnb.flat.items import (
+    GOLD_COLUMN,
+    ID_COLUMN,
+    TEXT_COLUMN,
+    TextColumns,
+    TextItem,
+    check_gold,
+    load_items,
+    single_text,
+)
+from labnb.flat.labels import LabelSet, load_labels
+from labnb.prompting import answer_format_text
+from labnb.run.options import PROJECT_ROOT, RunOptions
+from labnb.store.jsonio import read_json
+from labnb.store.results import ItemResult
+from labnb.store.runfolder import RunFolder
+from labnb.task import Choice, JsonValue, TableColumns, Task
+
+if TYPE_CHECKING:  # pandas and jinja2 are imported when a run scores or renders, not to parse --help
+    import pandas as pd
+
+    from labnb.prompting.setup import Prompting
+
+LABELS_SNAPSHOT = "inputs/labels.yaml"
+
+
+@dataclass(frozen=True)
+class ClassifyOptions(RunOptions):
+    """The framework's options plus what to label (``--single-text``), the label set and the input columns."""
+
+    single_text: str | None = None
+    labels: str | None = None
+    text_column: tuple[str, ...] = (TEXT_COLUMN,)
+    id_column: str = ID_COLUMN
+    gold_column: str = GOLD_COLUMN
+    sheet: str | None = None
+
+    def __post_init__(self) -> None:
+        # run_config.json of older runs holds one name; the command line gives a list
+        given = self.text_column
+        object.__setattr__(self, "text_column", (given,) if isinstance(given, str) else tuple(given))
+
+    @classmethod
+    def single_option(cls) -> str:
+        return "single_text"
+
+    def check(self) -> None:
+        super().check()
+        if self.labels is None:
+            raise UsageError("give the label set with --labels FILE (a YAML file, e.g. config/labels/intent.yaml)")
+        if len(set(self.text_column)) != len(self.text_column):
+            raise UsageError(f"--text-column names a column twice: {', '.join(self.text_column)}")
+
+    @property
+    def columns(self) -> TextColumns:
+        return TextColumns(self.text_column, self.id_column, self.gold_column)
+
+
+class Classify(Task[TextItem, ClassifyOptions]):
+    """One label of a flat label set for each text; the run is named for the label set."""
+
+    name = "classify"
+    item_noun = "item"
+    id_column = "item_id"
+    items_file = "items.json"
+    script = "labnb run classify"
+    options_class = ClassifyOptions
+    prompt_file = PROJECT_ROOT / "config" / "prompts" / "classify-text.yaml"
+    prompt_extra_variables = ("label_set",)
+    answer_noun: ClassVar[str] = "text"  # the answer format's word for an item: "one entry per text"
+
+    def __init__(self) -> None:
+        self.label_set: LabelSet | None = None
+        self.labels_path: Path | None = None
+        self.carried_columns: tuple[str, ...] = ()
+
+    @classmethod
+    def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
+        what.add_argument("--single-text", metavar="TEXT", help="label one text")
+        what.add_argument("--text-column", action="append", metavar="NAME", help=(
+            f"an input column holding the text (default {TEXT_COLUMN}); repeat it to show several, "
+            "as 'name: value | name: value'"))
+        what.add_argument("--id-column", metavar="NAME", help=f"the input column holding ids (default {ID_COLUMN})")
+        what.add_argument("--gold-column", metavar="NAME",
+                          help=f"the input column holding gold labels (default {GOLD_COLUMN})")
+        what.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx input (default: the first)")
+        default = cls.options_class().labels
+        files.add_argument("--labels", metavar="FILE", help="the label set (YAML)" + (
+            f" (default {default})" if default else "; see config/labels/"))
+
+    def run_prefix(self) -> str:
+        return self._labels.name  # runs/<label set name>-<date>-<time>/
+
+    def _use_labels(self, path: Path) -> None:
+        self.labels_path, self.label_set = path, load_labels(path)
+        self.__dict__.pop("_choices", None)
+
+    @property
+    def _labels(self) -> LabelSet:
+        if self.label_set is None:
+            raise RuntimeError("the label set is loaded by load() or load_snapshot() first")
+        return self.label_set
+
+    def load(self, options: ClassifyOptions) -> list[TextItem]:
+        assert options.labels is not None  # checked by ClassifyOptions.check
+        self._use_labels(Path(options.labels))
+        if options.input is None:
+            return single_text(options.single_text or "")
+        items = load_items(Path(options.input), options.columns, sheet=options.sheet, limit=options.limit)
+        return self._carry(check_gold(items, self._labels).items)  # gold written as label names becomes ids
+
+    def _carry(self, items: list[TextItem]) -> list[TextItem]:
+        self.carried_columns = tuple(dict.fromkeys(key for item in items for key in item.extra))
+        return items
+
+    def load_snapshot(self, folder: RunFolder, options: ClassifyOptions) -> list[TextItem]:
+        self._use_labels(folder.file(LABELS_SNAPSHOT))
+        return self._carry([TextItem.from_dict(item) for item in read_json(folder.file(f"inputs/{self.items_file}"))])
+
+    def snapshot(self, folder: RunFolder) -> None:
+        assert self.labels_path is not None
+        folder.copy_in(self.labels_path, LABELS_SNAPSHOT)
+
+    def config_paths(self) -> dict[str, str | None]:
+        return {"labels_path": str(self.labels_path)}
+
+    def gold_warning(self, items: Sequence[TextItem]) -> str | None:
+        return check_gold(items, self._labels).warning or None
+
+    def describe(self) -> str:
+        return f"label set '{self._labels.name}' ({len(self._labels.labels)} labels)"
+
+    @cached_property
+    def _choices(self) -> dict[int, Choice]:
+        return {k: Choice(k, label.id, label.name, label.description, {"label": label.id})
+                for k, label in self._labels.codes.items()}
+
+    def choices(self) -> dict[int, Choice]:
+        return self._choices
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        return next((lab.name for lab in self._labels.labels if lab.id == row.get("label")), row.get("label", ""))
+
+    def read_items(self, path: Path) -> list[TextItem]:
+        return check_gold(load_items(path), self._labels).items
+
+    def gold_choice(self, item: TextItem) -> str | None:
+        return item.expected_label if item.expected_label in self._labels.ids else None
+
+    # --- the prompt: the shipped prompt file is the built-in prompt ----------------------------------------
+    @cached_property
+    def _builtin(self) -> Prompting:
+        from labnb.prompting.files import load_prompt_file
+        from labnb.prompting.setup import Prompting
+
+        assert self.prompt_file is not None
+        return Prompting(load_prompt_file(self.prompt_file, extra_variables=self.prompt_extra_variables))
+
+    def render_system(self, *, explain: bool = False) -> str:
+        return self._builtin.system(self, explain=explain)
+
+    def render_user(self, items: Sequence[TextItem]) -> str:
+        return self._builtin.user(self, items, explain=False)
+
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        prompt = self._builtin.prompt
+        codes = {k: label.id for k, label in self._labels.codes.items()}
+        return prompt_record(self.render_system(explain=explain), codes, explain=explain,
+                             prompt_file=str(prompt.path), system_template=prompt.sources["system"],
+                             user_template=prompt.sources["user"])
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        labels = self._labels
+        listing = "\n".join(f"  {k}: {label.name}" + (f" - {label.description}" if label.description else "")
+                            for k, label in labels.codes.items())
+        return {"labels": listing,
+                "label_set": {"name": labels.name, "version": labels.version, "description": labels.description},
+                "answer_format": answer_format_text(self.answer_noun, "label", explain=explain)}
+
+    # --- outputs -------------------------------------------------------------------------------------------
+    def table(self) -> TableColumns:
+        return TableColumns(inputs=("item_id", "text"), answers=("label",), gold=("expected_label",),
+                            carried=self.carried_columns)
+
+    def row(self, item: TextItem, result: ItemResult, with_gold: bool) -> dict[str, str]:
+        row = {"item_id": item.item_id, "text": item.text, "label": result.answer.get("label", "")}
+        return {**row, "expected_label": item.expected_label} if with_gold else row
+
+    def carried(self, item: TextItem) -> dict[str, str]:
+        return item.extra
+
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
+        from labnb.flat import metrics
+
+        return metrics.write_metrics(run_dir, self._labels)  # in label-set order
+
+    @classmethod
+    def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
+        from labnb.flat import metrics
+
+        return metrics.compute_metrics(rows)
+
+    @classmethod
+    def confusion_matrix(cls, rows: pd.DataFrame) -> pd.DataFrame | None:
+        from labnb.flat import metrics
+
+        return metrics.confusion_matrix(rows)
+
+
+TASK = Classify
