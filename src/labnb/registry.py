@@ -4,7 +4,7 @@
     wordcount = "labnb_wordcount_task:WordCount"
 
 The built-in tasks register the same way, in the project's own pyproject.toml. Run from a clone that is
-not pip-installed (``python src/run_assign_cat.py``), the project's declarations are read from that file,
+not pip-installed (``python src/run_x.py``), the project's declarations are read from that file,
 so the seed's commands keep working; installed packages' entry points are added to them (and win a clash).
 Run folders name their task in ``run_summary.json`` (``use_case``).
 """

@@ -2,7 +2,7 @@
 
 The label set is data (``--labels FILE``, see ``labnb.flat.labels``); the input columns are options
 (``--text-column``, repeatable, ``--id-column``, ``--gold-column``); the prompt is the shipped prompt
-file, rendered by the framework's prompting like any ``--prompt FILE``.
+file (``labnb.parts.prompt``) and the scores are those of one answer column (``labnb.parts.metrics``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from labnb.answers import prompt_record
 from labnb.errors import UsageError
 from labnb.flat.items import (
     GOLD_COLUMN,
@@ -27,17 +26,14 @@ from labnb.flat.items import (
     single_text,
 )
 from labnb.flat.labels import LabelSet, load_labels
+from labnb.parts.metrics import OneAnswerMetrics
+from labnb.parts.prompt import PromptFromFile
 from labnb.prompting import answer_format_text
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
-from labnb.task import Choice, JsonValue, TableColumns, Task
-
-if TYPE_CHECKING:  # pandas and jinja2 are imported when a run scores or renders, not to parse --help
-    import pandas as pd
-
-    from labnb.prompting.setup import Prompting
+from labnb.task import Choice, JsonValue, TableColumns
 
 LABELS_SNAPSHOT = "inputs/labels.yaml"
 
@@ -74,7 +70,7 @@ class ClassifyOptions(RunOptions):
         return TextColumns(self.text_column, self.id_column, self.gold_column)
 
 
-class Classify(Task[TextItem, ClassifyOptions]):
+class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextItem, ClassifyOptions]):
     """One label of a flat label set for each text; the run is named for the label set."""
 
     name = "classify"
@@ -165,33 +161,9 @@ class Classify(Task[TextItem, ClassifyOptions]):
     def gold_choice(self, item: TextItem) -> str | None:
         return item.expected_label if item.expected_label in self._labels.ids else None
 
-    # --- the prompt: the shipped prompt file is the built-in prompt ----------------------------------------
-    @cached_property
-    def _builtin(self) -> Prompting:
-        from labnb.prompting.files import load_prompt_file
-        from labnb.prompting.setup import Prompting
-
-        assert self.prompt_file is not None
-        return Prompting(load_prompt_file(self.prompt_file, extra_variables=self.prompt_extra_variables))
-
-    def render_system(self, *, explain: bool = False) -> str:
-        return self._builtin.system(self, explain=explain)
-
-    def render_user(self, items: Sequence[TextItem]) -> str:
-        return self._builtin.user(self, items, explain=False)
-
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        prompt = self._builtin.prompt
-        codes = {k: label.id for k, label in self._labels.codes.items()}
-        return prompt_record(self.render_system(explain=explain), codes, explain=explain,
-                             prompt_file=str(prompt.path), system_template=prompt.sources["system"],
-                             user_template=prompt.sources["user"])
-
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         labels = self._labels
-        listing = "\n".join(f"  {k}: {label.name}" + (f" - {label.description}" if label.description else "")
-                            for k, label in labels.codes.items())
-        return {"labels": listing,
+        return {**super().prompt_variables(explain=explain),
                 "label_set": {"name": labels.name, "version": labels.version, "description": labels.description},
                 "answer_format": answer_format_text(self.answer_noun, "label", explain=explain)}
 
@@ -206,23 +178,6 @@ class Classify(Task[TextItem, ClassifyOptions]):
 
     def carried(self, item: TextItem) -> dict[str, str]:
         return item.extra
-
-    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
-        from labnb.flat import metrics
-
-        return metrics.write_metrics(run_dir, self._labels)  # in label-set order
-
-    @classmethod
-    def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
-        from labnb.flat import metrics
-
-        return metrics.compute_metrics(rows)
-
-    @classmethod
-    def confusion_matrix(cls, rows: pd.DataFrame) -> pd.DataFrame | None:
-        from labnb.flat import metrics
-
-        return metrics.confusion_matrix(rows)
 
 
 TASK = Classify
