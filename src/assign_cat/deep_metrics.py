@@ -29,7 +29,7 @@ class Scored:
     pred: Node | None
 
 
-def _text(row: Mapping[str, Any], key: str) -> str:
+def _text(row: Mapping[Any, Any], key: str) -> str:
     value = row.get(key, "")
     return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
 
@@ -58,6 +58,8 @@ def _level_scores(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> tuple[dic
     for level in range(1, taxonomy.max_depth + 1):
         hits = total = 0
         for s in scored:
+            if s.gold is None:
+                continue
             gold = taxonomy.below_root(s.gold)
             if len(gold) < level:
                 continue
@@ -71,6 +73,8 @@ def _level_scores(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> tuple[dic
 def _hierarchical(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> dict[str, float | None]:
     overlap = n_pred = n_gold = 0
     for s in scored:
+        if s.gold is None:
+            continue
         gold = set(taxonomy.below_root(s.gold))
         pred = set(taxonomy.below_root(s.pred)) if s.pred else set()
         overlap += len(gold & pred)
@@ -100,14 +104,14 @@ def deep_metrics(rows: pd.DataFrame | Iterable[Mapping[str, Any]], taxonomy: Dee
     """The deep scores of ``rows``; with ``candidates`` (product id → shortlisted node ids) the retrieval recall."""
     scored = scored_rows(rows, taxonomy)
     resolved = [s for s in scored if s.gold is not None]
-    n_correct = sum(s.pred is not None and s.pred.id == s.gold.id for s in resolved)
+    n_correct = sum(s.pred is not None and s.gold is not None and s.pred.id == s.gold.id for s in resolved)
     levels, support = _level_scores(resolved, taxonomy)
     out: dict[str, Any] = {
         "node_accuracy": _ratio(n_correct, len(scored)),
         "n_node_correct": n_correct,
         "n_deep_scored": len(scored),
         "n_gold_unresolved": len(scored) - len(resolved),
-        "n_gold_outside_root": sum(not taxonomy.within(s.gold) for s in resolved),
+        "n_gold_outside_root": sum(s.gold is not None and not taxonomy.within(s.gold) for s in resolved),
         "level_accuracy": levels,
         "level_support": support,
         **_hierarchical(resolved, taxonomy),

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from analysis.test_analyze import PAIR_X, make_run
-from conftest import ROOT
+from conftest import ROOT, venv_over_this_one
 
 
 def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_path):
@@ -18,13 +18,13 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    venv_over_this_one(venv)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # offline: the dependencies are already installed system-wide, and setuptools builds in place
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--no-deps", "--no-build-isolation", str(source)], check=True, env=env, capture_output=True)
+                    "--no-deps", "--no-build-isolation", f"{source}/"], check=True, env=env, capture_output=True)
     bin_ = venv / "bin"
-    assert {"assign-cat", "analyze-runs", "classify-text"} <= {p.name for p in bin_.iterdir()}
+    assert {"labnb", "assign-cat", "analyze-runs", "classify-text"} <= {p.name for p in bin_.iterdir()}
     make_run(tmp_path / "runs", "assign-cat-2025-09-19-140000", PAIR_X)
     listed = subprocess.run([str(bin_ / "analyze-runs"), "list", "--runs-dir", str(tmp_path / "runs")],
                             capture_output=True, text=True, env=env, cwd=tmp_path)

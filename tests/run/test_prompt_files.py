@@ -70,8 +70,8 @@ def test_a_template_without_answer_format_gets_it_appended(tmp_path):
     ("system: |\n  ok {{ labels }}\n  {% if %}\nuser: x\n",
      "p.yaml: line 3: system template: syntax error: Expected an expression, got 'end of statement block'"),
     ("system: x\nuser: |-\n  a\n  b {{ item.txt }}\n",
-     "p.yaml: line 4: user template: unknown variable 'item' (known: answer_format, choice_noun, choices, count, examples, "
-     "explain, item_noun, items, labels)"),
+     "p.yaml: line 4: user template: unknown variable 'item' (known: answer_format, choice_noun, choices, count, "
+     "examples, explain, item_noun, items, labels)"),
     ("system: |\n  {{ items }}\nuser: x\n",
      "p.yaml: line 2: system template: 'items' is only available in the user template (the system prompt is the "
      "cached prefix, the same for every request)"),

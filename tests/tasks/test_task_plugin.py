@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pandas as pd
 
-from conftest import ROOT
+from conftest import ROOT, venv_over_this_one
 
 PLUGIN = ROOT / "tests" / "plugins" / "labnb_priority_task"
 TICKETS = ("id,body,plan,expected_priority\n"
@@ -24,23 +23,19 @@ TICKETS = ("id,body,plan,expected_priority\n"
 
 
 def install(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A venv over the test interpreter's packages (a .pth file: ``--system-site-packages`` would see the base
-    interpreter's, not this venv's) with labnb (from a copy of the project) and the plugin."""
+    """A venv over the test interpreter's packages with labnb (from a copy of the project) and the plugin."""
     source = tmp_path / "project"  # copies: building writes build/ and *.egg-info next to the sources
     source.mkdir()
     for name in ("pyproject.toml", "requirements.txt", "README.md"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
     plugin = shutil.copytree(PLUGIN, tmp_path / "plugin", ignore=shutil.ignore_patterns("__pycache__"))
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = Path(sysconfig.get_paths()["purelib"])
-    (venv / site.relative_to(sys.prefix) / "over-the-test-venv.pth").write_text(f"{site}\n")
+    python = venv_over_this_one(tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                     "--no-deps", "--no-build-isolation", f"{source}/", f"{plugin}/"], check=True, env=env,
                    capture_output=True)
-    return venv / "bin", env
+    return python.parent, env
 
 
 def test_an_installed_plugin_task_is_listed_and_runs_through_labnb_run(tmp_path):
@@ -56,8 +51,9 @@ def test_an_installed_plugin_task_is_listed_and_runs_through_labnb_run(tmp_path)
                                                    "its text and the columns beside it.")
     data = tmp_path / "tickets.csv"
     data.write_text(TICKETS, encoding="utf-8")
+    models = str(ROOT / "config" / "models.yaml")
     done = subprocess.run([str(bin_ / "labnb"), "run", "priority", "--model", "local", "--input", str(data),
-                           "--runs-dir", str(tmp_path / "runs"), "--models-config", str(ROOT / "config" / "models.yaml")],
+                           "--runs-dir", str(tmp_path / "runs"), "--models-config", models],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (run,) = (tmp_path / "runs").iterdir()

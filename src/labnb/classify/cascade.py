@@ -69,7 +69,7 @@ class CascadeClassifier(Classifier):
             async with gate:
                 return await self.second.classify(group)
 
-        second = {}
+        second: dict[str, ItemResult] = {}
         for result in await asyncio.gather(*(ask(group) for group in groups)):
             for call in result.calls:
                 call.model = self.second_model

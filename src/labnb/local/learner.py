@@ -15,7 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 METHOD = "ridge linear classifier on sentence embeddings, mixed with zero-shot similarity, temperature-calibrated"
 MIN_FOR_CV = 4  # fewer examples than this: no cross-validation, the defaults below
@@ -92,7 +95,7 @@ class FittedLearner:
                 "calibration_tau": self.tau, "cross_validation": self.cv}
 
 
-def fit_learner(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: LearnerSettings | None = None
+def fit_learner(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any, settings: LearnerSettings | None = None
                 ) -> FittedLearner:
     """Fit on the examples' vectors, their choice indexes and their zero-shot probabilities (examples x choices)."""
     import numpy as np
@@ -102,7 +105,7 @@ def fit_learner(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: L
     zero_shot = np.asarray(zero_shot, dtype=np.float64)
     n_choices = zero_shot.shape[1]
     ridge, temperature, weight = DEFAULT_CHOICE
-    tau, cv = 1.0, {"used": False}
+    tau, cv = 1.0, dict[str, Any](used=False)
     if len(y) >= MIN_FOR_CV:
         folds = _folds(len(y), min(settings.folds, len(y)), settings.seed)
         best: tuple[float, float] | None = None
@@ -119,6 +122,7 @@ def fit_learner(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: L
                     score = (accuracy(mixed, y), -log_loss(mixed, y))
                     if best is None or score > best:
                         best, best_mix, (ridge, temperature, weight) = score, mixed, (r, t, w)
+        assert best is not None  # the grid is never empty
         tau = min(TAUS, key=lambda candidate: log_loss(sharpen(best_mix, candidate), y))
         cv = {"used": True, "folds": len(folds), "accuracy": round(best[0], 6),
               "zero_shot_accuracy": round(accuracy(zero_shot, y), 6),

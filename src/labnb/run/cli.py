@@ -76,7 +76,7 @@ def build_parser(task_class: type[Task], *, prog: str, description: str | None =
 
 
 def entry(task_class: type[Task], *, prog: str, description: str | None = None) -> tuple[
-        Callable[[], argparse.ArgumentParser], Callable[[list[str] | None], int]]:
+        Callable[[], argparse.ArgumentParser], Callable[..., int]]:
     """``(build_parser, main)`` of a task's command line, for its thin ``cli`` module."""
 
     def build() -> argparse.ArgumentParser:
@@ -151,9 +151,11 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
         overrides = {k: given[k] for k in REPLAY_ALLOWED if k in given}
         plan = resume.replay_plan(task, args.replay, **overrides)
         if args.dry_run or args.compare_models:
-            return _dry_run(plan, args)
+            _dry_run(plan, args)
+            return None
     elif args.dry_run or args.compare_models:
-        return _dry_run(prepare(task, options_of(type(task), args), require_key=False), args)
+        _dry_run(prepare(task, options_of(type(task), args), require_key=False), args)
+        return None
     else:
         if args.show_prompt:
             raise UsageError("--show-prompt only applies with --dry-run")
