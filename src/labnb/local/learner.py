@@ -95,8 +95,8 @@ class FittedLearner:
                 "calibration_tau": self.tau, "cross_validation": self.cv}
 
 
-def fit_learner(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any, settings: LearnerSettings | None = None
-                ) -> FittedLearner:
+def fit_learner(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any,
+                settings: LearnerSettings | None = None) -> FittedLearner:
     """Fit on the examples' vectors, their choice indexes and their zero-shot probabilities (examples x choices)."""
     import numpy as np
 
