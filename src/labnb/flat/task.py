@@ -87,6 +87,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
         self.label_set: LabelSet | None = None
         self.labels_path: Path | None = None
         self.carried_columns: tuple[str, ...] = ()
+        self.columns = TextColumns()  # the run's input columns: --examples FILE is read with them too
 
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
@@ -118,6 +119,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
     def load(self, options: ClassifyOptions) -> list[TextItem]:
         assert options.labels is not None  # checked by ClassifyOptions.check
         self._use_labels(Path(options.labels))
+        self.columns = options.columns
         if options.input is None:
             return single_text(options.single_text or "")
         items = load_items(Path(options.input), options.columns, sheet=options.sheet, limit=options.limit)
@@ -129,6 +131,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
 
     def load_snapshot(self, folder: RunFolder, options: ClassifyOptions) -> list[TextItem]:
         self._use_labels(folder.file(LABELS_SNAPSHOT))
+        self.columns = options.columns
         return self._carry([TextItem.from_dict(item) for item in read_json(folder.file(f"inputs/{self.items_file}"))])
 
     def snapshot(self, folder: RunFolder) -> None:
@@ -156,7 +159,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
         return next((lab.name for lab in self._labels.labels if lab.id == row.get("label")), row.get("label", ""))
 
     def read_items(self, path: Path) -> list[TextItem]:
-        return check_gold(load_items(path), self._labels).items
+        return check_gold(load_items(path, self.columns), self._labels).items
 
     def gold_choice(self, item: TextItem) -> str | None:
         return item.expected_label if item.expected_label in self._labels.ids else None
