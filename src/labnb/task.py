@@ -149,6 +149,12 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         return self.name
 
     # --- inputs ---------------------------------------------------------------------------------
+    def for_inputs(self, options: OptionsT, folder: RunFolder | None = None) -> Task[ItemT, OptionsT]:
+        """The task that runs these inputs: this one, or, for a use case with several kinds of label file,
+        the task of the kind ``options`` name (``folder``: of a run folder's own snapshot, for resume and
+        replay). The framework asks before loading anything."""
+        return self
+
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
         """The task's own command-line options (what to classify, label files)."""
@@ -165,7 +171,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     def snapshot(self, folder: RunFolder) -> None:
         """Copy the label inputs into ``inputs/`` (the items are written by the framework)."""
 
-    def config_paths(self) -> dict[str, str | None]:
+    def config_paths(self) -> dict[str, JsonValue]:
         """Paths recorded in ``run_config.json`` besides the input file (e.g. a label file)."""
         return {}
 

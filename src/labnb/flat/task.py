@@ -138,7 +138,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
         assert self.labels_path is not None
         folder.copy_in(self.labels_path, LABELS_SNAPSHOT)
 
-    def config_paths(self) -> dict[str, str | None]:
+    def config_paths(self) -> dict[str, JsonValue]:
         return {"labels_path": str(self.labels_path)}
 
     def gold_warning(self, items: Sequence[TextItem]) -> str | None:

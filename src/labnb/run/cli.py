@@ -230,7 +230,7 @@ def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = N
         runlock.release_all()
     if result is None:  # a dry run printed its report
         return 0
-    answer = single_answer(task, args, result)
+    answer = single_answer(result.task or task, args, result)
     if answer:
         print(console.safe(answer))
     print(console.safe(result.summary_line))

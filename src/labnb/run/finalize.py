@@ -61,7 +61,7 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
     )
     line = summary_line(folder, final, counts, usage, duration, accuracy)
-    return RunResult(folder, final, EXIT_CODES[final], line)
+    return RunResult(folder, final, EXIT_CODES[final], line, plan.task)
 
 
 def run_token_usage(calls: list[CallRecord], entry: ModelEntry) -> dict[str, Any]:
