@@ -11,7 +11,7 @@ import argparse
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.labelcols import parse_fields
@@ -22,6 +22,9 @@ from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.runfolder import RunFolder
 from labnb.task import JsonValue, TableColumns, Task
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GOLD_COLUMNS = ("expected_category", "expected_subcategory")
 
@@ -66,7 +69,6 @@ class ProductInputs(Task[Product, AssignCatOptions]):
     per_label_metric = "per_category"
     label_noun = "category"
     labels_option = "taxonomy"
-    metrics_module = "assign_cat.metrics"
     summary_metrics = ("category_accuracy",)
     # --prompt and --examples: the two-level prompt file (a deep taxonomy takes --examples for the local model)
     prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
@@ -146,6 +148,18 @@ class ProductInputs(Task[Product, AssignCatOptions]):
         offered, withheld = ", ".join(self.offered_columns), ", ".join(self.withheld_columns)
         return [f"columns offered to the model: {offered or 'none'}; withheld (kept in the outputs): "
                 f"{withheld or 'none'}"]
+
+    @classmethod
+    def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
+        from assign_cat.metrics import compute_metrics  # scikit-learn is imported when a run is scored
+
+        return compute_metrics(rows)
+
+    @classmethod
+    def confusion_matrix(cls, rows: pd.DataFrame) -> pd.DataFrame | None:
+        from assign_cat.metrics import confusion_matrix
+
+        return confusion_matrix(rows)
 
     def table(self) -> TableColumns:
         return TableColumns(inputs=("product_id", "title"), answers=self.answer_columns, details=self.details,

@@ -28,7 +28,6 @@ class AssignCat(ProductInputs):
     Google's or Shopify's."""
 
     snapshot_name = "inputs/taxonomy.xml"
-    prompts_module = "assign_cat.prompts"
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         super().__init__()
@@ -99,8 +98,19 @@ class AssignCat(ProductInputs):
         sub = next(s for s in cat.subcategories if s.id == row["subcategory"])
         return f"{cat.name} > {sub.name}"
 
-    def label_source(self) -> Taxonomy:
-        return self._tax
+    def render_system(self, *, explain: bool = False) -> str:
+        return prompts.render_system(self._tax, explain=explain)
+
+    def render_user(self, items: Sequence[Product]) -> str:
+        return prompts.render_user(items)
+
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        return prompts.templates(self._tax, explain=explain)
+
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
+        from assign_cat.metrics import write_metrics  # scikit-learn is imported when a run is scored
+
+        return write_metrics(run_dir)
 
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         return {"labels": prompts.render_taxonomy(self._tax),

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, T
 if TYPE_CHECKING:
     import argparse
 
+    import pandas as pd
+
     from labnb.local.retrieval import RetrievalIndex
     from labnb.run.options import RunOptions
     from labnb.store.results import ItemResult
@@ -105,7 +107,7 @@ class Item(Protocol):
     @property
     def has_gold(self) -> bool: ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, JsonValue]: ...
 
 
 ItemT = TypeVar("ItemT", bound=Item)
@@ -200,27 +202,13 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     def choices(self) -> dict[int, Choice]:
         """Every choice, by its number in the prompt (from 1, in a stable order)."""
 
-    # The module with the task's ``render_system(labels, explain=)``, ``render_user(items)`` and
-    # ``templates(labels, explain=)``, where ``labels`` is what ``label_source()`` returns.
-    prompts_module: ClassVar[str] = ""
-
-    def label_source(self) -> Any:
-        """The loaded labels the prompts list (e.g. a label set)."""
-        raise NotImplementedError
-
-    @classmethod
-    def _prompts(cls) -> Any:
-        import importlib
-
-        return importlib.import_module(cls.prompts_module)
-
     def offered(self, items: Sequence[ItemT]) -> dict[int, Choice] | None:
         """The choices a request for ``items`` offers when it offers only some (candidate retrieval: its
         items' shortlists); the answer schema's enum then holds exactly their numbers. None: every choice,
         for any ``items`` (the framework asks ``offered([])`` to learn whether a task offers subsets)."""
         return None
 
-    def request_record(self, items: Sequence[ItemT]) -> dict[str, Any]:
+    def request_record(self, items: Sequence[ItemT]) -> dict[str, JsonValue]:
         """Extra facts about a request for ``items`` (e.g. each item's shortlist), recorded in calls.jsonl."""
         return {}
 
@@ -234,23 +222,24 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         it already does."""
         return None
 
+    # The prompt: labnb.parts.prompt.PromptFromFile renders the task's prompt file (most tasks use it).
+    @abstractmethod
     def render_system(self, *, explain: bool = False) -> str:
         """The stable prefix of every request: instructions and the numbered choices."""
-        return self._prompts().render_system(self.label_source(), explain=explain)
 
+    @abstractmethod
     def render_user(self, items: Sequence[ItemT]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
-        return self._prompts().render_user(items)
 
     def answer_text(self, row: dict[str, str]) -> str:
         """A row's answer for people (a one-item run prints it), e.g. "Sports Nutrition > Whey Protein"."""
         return " > ".join(row.get(c, "") for c in self.answer_columns)
 
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
+    @abstractmethod
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
-        return self._prompts().templates(self.label_source(), explain=explain)
 
-    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
         return {}
 
@@ -269,26 +258,17 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """The values of the input columns carried into classifications.csv (``table().carried``)."""
         return {}
 
-    # The module with the task's ``write_metrics(run_dir)``, ``compute_metrics(rows)`` and
-    # ``confusion_matrix(rows)``; imported only when scoring (scikit-learn is slow to import).
-    metrics_module: ClassVar[str] = ""
-
-    @classmethod
-    def _metrics(cls) -> Any:
-        import importlib
-
-        return importlib.import_module(cls.metrics_module)
-
-    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+    # The scores: labnb.parts.metrics.OneAnswerMetrics scores one answer column (most tasks use it).
+    @abstractmethod
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
-        return self._metrics().write_metrics(run_dir)
 
     @classmethod
-    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
-        """Metrics of classifications rows (a DataFrame) with gold, for runs without a metrics.json."""
-        return cls._metrics().compute_metrics(rows) if cls.metrics_module else {}
+    def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
+        """Metrics of classifications rows with gold, for runs without a metrics.json ({}: none)."""
+        return {}
 
     @classmethod
-    def confusion_matrix(cls, rows: Any) -> Any:
-        """Gold x predicted counts (a DataFrame) of classifications rows, or None."""
-        return cls._metrics().confusion_matrix(rows) if cls.metrics_module else None
+    def confusion_matrix(cls, rows: pd.DataFrame) -> pd.DataFrame | None:
+        """Gold x predicted counts of classifications rows, or None."""
+        return None

@@ -44,10 +44,11 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     folder.write_json("outputs/timing.json", Timing.build({
         **timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
                  noun=plan.task.item_noun), **timing_fields(sessions)}).to_dict())
-    accuracy = None
+    accuracy: float | None = None
     if plan.with_gold:
         metrics = plan.task.write_metrics(folder.path)
-        accuracy = metrics.get("accuracy")
+        score = metrics.get("accuracy")
+        accuracy = float(score) if isinstance(score, int | float) else None
         if plan.escalation is not None:
             metrics["cascade"] = stage_metrics(plan.task, plan.items, rows, plan.entry.model_used,
                                                plan.options.escalate_below or 0.0)
