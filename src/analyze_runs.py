@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import LabError, UsageError
+from labnb.store.scrub import keep_typed_paths
 from labnb.terminal.console import error, safe, warn
 
 LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
@@ -142,15 +143,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_export_mlflow(args: argparse.Namespace) -> int:
     from labnb.analysis.runs import resolve_run
     from labnb.experiments.mlflow_export import default_tracking_uri, export, is_experiment
+    from labnb.store.scrub import redact_url
 
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     refs = [Path(r) if is_experiment(r) else resolve_run(r, args.runs_dir) for r in args.runs]
     uri = args.tracking_uri or default_tracking_uri(args.runs_dir)
-    results = export(refs, uri)
+    results = export(refs, uri, timeout=args.timeout)
     for r in results:
-        print(f"{'exported' if r.created else 'already there'}: {r.run_id} -> experiment '{r.experiment}', "
-              f"MLflow run {r.mlflow_run_id}")
-    print(f"{sum(r.created for r in results)} exported, {sum(not r.created for r in results)} already there "
-          f"| {uri}")
+        print(f"{r.action}: {r.run_id} -> experiment '{r.experiment}', MLflow run {r.mlflow_run_id}")
+    counts = {a: sum(r.action == a for r in results) for a in ("exported", "updated", "already there")}
+    print(f"{counts['exported']} exported, {counts['updated']} updated, {counts['already there']} already there "
+          f"| {redact_url(uri)}")
     return 0
 
 
@@ -187,12 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN_OR_EXPERIMENT", help="run folder, run id or experiment folder")
     p.add_argument("--tracking-uri", metavar="URI",
                    help="MLflow tracking URI (default: sqlite:///RUNS_DIR/mlflow.db, embedded, no server)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="limit of each request to a tracking server, never retried (default 30)")
     p.set_defaults(func=cmd_export_mlflow)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_typed_paths(sys.argv[1:] if argv is None else argv)  # a path the user typed is printed as typed
     try:
         return args.func(args)
     except LabError as exc:

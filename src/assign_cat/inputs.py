@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from assign_cat.candidates import DEFAULT_CANDIDATES
-from assign_cat.labelcols import parse_fields
-from assign_cat.products import Product, column_split, load_products, single_product
+from assign_cat.products import Product, load_products, single_product
 from assign_cat.prompts import FIELD_CHARS
 from labnb.errors import UsageError
+from labnb.inputs.labelcols import column_split, parse_fields
 from labnb.run.options import PROJECT_ROOT, RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.runfolder import RunFolder
@@ -35,7 +35,6 @@ class AssignCatOptions(RunOptions):
 
     single_product: str | None = None
     taxonomy: str = str(PROJECT_ROOT / "config" / "taxonomy.xml")
-    fields: str | None = None  # --fields a,b: exactly the extra columns offered to the model
     title_column: str | None = None
     sheet: str | None = None
     leaves_only: bool = False
@@ -85,8 +84,6 @@ class ProductInputs(Task[Product, AssignCatOptions]):
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
         what.add_argument("--single-product", metavar="TITLE", help="classify one product title")
-        what.add_argument("--fields", metavar="A,B", help="exactly the extra columns offered to the model (default: "
-                          "all but label-like ones; \"\" offers none)")
         what.add_argument("--title-column", metavar="NAME", help="take titles from this column (default: title)")
         what.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx input (default: the first)")
         files.add_argument("--taxonomy", metavar="FILE", help=(
@@ -139,15 +136,7 @@ class ProductInputs(Task[Product, AssignCatOptions]):
         return load_products(path)
 
     def config_paths(self) -> dict[str, JsonValue]:
-        return {"taxonomy_path": str(self.taxonomy_path), "columns_offered": list(self.offered_columns),
-                "columns_withheld": list(self.withheld_columns)}
-
-    def dry_run_notes(self) -> list[str]:
-        if not (self.offered_columns or self.withheld_columns):
-            return []
-        offered, withheld = ", ".join(self.offered_columns), ", ".join(self.withheld_columns)
-        return [f"columns offered to the model: {offered or 'none'}; withheld (kept in the outputs): "
-                f"{withheld or 'none'}"]
+        return {"taxonomy_path": str(self.taxonomy_path)}  # the offered and withheld columns: the framework's
 
     @classmethod
     def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:

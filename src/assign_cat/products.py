@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assign_cat.labelcols import check_fields, split_fields
 from labnb.errors import InputError
 from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.labelcols import check_fields, split_fields
 from labnb.inputs.tables import read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
 GOLD_FIELDS = ("expected_category", "expected_subcategory")
 KNOWN_FIELDS = ("product_id", "title", "description", *GOLD_FIELDS)
+# A catalog's own columns that name its labels (``category``, ``source_category``, ``Sub-Category``…): withheld
+# besides the framework's label-like columns (labnb.inputs.labelcols).
+LABEL_WORDS = ("category", "categories", "subcategory", "subcategories", "taxonomy", "product_type")
 RULES = RowRules(noun="product", text_column="title", id_column="product_id", id_prefix="p",
                  max_text_chars=MAX_TITLE_CHARS, max_field_chars=MAX_FIELD_CHARS, known=KNOWN_FIELDS)
 
@@ -93,7 +96,7 @@ def load_products(path: str | Path, limit: int | None = None, *, fields: Sequenc
     check_fields(fields, {k for row in checked for k in row.fields}, KNOWN_FIELDS, str(path))
     products = []
     for row in checked:
-        offered, withheld = split_fields(row.extra(KNOWN_FIELDS), fields)
+        offered, withheld = split_fields(row.extra(KNOWN_FIELDS), fields, LABEL_WORDS)
         products.append(Product(
             product_id=row.item_id, title=row.text, description=row.fields.get("description", ""),
             expected_category=row.fields.get("expected_category", ""),
@@ -107,11 +110,3 @@ def _retitle(path: Path, number: int, row: dict[str, Any], column: str) -> dict[
         raise InputError(f"{path}: {row_label(path)} {number}: --title-column {column}: the file also has a "
                          "'title' column; rename one of them")
     return {("title" if k == column else k): v for k, v in row.items()}
-
-
-def column_split(products: Sequence[Product]) -> tuple[list[str], list[str]]:
-    """``(offered, withheld)`` extra column names over all products, in first-seen order (for --dry-run and
-    ``run_config.json``)."""
-    offered = dict.fromkeys(k for p in products for k in p.extra)
-    withheld = dict.fromkeys(k for p in products for k in p.withheld if k not in offered)
-    return list(offered), list(withheld)

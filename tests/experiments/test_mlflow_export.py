@@ -26,11 +26,11 @@ def test_export_an_experiment_twice_creates_its_runs_once_and_reads_back(tmp_pat
         cells.append(CellState(index, f"model={model}", {"model": model}, {"model": model}, state="done",
                                run_id=run.name, run_dir=str(run)))
     folder.save({"experiment_id": folder.id, "grid_keys": ["model"]}, cells)
-    argv = ["export-mlflow", str(folder.path), "--runs-dir", str(runs)]
+    argv, uri = ["export-mlflow", str(folder.path), "--runs-dir", str(runs)], f"sqlite:///{runs / 'mlflow.db'}"
     assert main(argv) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"2 exported, 0 already there | sqlite:///{runs / 'mlflow.db'}"
+    assert capsys.readouterr().out.splitlines()[-1] == f"2 exported, 0 updated, 0 already there | {uri}"
     assert main(argv) == 0  # matched on the run-id tag: nothing new
-    assert capsys.readouterr().out.splitlines()[-1] == f"0 exported, 2 already there | sqlite:///{runs / 'mlflow.db'}"
+    assert capsys.readouterr().out.splitlines()[-1] == f"0 exported, 0 updated, 2 already there | {uri}"
     mlflow.set_tracking_uri(f"sqlite:///{runs / 'mlflow.db'}")
     try:
         found = mlflow.search_runs(experiment_names=[folder.id], order_by=["tags.`labnb.run_id` ASC"])

@@ -59,6 +59,7 @@ class FakeAPIServer:
         self.requests: list[dict[str, Any]] = []
         self.usage_log: list[dict[str, Any]] = []
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
+        self.disconnects: list[dict[str, Any]] = []  # answers the client hung up on: {path, sent, size}
         self.batch_polls_to_finish = 2
         self.batch_item_faults: dict[str, str] = {}
         self.batch_expire = False
@@ -191,10 +192,11 @@ class FakeAPIServer:
             fault = self.fault_fn(index, body)
         kind = fault.kind if fault else None
         if fault is None or kind in ("invalid_label", "schema_violation", "missing_product", "refusal", "truncated",
-                                     "hang"):
+                                     "hang", "trickle"):
             variant = fault.variant if fault else ""
-            reply = Reply.of(200, self._answer(provider, path, body, kind, variant))
+            reply = Reply.of(200, self._answer(provider, path, body, None if kind == "trickle" else kind, variant))
             reply.delay = fault.seconds if fault and kind == "hang" else 0.0
+            reply.trickle = fault.seconds if fault and kind == "trickle" else 0.0
             return reply
         if kind == "drop":
             return Reply(0, drop=True)
@@ -279,9 +281,26 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(reply.body)
+            self._write_body(reply)
         except OSError:  # the client gave up (e.g. its timeout fired during a hang)
             self.close_connection = True
+
+    def _write_body(self, reply: Reply) -> None:
+        if not reply.trickle:
+            self.wfile.write(reply.body)
+            return
+        sent = 0
+        try:
+            while sent < len(reply.body):
+                self.wfile.write(reply.body[sent:sent + wire.TRICKLE_BYTES])
+                self.wfile.flush()
+                sent = min(sent + wire.TRICKLE_BYTES, len(reply.body))
+                if sent < len(reply.body):
+                    time.sleep(reply.trickle)
+        except OSError:
+            with self.server.app._lock:
+                self.server.app.disconnects.append({"path": self.path, "sent": sent, "size": len(reply.body)})
+            raise
 
     def _read_body(self, headers: dict[str, str]) -> bytes:
         if headers.get("transfer-encoding", "").lower() == "chunked":

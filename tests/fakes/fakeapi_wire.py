@@ -15,7 +15,7 @@ from typing import Any
 from fakeapi_answer import Parsed, dumps, tokens
 
 FAULT_KINDS = ("status", "hang", "not_json", "invalid_label", "schema_violation", "missing_product", "refusal",
-               "truncated", "drop")
+               "truncated", "drop", "trickle")
 REFUSAL = "I'm sorry, but I can't help with that request."
 OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Invalid request."),
@@ -53,7 +53,7 @@ class Fault:
     error_code: str | None = None  # status: error.code (OpenAI) / error.details.error_code (Anthropic)
     message: str | None = None  # status: error.message
     echo_key: bool = False  # status: put the received API key into error.message
-    seconds: float = 0.0  # hang: sleep before answering normally
+    seconds: float = 0.0  # hang: sleep before answering normally; trickle: pause between TRICKLE_BYTES of the body
     variant: str = ""  # not_json: "html"|"json"; schema_violation: "missing_r"|"wrong_types";
     # invalid_label: "unknown" (c=s="made-up") | "mismatch" (valid c, s of another category)
     headers: dict[str, str] = field(default_factory=dict)  # status: extra headers, e.g. x-should-retry
@@ -61,6 +61,9 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
+
+
+TRICKLE_BYTES = 10
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between chunks of TRICKLE_BYTES (0: the body in one write)
 
     @classmethod
     def of(cls, status: int, obj: Any, **kwargs: Any) -> Reply:

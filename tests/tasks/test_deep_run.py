@@ -122,10 +122,9 @@ def test_dry_run_prices_retrieval_against_the_whole_taxonomy(cli, small):
     assert "(6 assignable nodes; all offered)" in whole.out and "per product" not in whole.out
     whole_tokens = int(whole.out.splitlines()[2].split()[2].replace(",", ""))
     lines = shortlisted.out.splitlines()
-    # the deep prompt shows the brand column too, and the dry run says so (as on a two-level taxonomy)
     assert lines[0] == ("dry run: 4 products, batch size 1, taxonomy 'google-product-taxonomy' (6 assignable nodes; "
-                        "3 candidates per product); nothing was sent; columns offered to the model: brand; "
-                        "withheld (kept in the outputs): none")
+                        "3 candidates per product); nothing was sent; columns offered to the model: brand; withheld "
+                        "(kept in the outputs): none")
     tokens = int(lines[2].split()[2].replace(",", ""))
     assert lines[3].startswith("per product, with the candidates each request offers vs every choice")
     assert lines[4].startswith(f"  gpt4o_mini: {tokens / 4:,.1f} input tokens, $")

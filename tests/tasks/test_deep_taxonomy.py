@@ -109,6 +109,7 @@ def test_exact_name_wins_over_a_case_insensitive_one(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("1 - A\n2 - A > B\n2 - A > C\n", "line 3: duplicate id '2' (first at line 2)"),
     ("1 - A\n2 - A > B\n3 - A > B\n", "line 3: duplicate path 'A > B' (first at line 2)"),
+    ("1 - A\n2 - A > B\n3 - A > \u200bB\n", "line 3: duplicate path 'A > \\u200bB' (first at line 2)"),
     ("1 - A\n\n3 - A > B > C\n", "line 3: parent 'A > B' of 'C' is not in the file"),
     ("1 - A\n2 A > B\n", "line 2: not in Google's taxonomy-with-ids format 'id - A > B > C': '2 A > B'"),
     ("1 - A\n2 - A >  > B\n", "line 2: empty name in path 'A >  > B'"),

@@ -7,9 +7,9 @@ import json
 import openpyxl
 import pytest
 
-from assign_cat.labelcols import is_label_column, parse_fields
-from assign_cat.products import load_products
+from assign_cat.products import LABEL_WORDS, load_products
 from labnb.errors import InputError, UsageError
+from labnb.inputs.labelcols import is_label_column, parse_fields
 
 
 def write(tmp_path, name, text):
@@ -22,12 +22,12 @@ def write(tmp_path, name, text):
                                   "gold", "target", "class", "y", "expected_brand", "true_class", "Category Path",
                                   "product_type", "ground truth"])
 def test_label_like_columns(name):
-    assert is_label_column(name)
+    assert is_label_column(name, LABEL_WORDS)
 
 
 @pytest.mark.parametrize("name", ["brand", "ingredients", "price", "flavour", "size", "sku", "notes", "yield"])
 def test_ordinary_columns(name):
-    assert not is_label_column(name)
+    assert not is_label_column(name, LABEL_WORDS)
 
 
 def test_label_columns_are_withheld_but_kept(tmp_path):
@@ -118,7 +118,7 @@ def test_a_catalogs_own_label_columns_never_reach_the_model(cli, api_env, tmp_pa
 
 
 def test_column_split_names_what_is_offered_and_withheld(tmp_path):
-    from assign_cat.products import column_split
+    from labnb.inputs.labelcols import column_split
 
     path = write(tmp_path, "p.csv", "title,brand,category,size\nWhey,Acme,Protein,\nCasein,,Protein,1 kg\n")
     assert column_split(load_products(path)) == (["brand", "size"], ["category"])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from assign_cat.taxonomy.tree import DeepTaxonomy, Node
 from labnb.errors import InputError
+from labnb.inputs.lookalike import name_key
+from labnb.terminal.console import escape
 
 QUOTE_CHARS = 60  # of an offending line, in its error message
 
@@ -55,7 +57,7 @@ def version_of(text: str) -> str:
 def read_lines(path: Path, text: str, fmt: LineFormat) -> DeepTaxonomy:
     """Every node of ``data``; a wrong line, a duplicate id or path, or a missing parent is a one-line error."""
     records: dict[str, tuple[int, str, tuple[str, ...]]] = {}
-    first_at: dict[tuple[str, ...], int] = {}
+    first_at: dict[tuple[str, ...], int] = {}  # by name_key
     for number, line in significant_lines(text):
         where = f"{path}: line {number}"
         match = fmt.pattern.fullmatch(line.strip())
@@ -66,10 +68,12 @@ def read_lines(path: Path, text: str, fmt: LineFormat) -> DeepTaxonomy:
             raise InputError(f"{where}: empty name in path {match['path'].strip()!r}")
         if node_id in records:
             raise InputError(f"{where}: duplicate id '{node_id}' (first at line {records[node_id][0]})")
-        if names in first_at:
-            raise InputError(f"{where}: duplicate path '{' > '.join(names)}' (first at line {first_at[names]})")
+        key = tuple(name_key(n, fold_case=False) for n in names)  # alike to the eye (width, zero-width): same path
+        if key in first_at:
+            shown = escape(repr(" > ".join(names)))
+            raise InputError(f"{where}: duplicate path {shown} (first at line {first_at[key]})")
         records[node_id] = (number, node_id, names)
-        first_at[names] = number
+        first_at[key] = number
     if not records:
         raise InputError(f"{path}: no taxonomy nodes in the file")
     id_of = {names: node_id for node_id, (_, _, names) in records.items()}

@@ -80,7 +80,7 @@ class LLMClassifier(Classifier):
             record.request["example_ids"] = shown
         outcome.calls.append(record)
         try:
-            response = await self.client.generate(request)
+            response = await self.client.call(request)
         except RunAborted as exc:  # keep the fatal call in calls.jsonl before the run stops
             record.latency_ms = round((time.perf_counter() - clock) * 1000, 3)
             record.status, record.error_type, record.error = "error", type(exc).__name__, str(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -9,6 +10,7 @@ from typing import Any
 
 from labnb.config import ModelEntry
 from labnb.cost.usage import Usage
+from labnb.errors import CallError
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,19 @@ class ModelClient(ABC):
     @abstractmethod
     async def generate(self, request: ChatRequest) -> ChatResponse:
         """Send ``request``; raise ``CallError`` for a failed call, ``RunAborted`` to stop the run."""
+
+    async def call(self, request: ChatRequest) -> ChatResponse:
+        """``generate`` under one deadline for the whole call, retries included (the entry's ``timeout``).
+
+        The SDKs' own timeout limits each read, so a server that trickles its answer a few bytes at a time
+        could hold a call for minutes; past the deadline the call is cut off and is a ``timeout`` error.
+        """
+        try:
+            async with asyncio.timeout(self.entry.timeout):
+                return await self.generate(request)
+        except TimeoutError:
+            raise CallError("timeout", f"no complete answer within the {self.entry.timeout:g} s deadline "
+                                       "(--timeout, or timeout in models.yaml)") from None
 
     async def aclose(self) -> None:
         """Release connections; the default has nothing to release."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ from labnb.experiments.spec import Spec, SpecError
 from labnb.run.dryrun import Projection
 
 FINAL_STATUSES = ("completed", "completed_with_errors", "budget_exhausted")
+TAKEOVER_SECONDS = 30.0  # a stopped run gives in-flight calls 5 s, then writes everything
+POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -74,12 +79,49 @@ def project(spec: Spec, cell: CellState) -> Projection:
     return dry_run_projection(plan.entry, plan)
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the experiment process dies (even by kill -9), so no cell runs orphaned."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _die_with(parent: int) -> Callable[[], None]:
+    def die_with_parent() -> None:
+        """In the child: get SIGTERM when the experiment process dies (even by kill -9), so no cell runs orphaned;
+        a cell whose parent died before this ran stops at once."""
+        if sys.platform.startswith("linux"):
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(130)
+
+    return die_with_parent
+
+
+def wait_for_run(run_dir: str, say: Callable[[str], None], *, grace: float = TAKEOVER_SECONDS) -> str | None:
+    """Wait until no process holds ``run_dir``'s lock: a cell of a killed experiment is still writing (it got
+    SIGTERM with its parent). After ``grace`` seconds it gets SIGTERM again, then SIGKILL; None once the run is
+    free, else why not."""
+    from labnb.store.runlock import holder
+
+    pid = holder(Path(run_dir))
+    if pid is None:
+        return None
+    say(f"waiting for pid {pid} to finish writing {run_dir} (a cell of the earlier session)")
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None and pid > 0 and _runs_in(pid, run_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if holder(Path(run_dir)) is None:
+                return None
+            time.sleep(POLL_SECONDS)
+    return f"{run_dir}: still in use by pid {pid}; resume the experiment again once it has ended"
+
+
+def _runs_in(pid: int, run_dir: str) -> bool:
+    """Whether process ``pid`` is a run of ``run_dir`` (its command line names the folder or its parent)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return any(arg in (run_dir, str(Path(run_dir).parent)) for arg in cmdline)
 
 
 @dataclass
@@ -112,7 +154,7 @@ def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: floa
     env = {**spec.use_case.environment(), "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                                   preexec_fn=_die_with_parent, env=env)
+                                   preexec_fn=_die_with(os.getpid()), env=env)
     return CellProcess(cell, process, runs_dir)
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from labnb.errors import LabError, UsageError
-from labnb.store.scrub import scrub
+from labnb.store import runlock
+from labnb.store.scrub import keep_typed_paths
+from labnb.terminal.console import safe
 
 EPILOG = """exit codes: 0 every cell done; 1 some cell not done (failed, skipped for the budget);
 2 bad spec or usage (nothing run); 4 a gate failed; 130 interrupted (continue with --resume EXP_DIR)."""
@@ -61,26 +63,31 @@ def _run(args: argparse.Namespace) -> int:
     if not args.resume:
         folder, header, cells = experiment.start(spec, Path(args.runs_dir or DEFAULT_RUNS).resolve() / "experiments")
     cut = sum(c.state != "done" and bool(c.run_dir) for c in cells)
-    print(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start"
-          + (f", {cut} to resume" if cut else "") + f" | {folder.path}", flush=True)
+    print(safe(f"experiment {folder.id}: {len(cells)} cells, {len(todo)} to start"
+               + (f", {cut} to resume" if cut else "") + f" | {folder.path}"), flush=True)
     gates = ([spec.gate] if spec.gate else []) + extra
     try:
         outcome = experiment.run(spec, folder, header, cells, parallel=args.parallel, max_cost=args.max_cost,
-                                 projections=projections, gates_=gates, say=lambda s: print(s, flush=True))
+                                 projections=projections, gates_=gates, say=lambda s: print(safe(s), flush=True))
     except KeyboardInterrupt:
-        print(f"interrupted | continue with: python src/run_experiment.py --resume {folder.path}", flush=True)
+        print(safe(f"interrupted | continue with: python src/run_experiment.py --resume {folder.path}"), flush=True)
         return 130
-    print(outcome.line)
+    for line in outcome.line.splitlines():
+        print(safe(line))
     return outcome.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    keep_typed_paths(argv)  # a path the user typed is printed as typed, never redacted
     try:
         return _run(args)
     except LabError as exc:
-        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        print(f"error: {safe(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        runlock.release_all()

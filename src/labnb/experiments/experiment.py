@@ -60,6 +60,7 @@ def new_cells(spec: Spec) -> list[CellState]:
 def start(spec: Spec, experiments_dir: Path) -> tuple[ExperimentFolder, dict, list[CellState]]:
     cells = new_cells(spec)
     folder = ExperimentFolder.create(experiments_dir, spec.name, spec.path.read_bytes())
+    folder.lock()
     header = {"experiment_id": folder.id, "name": spec.name, "use_case": spec.use_case.name,
               "spec_dir": str(spec.path.parent), "grid_keys": list(spec.grid)}
     return folder, header, cells
@@ -68,6 +69,7 @@ def start(spec: Spec, experiments_dir: Path) -> tuple[ExperimentFolder, dict, li
 def reopen(exp_dir: str | Path) -> tuple[Spec, ExperimentFolder, dict, list[CellState]]:
     """The experiment in ``exp_dir``: its spec copy (paths relative to where the spec was) and its cells."""
     folder = ExperimentFolder.open(exp_dir)
+    folder.lock()  # before reading cells.json: one process runs an experiment's cells, never two
     header, cells = folder.load()
     spec = load_spec(folder.path / "experiment.yaml", base=Path(header["spec_dir"]))
     if [c.name for c in cells] != [c.name for c in new_cells(spec)]:

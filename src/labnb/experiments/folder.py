@@ -4,25 +4,39 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
 from labnb.experiments.cells import CellState
+from labnb.store import runlock
 from labnb.store.jsonio import read_json, write_json
 from labnb.store.timeutil import local_stamp
 
 FORMAT_VERSION = 1
+LOCK_FILE = ".lock"
 
 
 @dataclass
 class ExperimentFolder:
     path: Path
+    _lock: runlock.RunLock | None = field(default=None, repr=False, compare=False)  # held while this object lives
 
     @property
     def id(self) -> str:
         return self.path.name
+
+    def lock(self) -> None:
+        """Hold the experiment's one-writer lock (``.lock``) until the process ends or ``runlock.release_all``;
+        another process running or resuming it is refused in one line."""
+        try:
+            self._lock = runlock.acquire(self.path, LOCK_FILE)
+        except runlock.RunInUse as exc:
+            pid = runlock.holder(self.path, LOCK_FILE)
+            raise runlock.RunInUse(f"{self.path}: this experiment is running in another process (pid "
+                                   f"{pid if pid and pid > 0 else 'unknown'}); wait for it to end or stop it, "
+                                   "then --resume") from exc
 
     def runs_dir(self, cell: CellState) -> Path:
         """Where the cell's run folder goes: a folder of its own, so a cell always knows its run."""

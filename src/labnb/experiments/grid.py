@@ -1,4 +1,8 @@
-"""The cells of a grid: every combination of its lists' values, in grid order, each named ``k=v,k=v``."""
+"""The cells of a grid: every combination of its lists' values, in grid order, each named ``k=v,k=v``.
+
+A value's own ``,``, ``=`` and ``\\`` are escaped with a backslash (``fields=brand\\,description``), so two cells
+never share a name.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,18 @@ class CellPlan:
     options: dict[str, Any]
 
 
+_SEPARATORS = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\="})
+
+
 def show(value: Any) -> str:
-    """A grid value as it appears in a cell name."""
+    """A grid value as people read it."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
 def cell_name(values: dict[str, Any]) -> str:
-    return ",".join(f"{k}={show(v)}" for k, v in values.items())
+    return ",".join(f"{k}={show(v).translate(_SEPARATORS)}" for k, v in values.items())
 
 
 def combinations(grid: dict[str, list[Any]]) -> list[tuple[Any, ...]]:

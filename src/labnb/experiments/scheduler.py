@@ -9,13 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labnb.experiments.cells import FINAL_STATUSES, CellProcess, CellState, budget_cost, last_line, start
+from labnb.experiments.cells import (
+    FINAL_STATUSES,
+    POLL_SECONDS,
+    CellProcess,
+    CellState,
+    budget_cost,
+    last_line,
+    start,
+    wait_for_run,
+)
 from labnb.experiments.folder import ExperimentFolder
 from labnb.experiments.spec import Spec
 from labnb.run.dryrun import Projection
 from labnb.store.jsonio import read_json
 
-POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 30  # a run gives in-flight calls 5 s after a signal, then writes everything
 
 
@@ -97,6 +105,13 @@ class Scheduler:
             cap = None if projection == 0 else (available if self.parallel == 1 else projection)
         cell.max_cost_usd = cap if not cell.run_dir else cell.max_cost_usd
         if cell.run_dir:
+            busy = wait_for_run(cell.run_dir, self.say)  # a cell of a killed session may still be writing
+            if busy or self._settled(cell):
+                if busy:
+                    cell.state, cell.message = "interrupted", busy
+                self._report(cell)
+                self.save()
+                return
             cell.resumed += 1
         cell.state, cell.exit_code, cell.message = "running", None, ""
         self.running.append(start(self.spec, cell, self.folder.runs_dir(cell), self.folder.log(cell), cap))

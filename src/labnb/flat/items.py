@@ -14,6 +14,7 @@ from typing import Any
 from labnb.errors import InputError
 from labnb.flat.labels import LabelSet
 from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.labelcols import check_fields, split_fields
 from labnb.inputs.tables import read_rows
 
 MAX_TEXT_CHARS = 4000
@@ -25,12 +26,14 @@ GOLD_COLUMN = "expected_label"
 
 @dataclass(frozen=True)
 class TextItem:
-    """One text to label; ``extra`` keeps every other column (never in an LLM prompt; the local model reads it)."""
+    """One text to label; ``extra`` holds the other columns offered to the model (a prompt file's ``fields``, the
+    local model), ``withheld`` the label-like ones and those left out by ``--fields`` (labnb.inputs.labelcols)."""
 
     item_id: str
     text: str
     expected_label: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    withheld: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_gold(self) -> bool:
@@ -47,12 +50,14 @@ class TextItem:
             out["expected_label"] = self.expected_label
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.withheld:
+            out["withheld"] = dict(self.withheld)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextItem:
         return cls(item_id=data["item_id"], text=data["text"], expected_label=data.get("expected_label", ""),
-                   extra=dict(data.get("extra", {})))
+                   extra=dict(data.get("extra", {})), withheld=dict(data.get("withheld", {})))
 
 
 @dataclass(frozen=True)
@@ -99,16 +104,21 @@ def single_text(text: str) -> list[TextItem]:
 
 
 def load_items(path: str | Path, columns: TextColumns = TextColumns(), *, sheet: str | None = None,
-               limit: int | None = None) -> list[TextItem]:
-    """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line."""
+               limit: int | None = None, fields: tuple[str, ...] | None = None,
+               label_words: tuple[str, ...] = ()) -> list[TextItem]:
+    """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line.
+
+    ``fields`` names exactly the other columns offered to the model (default: all but label-like ones, and
+    those named by ``label_words``, e.g. the label set's name ``sentiment``)."""
     path = Path(path)
     table = read_rows(path, required=columns.text[0], noun="item", sheet=sheet)
     for column in columns.text[1:]:  # the first is checked by read_rows, in the header or every JSON item
         if not any(column.casefold() in (str(k).strip().casefold() for k in row) for _, row in table):
             raise InputError(f"{path}: no column '{column}' (--text-column)")
     rows = item_rows(path, table, columns.rules())
-    items = [TextItem(row.item_id, row.text, row.fields.get(columns.gold, ""), row.extra(columns.known))
-             for row in rows]
+    check_fields(fields, {k for row in rows for k in row.fields}, columns.known, str(path))
+    items = [TextItem(row.item_id, row.text, row.fields.get(columns.gold, ""),
+                      *split_fields(row.extra(columns.known), fields, label_words)) for row in rows]
     return items[:limit] if limit is not None else items
 
 

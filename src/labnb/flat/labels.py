@@ -16,7 +16,9 @@ import yaml
 
 from labnb.errors import InputError
 from labnb.inputs.files import decode_utf8, read_input
+from labnb.inputs.lookalike import name_key
 from labnb.task import Label
+from labnb.terminal.console import escape
 
 MAX_LABELS_BYTES = 1024 * 1024
 MAX_YAML_EVENTS = 10_000  # 500 labels of three keys need about 4,000
@@ -58,8 +60,8 @@ class LabelSet:
         for label in self.labels:
             if value == label.name:
                 return label.id
-        folded = value.casefold()
-        return next((label.id for label in self.labels if label.name.casefold() == folded), None)
+        key = name_key(value)
+        return next((label.id for label in self.labels if name_key(label.name) == key), None)
 
 
 def load_labels(path: str | Path) -> LabelSet:
@@ -148,7 +150,7 @@ def _labels(path: Path, node: yaml.Node) -> tuple[Label, ...]:
         raise InputError(f"{path}: line {_line(node)}: more than {MAX_LABELS} labels ({len(node.value)})")
     labels: list[Label] = []
     ids: dict[str, int] = {}
-    names: dict[str, int] = {}
+    names: dict[str, tuple[int, str]] = {}
     for number, item in enumerate(node.value, start=1):
         fields = _mapping(path, item, f"label {number}", LABEL_KEYS)
         label_id = _string(path, fields["id"], f"label {number}: id", MAX_SLUG_CHARS)
@@ -160,10 +162,14 @@ def _labels(path: Path, node: yaml.Node) -> tuple[Label, ...]:
                              f"(first at line {ids[label_id]})")
         ids[label_id] = _line(fields["id"])
         name = _string(path, fields["name"], f"label '{label_id}': name", MAX_NAME_CHARS)
-        if name.casefold() in names:  # gold labels may be written as names: each must name one label
-            raise InputError(f"{path}: line {_line(fields['name'])}: duplicate label name '{name}' "
-                             f"(first at line {names[name.casefold()]})")
-        names[name.casefold()] = _line(fields["name"])
+        key = name_key(name)  # gold labels may be written as names: each must name one label, to the eye too
+        if key in names:
+            line, first = names[key]
+            alike = "" if first.casefold() == name.casefold() else \
+                f" as {escape(repr(first))}; it differs only by invisible or width characters"
+            raise InputError(f"{path}: line {_line(fields['name'])}: duplicate label name {escape(repr(name))} "
+                             f"(first at line {line}{alike})")
+        names[key] = (_line(fields["name"]), name)
         description = _string(path, fields["description"], f"label '{label_id}': description",
                               MAX_DESCRIPTION_CHARS, empty=True) if "description" in fields else ""
         labels.append(Label(label_id, name, description))

@@ -26,6 +26,7 @@ from labnb.flat.items import (
     single_text,
 )
 from labnb.flat.labels import LabelSet, load_labels
+from labnb.inputs.labelcols import parse_fields
 from labnb.parts.metrics import OneAnswerMetrics
 from labnb.parts.prompt import PromptFromFile
 from labnb.prompting import answer_format_text
@@ -122,11 +123,12 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
         self.columns = options.columns
         if options.input is None:
             return single_text(options.single_text or "")
-        items = load_items(Path(options.input), options.columns, sheet=options.sheet, limit=options.limit)
+        items = load_items(Path(options.input), options.columns, sheet=options.sheet, limit=options.limit,
+                           fields=parse_fields(options.fields), label_words=(self._labels.name,))
         return self._carry(check_gold(items, self._labels).items)  # gold written as label names becomes ids
 
     def _carry(self, items: list[TextItem]) -> list[TextItem]:
-        self.carried_columns = tuple(dict.fromkeys(key for item in items for key in item.extra))
+        self.carried_columns = tuple(dict.fromkeys(key for item in items for key in (*item.extra, *item.withheld)))
         return items
 
     def load_snapshot(self, folder: RunFolder, options: ClassifyOptions) -> list[TextItem]:
@@ -180,7 +182,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
         return {**row, "expected_label": item.expected_label} if with_gold else row
 
     def carried(self, item: TextItem) -> dict[str, str]:
-        return item.extra
+        return {**item.withheld, **item.extra}
 
 
 TASK = Classify

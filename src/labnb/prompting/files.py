@@ -2,7 +2,8 @@
 
 A prompt file is YAML with two Jinja2 templates, ``system`` (the cached prefix) and ``user``
 (one batch), and optionally a ``description``. Templates run in an immutable sandbox with
-undefined variables as errors, so a prompt file can neither reach Python nor silently drop a value.
+undefined variables as errors, so a prompt file can neither reach Python nor silently drop a value,
+and under size and work limits (labnb.prompting.limits), so it can neither fill the memory nor run for hours.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ class PromptFile:
         return self.first_lines[part] + max(template_line, 1) - 1
 
     def _render(self, part: str, variables: Mapping[str, Any]) -> str:
+        from labnb.prompting.limits import render
+
         try:
-            return self._templates[part].render(**variables)
+            return render(self._templates[part], dict(variables))
         except Exception as exc:  # UndefinedError, SecurityError, TypeError…: the template's fault
             line = _template_line(exc, _marker(self.path, part))
             where = f"line {self.file_line(part, line)}: " if line else ""
@@ -70,7 +73,8 @@ class PromptFile:
 def load_prompt_file(path: str | Path, *, extra_variables: Iterable[str] = ()) -> PromptFile:
     """Read and check ``path``: YAML shape, template syntax, and that every variable used is known."""
     from jinja2 import FunctionLoader, StrictUndefined, TemplateSyntaxError, meta
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from labnb.prompting.limits import LimitedSandbox
 
     path = Path(path)
     raw = read_input(path, "prompt file", max_bytes=MAX_PROMPT_BYTES)
@@ -82,7 +86,7 @@ def load_prompt_file(path: str | Path, *, extra_variables: Iterable[str] = ()) -
     sources, first_lines = _parse_yaml(path, text)
     extras = frozenset(extra_variables)
     known = {"system": SYSTEM_VARIABLES | extras, "user": USER_VARIABLES | extras}
-    env = ImmutableSandboxedEnvironment(
+    env = LimitedSandbox(
         undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
         loader=FunctionLoader(lambda name: (sources[name], _marker(path, name), lambda: True)),
     )

@@ -11,6 +11,7 @@ from labnb.errors import LabError, UsageError
 from labnb.pacing.concurrency import parse_concurrency
 from labnb.run.result import EXIT_INTERRUPTED, RunResult
 from labnb.store import runlock
+from labnb.store.scrub import keep_typed_paths
 from labnb.task import Task
 from labnb.terminal import console
 
@@ -38,13 +39,16 @@ def build_parser(task_class: type[Task], *, prog: str, description: str | None =
     what.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted or crashed run in its folder")
     what.add_argument("--retry-failed", metavar="RUN_DIR", help=f"re-run the error/invalid {noun}s of a run")
     what.add_argument("--replay", metavar="RUN_DIR", help="run again from a run folder's own snapshot")
+    what.add_argument("--fields", metavar="A,B", help="exactly the extra columns offered to the model, LLM or local "
+                      "(default: all but label-like ones; \"\" offers none)")
     how = p.add_argument_group("how")
     how.add_argument("--model", metavar="NAME", help="model alias from models.yaml (default: its 'default')")
     how.add_argument("--batch-size", type=int, metavar="N", help=f"{noun}s per model request (default 1)")
     how.add_argument("--concurrency", metavar="N|auto",
                      help="requests in flight: a number, or auto (default: start at 8, grow up to 64)")
     how.add_argument("--limit", type=int, metavar="N", help=f"only the first N {noun}s")
-    how.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (overrides models.yaml)")
+    how.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="deadline for each model call as a whole, retries included (overrides models.yaml)")
     how.add_argument("--max-cost", type=float, metavar="USD", help="stop starting requests past this budget")
     how.add_argument("--explain", action="store_true", help=f"ask for a short reason per {noun} (costs tokens)")
     how.add_argument("--dry-run", action="store_true", help="count tokens and project the cost; send nothing")
@@ -212,6 +216,7 @@ def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = N
     """Parse, run, print the summary line; every expected error is one line on stderr and an exit code."""
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    keep_typed_paths(argv)  # a path the user typed is printed as typed, never redacted
     try:
         result = dispatch(task, args, [parser.prog, *argv])
     except LabError as exc:

@@ -16,6 +16,7 @@ from labnb.config import ModelEntry, load_models_config
 from labnb.cost import tokens
 from labnb.cost.duration_estimate import Demand, basis_note, cap_limits, estimate_duration
 from labnb.cost.usage import Usage, price
+from labnb.inputs.labelcols import column_split, columns_note
 from labnb.pacing.concurrency import initial
 from labnb.providers import counts_tokens, provider
 from labnb.run.plan import Plan
@@ -97,7 +98,8 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     rows = [project(entry, plan) for entry in entries]
     head = (f"dry run: {len(plan.items)} {plan.task.items_noun}, batch size {plan.options.batch_size}, "
             f"{plan.task.describe()}; nothing was sent")
-    head = "; ".join([head, *plan.task.dry_run_notes()])
+    offered, withheld = column_split(plan.items)
+    head = "; ".join([head, *([columns_note(plan.items)] if offered or withheld else []), *plan.task.dry_run_notes()])
     if plan.options.batch_api:
         head += "; --batch-api: batch pricing applies, see the 'batch API' column"
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",

@@ -26,6 +26,7 @@ class RunOptions:
     models_config: str = str(PROJECT_ROOT / "config" / "models.yaml")
     runs_dir: str = str(PROJECT_ROOT / "runs")
     limit: int | None = None
+    fields: str | None = None  # --fields a,b: exactly the extra columns offered to the model (labnb.inputs.labelcols)
     concurrency: int | str = "auto"  # a number, or "auto" (labnb.pacing.concurrency)
     timeout: float | None = None
     explain: bool = False

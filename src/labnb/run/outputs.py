@@ -49,7 +49,10 @@ def row_of(task: Task, item: Item, result: ItemResult, model_used: str, with_gol
     row: dict[str, Any] = {column: mine.get(column, "") for column in (*own.inputs, *own.answers, *own.details)}
     if with_gold:
         row.update({column: mine.get(column, "") for column in own.gold})
-        row[CORRECT] = result.status == "ok" and all(row[a] == row[g] for a, g in zip(own.answers, own.gold))
+        # empty where nothing is scored (no gold label, never run), so df.correct.mean() is the accuracy
+        scored = item.has_gold and result.status != "not_run"
+        right = result.status == "ok" and all(row[a] == row[g] for a, g in zip(own.answers, own.gold))
+        row[CORRECT] = right if scored else None
     carried = task.carried(item)
     row.update({carried_name(column, own): carried.get(column, "") for column in own.carried})
     if task.cascading:

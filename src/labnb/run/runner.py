@@ -17,6 +17,7 @@ from labnb.classify.base import Classifier
 from labnb.clients.requests import batches
 from labnb.cost.usage import Usage
 from labnb.errors import RunAborted
+from labnb.inputs.labelcols import column_split
 from labnb.pacing.budget import Budget
 from labnb.pacing.executor import Executor, StopSignal
 from labnb.pacing.ratelimit import RateLimiter
@@ -52,8 +53,10 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
         summary = {**task.prompting.summary(), **summary}
     folder.write_json("inputs/prompt_templates.json", templates)
     folder.copy_in(plan.models_config_path, "config/models.yaml")
+    offered, withheld = column_split(plan.items)
     folder.write_json("config/run_config.json", {
         "options": plan.options.to_dict(), "model_entry": plan.entry.to_dict(),
+        "columns_offered": offered, "columns_withheld": withheld,
         "input_path": str(plan.input_path) if plan.input_path else None, **task.config_paths(),
         "models_config_path": str(plan.models_config_path), "replay_of": plan.replay_of, "use_case": task.name,
     })

@@ -48,13 +48,30 @@ def _key(run_dir: Path) -> str:
     return os.path.realpath(run_dir)
 
 
-def acquire(run_dir: Path) -> RunLock:
+def holder(run_dir: Path, lock_file: str = LOCK_FILE) -> int | None:
+    """The pid of the process that holds ``run_dir``'s lock (this one included), or None when it is free."""
+    path = Path(run_dir) / lock_file
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
+
+
+def acquire(run_dir: Path, lock_file: str = LOCK_FILE) -> RunLock:
     """Lock ``run_dir`` for this process, or raise ``RunInUse`` naming the process that holds it."""
     run_dir = Path(run_dir)
     current = _held.get(_key(run_dir))
     if current is not None and current.held:
         return current
-    path = run_dir / LOCK_FILE
+    path = run_dir / lock_file
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:

@@ -6,11 +6,13 @@ import os
 import re
 from urllib.parse import urlsplit
 
-# Key-shaped strings: OpenAI/Anthropic style keys and bearer tokens, whatever the value.
+# Key-shaped strings: OpenAI/Anthropic style keys and bearer tokens, whatever the value. Each starts at a word
+# boundary and has a real key's length and mix (a digit in the body), so ``/tmp/task-results-2026`` is no key.
+_NOT_BEFORE = r"(?<![A-Za-z0-9_\-])"
 _KEY_SHAPES = re.compile(
-    r"(sk-(?:ant-|proj-|svcacct-)?[A-Za-z0-9_\-]{8,})"
-    r"|((?i:bearer)\s+[A-Za-z0-9_\-\.=]{8,})"
-    r"|((?i:x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9_\-\.]{8,})"
+    _NOT_BEFORE + r"(sk-(?:ant-|proj-|svcacct-|admin-)?(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-]{20,})"
+    r"|" + _NOT_BEFORE + r"((?i:bearer)\s+[A-Za-z0-9_\-\.=]{16,})"
+    r"|" + _NOT_BEFORE + r"((?i:x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9_\-\.]{8,})"
 )
 # ``scheme://user:password@`` in any text: the password goes, the user and host stay readable.
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*):[^\s/@]*@")
@@ -20,6 +22,7 @@ TAIL_CHARS = 8
 _MIN_FRAGMENT_SOURCE = 12  # a shorter secret's tail would be most of it, and common text besides
 
 _known: set[str] = set()
+_verbatim: set[str] = set()  # what the user typed (paths): never redacted
 _cache: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
 
 
@@ -27,6 +30,21 @@ def register_secret(value: str | None) -> None:
     """Remember a secret value (an API key, a URL password) so ``scrub`` always removes it."""
     if value and len(value) >= 4:
         _known.add(value)
+
+
+def keep_verbatim(*texts: str) -> None:
+    """Texts the user typed (paths on the command line) that ``scrub`` must leave exactly as they are."""
+    for text in texts:
+        if text and len(text) >= 4:
+            _verbatim.add(text)
+
+
+def keep_typed_paths(argv: list[str]) -> None:
+    """Every path-like word of a command line (``--runs-dir /tmp/x``, ``--input=a/b.csv``), as typed and absolute."""
+    for word in argv:
+        value = word.split("=", 1)[1] if word.startswith("--") and "=" in word else word
+        if os.sep in value and not value.startswith("-"):
+            keep_verbatim(value, os.path.abspath(value), os.path.realpath(value))
 
 
 def url_password(url: str) -> str:
@@ -74,11 +92,20 @@ def _secret_texts() -> tuple[str, ...]:
 
 
 def scrub(text: str) -> str:
-    """``text`` without known secrets (whole, prefix-less or their last 8 characters), key shapes or URL passwords."""
+    """``text`` without known secrets (whole, prefix-less or their last 8 characters), key shapes or URL passwords;
+    what the user typed (``keep_verbatim``) stays as it is, unless it holds a whole known secret."""
     if not text:
         return text
+    secrets = _secret_texts()
+    kept = [v for v in sorted(_verbatim, key=len, reverse=True)
+            if v in text and not any(s in v for s in secrets if len(s) > TAIL_CHARS)]
+    for n, value in enumerate(kept):
+        text = text.replace(value, f"\ue000{n}\ue001")
     text = _URL_CREDENTIALS.sub(r"\1:***@", text)
-    for secret in _secret_texts():
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
-    return _KEY_SHAPES.sub("[REDACTED]", text)
+    text = _KEY_SHAPES.sub("[REDACTED]", text)
+    for n, value in enumerate(kept):
+        text = text.replace(f"\ue000{n}\ue001", value)
+    return text

@@ -8,13 +8,19 @@ import sys
 from labnb.store.scrub import scrub
 
 # C0 and C1 controls and DEL: ESC sequences recolour, retitle or rewrite the terminal; CR and LF forge lines.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides and isolates (U+202E shows "txt.exe" as "exe.txt") and the Unicode line and paragraph
+# separators are escaped too.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def escape(text: str) -> str:
     """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``), one line always."""
-    return _CONTROLS.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+    return _CONTROLS.sub(lambda m: _NAMED.get(m.group(), _code(ord(m.group()))), text)
+
+
+def _code(point: int) -> str:
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
 
 
 def safe(text: object) -> str:
