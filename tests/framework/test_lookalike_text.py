@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from classify_text.labels import load_labels
 
 from labnb.errors import InputError
+from labnb.flat.labels import load_labels
 
 RLO = "\u202e"
 LABELS = """name: tones
