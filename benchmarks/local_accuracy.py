@@ -165,8 +165,19 @@ def main() -> None:
         f"Scoring time for all rows: {time.perf_counter() - started:.1f} s.",
         "",
     ])
-    RESULTS.write_text(text, encoding="utf-8")
+    RESULTS.write_text(text + encoder_comparison(), encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def encoder_comparison() -> str:
+    """The torch-vs-ONNX accuracy section of local_encoders_results.md (that benchmark needs both trees)."""
+    source = ROOT / "benchmarks" / "local_encoders_results.md"
+    text = source.read_text(encoding="utf-8") if source.is_file() else ""
+    if "## Same answers" not in text:
+        return ""
+    section = text[text.index("## Same answers"):].split("\n## ")[0]
+    return (f"\n## The encoder before (torch) and now (ONNX int8)\n\nFrom `{source.relative_to(ROOT)}` "
+            "(`python benchmarks/local_encoders.py --before …`):\n\n" + section.split("\n", 1)[1].lstrip("\n"))
 
 
 if __name__ == "__main__":

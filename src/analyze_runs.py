@@ -22,7 +22,7 @@ from typing import Any
 
 from labnb.errors import LabError, UsageError
 from labnb.store.scrub import keep_typed_paths
-from labnb.terminal.console import error, safe, warn
+from labnb.terminal.console import error, invoked_as, safe, warn
 
 LIST_COLUMNS = ("run_id", "model", "status", "items", "failures", "accuracy", "cost_usd", "duration_s",
                 "total_tokens", "input", "batch_size", "labels", "tags")
@@ -71,7 +71,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif not records:
         print(f"no runs under {safe(args.runs_dir)}/")
     else:
-        print(_text_table(records, LIST_COLUMNS))
+        in_experiments = ("experiment",) if any("experiment" in r for r in records) else ()
+        print(_text_table(records, (*LIST_COLUMNS, *in_experiments)))
     return 0
 
 
@@ -164,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), metavar="DIR",
                         help=f"where run ids are looked up (default: {DEFAULT_RUNS_DIR})")
-    parser = argparse.ArgumentParser(prog="analyze_runs.py", description="List, compare and report on run folders.")
+    parser = argparse.ArgumentParser(prog=invoked_as("analyze_runs.py"),
+                                     description="List, compare and report on run folders.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", parents=[common], help="one line per run under --runs-dir")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

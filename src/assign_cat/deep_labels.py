@@ -147,21 +147,26 @@ class DeepLabels:
         category-level confusion matrix."""
         import pandas as pd
 
+        outputs = Path(run_dir) / "outputs"
+        rows = pd.read_csv(outputs / "classifications.csv", dtype=str, keep_default_na=False)
+        # Only requests that offered shortlists record them (the local model ranks every node).
+        shortlists = recorded_candidates(outputs / "calls.jsonl") if self.retrieves else {}
+        metrics, matrix = self.score(rows, shortlists)
+        (outputs / "metrics.json").write_text(json.dumps(metrics, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+        matrix.to_csv(outputs / "confusion_matrix.csv")
+        return metrics
+
+    def score(self, rows: Any, shortlists: dict[str, list[str]] | None = None) -> tuple[dict[str, Any], Any]:
+        """The metrics and the category-level confusion matrix of rows (a ``weight`` column: summed counts)."""
         from assign_cat.deep_metrics import deep_metrics
         from assign_cat.metrics import compute_metrics, confusion_matrix
 
-        outputs = Path(run_dir) / "outputs"
-        rows = pd.read_csv(outputs / "classifications.csv", dtype=str, keep_default_na=False)
         metrics = compute_metrics(rows)
-        # Only requests that offered shortlists record them (the local model ranks every node).
-        shortlists = recorded_candidates(outputs / "calls.jsonl") if self.retrieves else {}
         metrics.update(deep_metrics(rows, self.taxonomy, candidates=shortlists or None, k=self.k))
         metrics["taxonomy"] = {"format": self.taxonomy.format, "root": self.taxonomy.root.path_text
                                if self.taxonomy.root else None, "leaves_only": self.taxonomy.leaves_only,
                                "assignable_nodes": len(self.nodes), "candidates": self.k if self.retrieves else None}
-        (outputs / "metrics.json").write_text(json.dumps(metrics, sort_keys=True, indent=2) + "\n", encoding="utf-8")
-        confusion_matrix(rows).to_csv(outputs / "confusion_matrix.csv")
-        return metrics
+        return metrics, confusion_matrix(rows)
 
 
 def recorded_candidates(calls_path: Path) -> dict[str, list[str]]:

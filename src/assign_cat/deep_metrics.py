@@ -27,6 +27,7 @@ class Scored:
     product_id: str
     gold: Node | None
     pred: Node | None
+    weight: int = 1  # how many rows it stands for (the summed counts of a streamed run)
 
 
 def _text(row: Mapping[Any, Any], key: str) -> str:
@@ -44,7 +45,7 @@ def scored_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]], taxonomy: Deep
         if not gold_text or status == "not_run":
             continue
         pred = taxonomy.by_id.get(_text(row, "subcategory")) if status == "ok" else None
-        out.append(Scored(_text(row, "product_id"), taxonomy.find(gold_text), pred))
+        out.append(Scored(_text(row, "product_id"), taxonomy.find(gold_text), pred, int(row.get("weight", 1))))
     return out
 
 
@@ -63,9 +64,9 @@ def _level_scores(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> tuple[dic
             gold = taxonomy.below_root(s.gold)
             if len(gold) < level:
                 continue
-            total += 1
+            total += s.weight
             pred = taxonomy.below_root(s.pred) if s.pred else ()
-            hits += len(pred) >= level and pred[:level] == gold[:level]
+            hits += s.weight * (len(pred) >= level and pred[:level] == gold[:level])
         accuracy[str(level)], support[str(level)] = _ratio(hits, total), total
     return accuracy, support
 
@@ -77,9 +78,9 @@ def _hierarchical(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> dict[str,
             continue
         gold = set(taxonomy.below_root(s.gold))
         pred = set(taxonomy.below_root(s.pred)) if s.pred else set()
-        overlap += len(gold & pred)
-        n_pred += len(pred)
-        n_gold += len(gold)
+        overlap += s.weight * len(gold & pred)
+        n_pred += s.weight * len(pred)
+        n_gold += s.weight * len(gold)
     # Micro-averaged: F1 = 2PR / (P + R) = 2 * overlap / (|predicted| + |gold|).
     return {"hierarchical_precision": _ratio(overlap, n_pred), "hierarchical_recall": _ratio(overlap, n_gold),
             "hierarchical_f1": _ratio(2 * overlap, n_pred + n_gold)}
@@ -104,14 +105,15 @@ def deep_metrics(rows: pd.DataFrame | Iterable[Mapping[str, Any]], taxonomy: Dee
     """The deep scores of ``rows``; with ``candidates`` (product id → shortlisted node ids) the retrieval recall."""
     scored = scored_rows(rows, taxonomy)
     resolved = [s for s in scored if s.gold is not None]
-    n_correct = sum(s.pred is not None and s.gold is not None and s.pred.id == s.gold.id for s in resolved)
+    n_correct = sum(s.weight for s in resolved if s.pred is not None and s.gold is not None and s.pred.id == s.gold.id)
     levels, support = _level_scores(resolved, taxonomy)
+    n_scored, n_resolved = sum(s.weight for s in scored), sum(s.weight for s in resolved)
     out: dict[str, Any] = {
-        "node_accuracy": _ratio(n_correct, len(scored)),
+        "node_accuracy": _ratio(n_correct, n_scored),
         "n_node_correct": n_correct,
-        "n_deep_scored": len(scored),
-        "n_gold_unresolved": len(scored) - len(resolved),
-        "n_gold_outside_root": sum(s.gold is not None and not taxonomy.within(s.gold) for s in resolved),
+        "n_deep_scored": n_scored,
+        "n_gold_unresolved": n_scored - n_resolved,
+        "n_gold_outside_root": sum(s.weight for s in resolved if s.gold is not None and not taxonomy.within(s.gold)),
         "level_accuracy": levels,
         "level_support": support,
         **_hierarchical(resolved, taxonomy),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.inputs import AssignCatOptions, ProductInputs
@@ -95,3 +96,6 @@ class DeepAssignCat(ProductInputs):
 
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         return self.labels.write_metrics(run_dir)
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        return self.labels.score(rows)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from assign_cat.candidates import DEFAULT_CANDIDATES
-from assign_cat.products import Product, load_products, single_product
+from assign_cat.fromcolumns import label_columns
+from assign_cat.products import GOLD_FIELDS, KNOWN_FIELDS, Product, load_products, products_of_rows, single_product
 from assign_cat.prompts import FIELD_CHARS
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import column_split, parse_fields
@@ -40,6 +42,7 @@ class AssignCatOptions(RunOptions):
     leaves_only: bool = False
     taxonomy_root: str | None = None
     candidates: int = DEFAULT_CANDIDATES
+    taxonomy_from_columns: str | None = None  # "category,subcategory": the label space read from the data
 
     @classmethod
     def single_option(cls) -> str:
@@ -49,6 +52,12 @@ class AssignCatOptions(RunOptions):
         super().check()
         if self.candidates < 1:
             raise UsageError(f"--candidates must be at least 1, got {self.candidates}")
+        if self.taxonomy_from_columns is not None:
+            label_columns(self.taxonomy_from_columns)
+            if self.taxonomy != AssignCatOptions.taxonomy:
+                raise UsageError("give --taxonomy FILE or --taxonomy-from-columns CAT,SUB, not both")
+            if self.input is None:
+                raise UsageError("--taxonomy-from-columns reads the labels from --input FILE; give one")
 
 
 class ProductInputs(Task[Product, AssignCatOptions]):
@@ -66,6 +75,7 @@ class ProductInputs(Task[Product, AssignCatOptions]):
     answer_columns = ("category", "subcategory")
     gold_columns = GOLD_COLUMNS
     per_label_metric = "per_category"
+    per_label_accuracy = "subcategory_accuracy"  # recall there is the category's alone
     label_noun = "category"
     labels_option = "taxonomy"
     summary_metrics = ("category_accuracy",)
@@ -89,6 +99,9 @@ class ProductInputs(Task[Product, AssignCatOptions]):
         files.add_argument("--taxonomy", metavar="FILE", help=(
             f"the project's taxonomy XML (default {AssignCatOptions().taxonomy}), Google's taxonomy-with-ids "
             "text or Shopify's categories.txt, told apart by content"))
+        files.add_argument("--taxonomy-from-columns", metavar="CAT,SUB", help=(
+            "no taxonomy file: the label space is every (category, subcategory) these two columns of --input and "
+            "--examples hold (ids slugged from the names); the columns are the gold labels"))
         files.add_argument("--taxonomy-root", metavar="PATH",
                            help='only the subtree under this node (a full path or an id), e.g. "Health & Beauty"')
         files.add_argument("--leaves-only", action="store_true", default=None,
@@ -108,6 +121,10 @@ class ProductInputs(Task[Product, AssignCatOptions]):
 
     def ready(self, products: list[Product]) -> list[Product]:
         """Anything the task prepares once the products are known (e.g. their candidate shortlists)."""
+        return products
+
+    def labelled(self, products: list[Product], source: str | Path) -> list[Product]:
+        """Products of ``source`` with their gold labels where the task reads them from other columns."""
         return products
 
     # --- the shared inputs --------------------------------------------------------------------------------------
@@ -133,7 +150,27 @@ class ProductInputs(Task[Product, AssignCatOptions]):
         folder.copy_in(self.taxonomy_path, self.snapshot_name)
 
     def read_items(self, path: Path) -> list[Product]:
-        return load_products(path)
+        """An examples file: its gold as the task scores it, whether written as ids, names or paths (as for --input)."""
+        return self.with_gold(self.labelled(load_products(path), path))
+
+    # --- streamed runs (labnb.scale) ------------------------------------------------------------------------
+    def load_labels(self, options: AssignCatOptions, folder: RunFolder | None = None) -> None:
+        if options.single_product is not None:
+            raise UsageError("--engine reads an --input file; --single-product runs in this process")
+        self.use_taxonomy(folder.file(self.snapshot_name) if folder else Path(options.taxonomy), options)
+
+    def stream_columns(self, columns: Sequence[str], options: AssignCatOptions) -> bool:
+        known = {c.casefold() for c in (*KNOWN_FIELDS, options.title_column or "title")}
+        self.offered_columns, self.withheld_columns = [c for c in columns if c and c.casefold() not in known], []
+        return any(c.casefold() in GOLD_FIELDS for c in columns)
+
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: AssignCatOptions,
+                      first_index: int) -> list[Product]:
+        return self.with_gold(products_of_rows(path, rows, fields=parse_fields(options.fields),
+                                               title_column=options.title_column, first_index=first_index))
+
+    def bare_item(self, item_id: str, text: str) -> Product:
+        return Product(product_id=item_id, title=text)
 
     def config_paths(self) -> dict[str, JsonValue]:
         return {"taxonomy_path": str(self.taxonomy_path)}  # the offered and withheld columns: the framework's

@@ -14,7 +14,7 @@ import pandas as pd
 
 from assign_cat.taxonomy import Taxonomy, load_taxonomy
 from labnb import scoring
-from labnb.scoring import ratio
+from labnb.scoring import n, ratio
 
 _TEXT_COLUMNS = ("category", "subcategory", "expected_category", "expected_subcategory")
 
@@ -39,13 +39,12 @@ def _scored(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_category(sc: pd.DataFrame, labels: list[str], taxonomy: Taxonomy | None) -> dict[str, dict]:
-    out = scoring.per_label(sc["gold_category"], sc["pred_category"], labels)
+    out = scoring.per_label(sc["gold_category"], sc["pred_category"], labels, scoring.weights(sc))
     names = {c.id: c.name for c in taxonomy.categories} if taxonomy else {}
     for label, entry in out.items():
         of_label = sc["gold_category"] == label
         # recall is the category-level accuracy of this class; this is the pair-level one
-        entry["subcategory_accuracy"] = ratio(
-            int((sc.loc[of_label, "gold_pair"] == sc.loc[of_label, "pred_pair"]).sum()), int(of_label.sum()))
+        entry["subcategory_accuracy"] = ratio(n(sc, of_label & (sc["gold_pair"] == sc["pred_pair"])), n(sc, of_label))
         if label in names:
             entry["name"] = names[label]
     return out
@@ -60,23 +59,24 @@ def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], taxonomy: Tax
     pair_order = [f"{c}/{s}" for c, s in sorted(taxonomy.pairs, key=_pair_rank(taxonomy))] if taxonomy else None
     pair_labels = scoring.labels(sc["gold_pair"], sc["pred_pair"], pair_order)
     counts = scoring.counts(df, _gold(df), sc)
-    n_correct = int((sc["gold_pair"] == sc["pred_pair"]).sum())
-    n_cat = int((sc["gold_category"] == sc["pred_category"]).sum())
+    n_correct = n(sc, sc["gold_pair"] == sc["pred_pair"])
+    n_cat = n(sc, sc["gold_category"] == sc["pred_category"])
+    weight = scoring.weights(sc)
     return {
-        "accuracy": ratio(n_correct, len(sc)),
-        "category_accuracy": ratio(n_cat, len(sc)),
-        "subcategory_accuracy": ratio(n_correct, len(sc)),
+        "accuracy": ratio(n_correct, n(sc)),
+        "category_accuracy": ratio(n_cat, n(sc)),
+        "subcategory_accuracy": ratio(n_correct, n(sc)),
         "answered_accuracy": ratio(n_correct, counts["n_ok"]),
-        "category_f1_macro": scoring.f1(sc["gold_category"], sc["pred_category"], cat_labels, "macro"),
-        "category_f1_weighted": scoring.f1(sc["gold_category"], sc["pred_category"], cat_labels, "weighted"),
-        "subcategory_f1_macro": scoring.f1(sc["gold_pair"], sc["pred_pair"], pair_labels, "macro"),
-        "subcategory_f1_weighted": scoring.f1(sc["gold_pair"], sc["pred_pair"], pair_labels, "weighted"),
+        "category_f1_macro": scoring.f1(sc["gold_category"], sc["pred_category"], cat_labels, "macro", weight),
+        "category_f1_weighted": scoring.f1(sc["gold_category"], sc["pred_category"], cat_labels, "weighted", weight),
+        "subcategory_f1_macro": scoring.f1(sc["gold_pair"], sc["pred_pair"], pair_labels, "macro", weight),
+        "subcategory_f1_weighted": scoring.f1(sc["gold_pair"], sc["pred_pair"], pair_labels, "weighted", weight),
         **counts,
         "n_correct": n_correct,
         "n_category_correct": n_cat,
         # gold pairs the taxonomy does not have (names instead of ids?): no answer can match them
-        "n_gold_outside_taxonomy": None if taxonomy is None else int(
-            (~sc["gold_pair"].isin({f"{c}/{s}" for c, s in taxonomy.pairs})).sum()),
+        "n_gold_outside_taxonomy": None if taxonomy is None else n(
+            sc, ~sc["gold_pair"].isin({f"{c}/{s}" for c, s in taxonomy.pairs})),
         "per_category": _per_category(sc, cat_labels, taxonomy),
     }
 
@@ -89,7 +89,8 @@ def _pair_rank(taxonomy: Taxonomy):
 def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], taxonomy: Taxonomy | None = None) -> pd.DataFrame:
     """Category-level counts: index = gold category, columns = predicted category plus ``(none)`` for failures."""
     sc = _scored(_frame(rows))
-    return scoring.confusion(sc["gold_category"], sc["pred_category"], taxonomy.category_ids if taxonomy else None)
+    return scoring.confusion(sc["gold_category"], sc["pred_category"], taxonomy.category_ids if taxonomy else None,
+                             scoring.weights(sc))
 
 
 def write_metrics(run_dir: str | Path, taxonomy: Taxonomy | None = None) -> dict:

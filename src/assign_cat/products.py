@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import InputError
-from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.itemrows import ItemRow, RowRules, item_rows, single_item
 from labnb.inputs.labelcols import check_fields, split_fields
-from labnb.inputs.tables import read_rows, row_label
+from labnb.inputs.tables import Row, read_rows, row_label
 
 MAX_TITLE_CHARS = 1000
 MAX_FIELD_CHARS = 20_000
@@ -90,10 +90,26 @@ def load_products(path: str | Path, limit: int | None = None, *, fields: Sequenc
     """
     path = Path(path)
     rows = read_rows(path, required=title_column or "title", noun="product", sheet=sheet)
+    checked = _checked(path, rows, title_column)
+    check_fields(fields, {k for row in checked for k in row.fields}, KNOWN_FIELDS, str(path))
+    products = _products(checked, fields)
+    return products[:limit] if limit is not None else products
+
+
+def products_of_rows(path: Path, rows: list[Row], *, fields: Sequence[str] | None = None,
+                     title_column: str | None = None, first_index: int = 1) -> list[Product]:
+    """Rows of one part of ``path`` as products (``first_index``: the file position of the first row, for
+    default ids); a problem is a one-line InputError."""
+    return _products(_checked(path, rows, title_column, first_index), fields)
+
+
+def _checked(path: Path, rows: list[Row], title_column: str | None, first_index: int = 1) -> list[ItemRow]:
     if title_column and title_column != "title":
         rows = [(n, _retitle(path, n, row, title_column)) for n, row in rows]
-    checked = item_rows(path, rows, RULES)
-    check_fields(fields, {k for row in checked for k in row.fields}, KNOWN_FIELDS, str(path))
+    return item_rows(path, rows, RULES, first_index=first_index)
+
+
+def _products(checked: list[ItemRow], fields: Sequence[str] | None) -> list[Product]:
     products = []
     for row in checked:
         offered, withheld = split_fields(row.extra(KNOWN_FIELDS), fields, LABEL_WORDS)
@@ -102,7 +118,7 @@ def load_products(path: str | Path, limit: int | None = None, *, fields: Sequenc
             expected_category=row.fields.get("expected_category", ""),
             expected_subcategory=row.fields.get("expected_subcategory", ""), extra=offered, withheld=withheld,
         ))
-    return products[:limit] if limit is not None else products
+    return products
 
 
 def _retitle(path: Path, number: int, row: dict[str, Any], column: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ Taxonomy "{name}" (version {version}). Each category line is `Category name - de
 Answer with JSON only, one entry per product, in the form {answer_shape}, where n is the product's number as given and k the number of its subcategory."""
 
 USER_TEMPLATE = "Classify these {count} products:\n{lines}"
+USER_TEMPLATE_ONE = "Classify this product:\n{lines}"  # one product: never "these 1 products"
 PRODUCT_LINE = "{n}. {title}{fields}"
 
 
@@ -70,7 +71,8 @@ def render_product(n: int, product: Product) -> str:
 def render_user(products: Sequence[Product]) -> str:
     """The per-request part: products numbered from 1."""
     lines = "\n".join(render_product(n, p) for n, p in enumerate(products, start=1))
-    return USER_TEMPLATE.format(count=len(products), lines=lines)
+    template = USER_TEMPLATE_ONE if len(products) == 1 else USER_TEMPLATE
+    return template.format(count=len(products), lines=lines)
 
 
 def templates(taxonomy: Taxonomy, *, explain: bool = False) -> dict[str, Any]:

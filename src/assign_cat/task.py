@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from assign_cat import prompts
+from assign_cat.fromcolumns import gold_from_columns, label_columns, taxonomy_from, taxonomy_xml
 from assign_cat.gold import resolve_gold
 from assign_cat.inputs import AssignCatOptions, ProductInputs
-from assign_cat.products import Product
+from assign_cat.products import Product, load_products
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_taxonomy
 from labnb.errors import UsageError
+from labnb.inputs.labelcols import parse_fields
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, Group, JsonValue, Task
@@ -32,6 +35,8 @@ class AssignCat(ProductInputs):
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
         super().__init__()
         self.taxonomy: Taxonomy | None = None
+        self.label_columns: tuple[str, str] | None = None  # --taxonomy-from-columns
+        self.taxonomy_source: bytes | None = None  # the XML built from them (snapshotted as inputs/taxonomy.xml)
         # Given a taxonomy, the task is ready to render and parse, as tests and notebooks use it.
         if isinstance(taxonomy, Taxonomy):
             self.taxonomy = taxonomy
@@ -42,8 +47,10 @@ class AssignCat(ProductInputs):
                                                                                                AssignCatOptions]:
         from assign_cat.deep_task import DeepAssignCat
 
-        deep = folder.file(DeepAssignCat.snapshot_name).is_file() if folder else \
-            detect_format(Path(options.taxonomy)) != XML
+        if folder:
+            deep = folder.file(DeepAssignCat.snapshot_name).is_file()
+        else:  # a taxonomy built from the data's own columns has two levels
+            deep = not options.taxonomy_from_columns and detect_format(Path(options.taxonomy)) != XML
         return DeepAssignCat() if deep else self
 
     def use_taxonomy(self, path: Path, options: AssignCatOptions) -> None:
@@ -53,6 +60,52 @@ class AssignCat(ProductInputs):
         self.__dict__.pop("_choices", None)
         self.taxonomy_path, self.taxonomy = path, load_taxonomy(path)
 
+    # --- --taxonomy-from-columns: the taxonomy built from the input's label columns ----------------------------
+    def load(self, options: AssignCatOptions) -> list[Product]:
+        if not options.taxonomy_from_columns:
+            return super().load(options)
+        assert options.input is not None  # checked by AssignCatOptions.check
+        self.label_columns = columns = label_columns(options.taxonomy_from_columns)
+        products = self.labelled(load_products(Path(options.input), title_column=options.title_column,
+                                               sheet=options.sheet, fields=parse_fields(options.fields)),
+                                 options.input)
+        examples = self.labelled(load_products(Path(options.examples)), options.examples) if options.examples else []
+        source = options.input + (f" and {options.examples}" if options.examples else "")
+        self.taxonomy = taxonomy_from([*products, *examples], Path(options.input).stem)
+        self.taxonomy_source = taxonomy_xml(self.taxonomy, f"Built by --taxonomy-from-columns "
+                                            f"{','.join(columns)} from {source}.")
+        self.taxonomy_path = None
+        self.__dict__.pop("_choices", None)
+        limit = options.limit
+        return self.ready(self._carry(self.with_gold(products[:limit] if limit is not None else products)))
+
+    def labelled(self, products: list[Product], source: str | Path) -> list[Product]:
+        """With --taxonomy-from-columns, its two columns are the gold (and no longer input columns)."""
+        return gold_from_columns(products, self.label_columns, source) if self.label_columns else products
+
+    def load_snapshot(self, folder: RunFolder, options: AssignCatOptions) -> list[Product]:
+        if options.taxonomy_from_columns:  # the snapshot holds the taxonomy built then; examples read the same way
+            self.label_columns = label_columns(options.taxonomy_from_columns)
+        return super().load_snapshot(folder, options)
+
+    def load_labels(self, options: AssignCatOptions, folder: RunFolder | None = None) -> None:
+        if options.taxonomy_from_columns and folder is None:
+            raise UsageError("--taxonomy-from-columns reads every row to build the taxonomy; it does not stream "
+                             "with --engine (give the taxonomy file it built: inputs/taxonomy.xml of a run)")
+        super().load_labels(options, folder)
+
+    def snapshot(self, folder: RunFolder) -> None:
+        if self.taxonomy_source is not None:
+            folder.file(self.snapshot_name).write_bytes(self.taxonomy_source)
+            return
+        super().snapshot(folder)
+
+    def config_paths(self) -> dict[str, JsonValue]:
+        if self.taxonomy_source is None or self.label_columns is None:
+            return super().config_paths()
+        return {"taxonomy_path": self.snapshot_name, "taxonomy_from_columns": list(self.label_columns)}
+
+    # --- the taxonomy ------------------------------------------------------------------------------------------
     def with_gold(self, products: list[Product]) -> list[Product]:
         """Gold given as ids, names or ``Category > Subcategory`` paths, as ids."""
         return resolve_gold(products, self._tax).products
@@ -111,6 +164,11 @@ class AssignCat(ProductInputs):
         from assign_cat.metrics import write_metrics  # scikit-learn is imported when a run is scored
 
         return write_metrics(run_dir)
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        from assign_cat.metrics import compute_metrics, confusion_matrix
+
+        return compute_metrics(rows, self._tax), confusion_matrix(rows, self._tax)
 
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         return {"labels": prompts.render_taxonomy(self._tax),

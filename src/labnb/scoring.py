@@ -4,6 +4,9 @@ Only rows with a gold label count. ``not_run`` rows were never attempted and are
 score; ``invalid`` and ``error`` rows count as wrong, predicted ``(none)``. F1 averages run over the
 labels seen in gold or in a valid prediction (``(none)`` is not a class), with 0 for undefined
 precision or recall. Floats are rounded to 6 decimals, ``None`` when undefined.
+
+A frame may stand for many rows: its ``weight`` column says how many rows each line counts for (the
+summed counts of a streamed run, ``labnb.scale``); without one every line is one row.
 """
 
 from __future__ import annotations
@@ -22,12 +25,25 @@ from labnb.store.results import STATUSES
 
 NONE_LABEL = "(none)"
 DIGITS = 6
+WEIGHT = "weight"
+
+
+def n(df: pd.DataFrame, mask: pd.Series | None = None) -> int:
+    """How many rows ``df`` (or its ``mask``ed lines) stands for."""
+    weights = df[WEIGHT] if WEIGHT in df.columns else pd.Series(1, index=df.index)
+    return int(weights.sum() if mask is None else weights[mask].sum())
+
+
+def weights(df: pd.DataFrame) -> Any:
+    """The ``sample_weight`` of scikit-learn's scores for ``df``'s lines (None: one row each)."""
+    return df[WEIGHT].to_numpy() if WEIGHT in df.columns else None
 
 
 def rows_frame(rows: pd.DataFrame | Iterable[dict[str, Any]], text_columns: Sequence[str],
                id_column: str, noun: str) -> pd.DataFrame:
     """``rows`` as a frame whose ``text_columns`` are stripped strings; an unknown status is an InputError."""
     df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    df[WEIGHT] = df[WEIGHT].astype("int64") if WEIGHT in df.columns else 1
     if "status" not in df.columns:
         df["status"] = "ok"  # a bare list of answers: every row is an answer
     for col in (id_column, "status", "error_type", *text_columns):
@@ -67,47 +83,49 @@ def ratio(num: int, den: int) -> float | None:
     return rounded(num / den) if den else None
 
 
-def f1(gold: pd.Series, pred: pd.Series, classes: list[str], average: str) -> float | None:
+def f1(gold: pd.Series, pred: pd.Series, classes: list[str], average: str, weight: Any = None) -> float | None:
     if not len(gold):
         return None
-    return rounded(f1_score(gold, pred, labels=classes, average=average, zero_division=0))
+    return rounded(f1_score(gold, pred, labels=classes, average=average, zero_division=0, sample_weight=weight))
 
 
-def per_label(gold: pd.Series, pred: pd.Series, classes: list[str]) -> dict[str, dict[str, Any]]:
+def per_label(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any = None) -> dict[str, dict[str, Any]]:
     """Precision, recall, F1, support and the number predicted, for each class."""
     if not len(gold):
         return {}
-    prec, rec, f1s, support = precision_recall_fscore_support(gold, pred, labels=classes, zero_division=0)
+    prec, rec, f1s, _ = precision_recall_fscore_support(gold, pred, labels=classes, zero_division=0,
+                                                        sample_weight=weight)
+    weights = pd.Series(1 if weight is None else weight, index=gold.index)
     return {label: {"precision": rounded(prec[i]), "recall": rounded(rec[i]), "f1": rounded(f1s[i]),
-                    "support": int(support[i]), "predicted": int((pred == label).sum())}
+                    "support": int(weights[gold == label].sum()), "predicted": int(weights[pred == label].sum())}
             for i, label in enumerate(classes)}
 
 
 def counts(df: pd.DataFrame, gold: pd.Series, sc: pd.DataFrame) -> dict[str, Any]:
     """How many rows there are, have gold, were scored, answered, failed or never run; by status and error."""
-    n_ok = int((sc["status"] == "ok").sum())
-    statuses = df["status"].value_counts()
+    n_ok = n(sc, sc["status"] == "ok")
+    failed = df.loc[df["error_type"] != ""]
     return {
-        "n_rows": len(df),
-        "n_gold": int(gold.sum()),
-        "n_scored": len(sc),
+        "n_rows": n(df),
+        "n_gold": n(df, gold),
+        "n_scored": n(sc),
         "n_ok": n_ok,
-        "n_failed": len(sc) - n_ok,
-        "n_invalid": int((sc["status"] == "invalid").sum()),
-        "n_error": int((sc["status"] == "error").sum()),
-        "n_not_run": int((gold & (df["status"] == "not_run")).sum()),
-        "status_counts": {s: int(statuses.get(s, 0)) for s in STATUSES},
-        "error_type_counts": {k: int(v) for k, v in df.loc[df["error_type"] != "", "error_type"]
-                              .value_counts().sort_index().items()},
+        "n_failed": n(sc) - n_ok,
+        "n_invalid": n(sc, sc["status"] == "invalid"),
+        "n_error": n(sc, sc["status"] == "error"),
+        "n_not_run": n(df, gold & (df["status"] == "not_run")),
+        "status_counts": {s: n(df, df["status"] == s) for s in STATUSES},
+        "error_type_counts": {k: n(failed, failed["error_type"] == k) for k in sorted(set(failed["error_type"]))},
     }
 
 
-def confusion(gold: pd.Series, pred: pd.Series, order: Sequence[str] | None = None) -> pd.DataFrame:
+def confusion(gold: pd.Series, pred: pd.Series, order: Sequence[str] | None = None,
+              weight: Any = None) -> pd.DataFrame:
     """Counts: index = gold label, columns = predicted label plus ``(none)`` for failed rows."""
     gold_labels = labels(gold, pd.Series([], dtype=str), order)
     columns = [*labels(gold, pred, order), NONE_LABEL]
     empty = [[0] * len(columns) for _ in columns]
-    matrix = sk_confusion_matrix(gold, pred, labels=columns) if len(gold) else empty
+    matrix = sk_confusion_matrix(gold, pred, labels=columns, sample_weight=weight) if len(gold) else empty
     frame = pd.DataFrame(matrix, index=pd.Index(columns, name="gold"),
                          columns=pd.Index(columns, name="predicted")).astype(int)
     return frame.loc[gold_labels]

@@ -131,6 +131,8 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     answer_columns: ClassVar[tuple[str, ...]] = ("label",)
     gold_columns: ClassVar[tuple[str, ...]] = ("expected_label",)
     per_label_metric: ClassVar[str] = "per_label"
+    # the key, in each per-label entry, of the share of that gold label's items whose whole answer is right
+    per_label_accuracy: ClassVar[str] = "recall"
     label_noun: ClassVar[str] = "label"
     summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
     # Prompt files and examples (--prompt, --examples): the task's shipped prompt file (rendering it gives
@@ -197,6 +199,28 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """Notes the dry run adds to its first line (e.g. which input columns the model sees)."""
         return []
 
+    # --- streamed runs (``--engine``, labnb.scale) -------------------------------------------------
+    def load_labels(self, options: OptionsT, folder: RunFolder | None = None) -> None:
+        """Load the label inputs of a streamed run (its items are read part by part, never all at once);
+        from ``folder``'s snapshot when continuing a run."""
+        from labnb.errors import UsageError
+
+        raise UsageError(f"{self.name} does not run on --engine yet; drop --engine")
+
+    def stream_columns(self, columns: Sequence[str], options: OptionsT) -> bool:
+        """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
+        raise NotImplementedError
+
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: OptionsT,
+                      first_index: int) -> list[ItemT]:
+        """The items of numbered rows of one part of ``path`` (``first_index``: the file position of the
+        first, for default ids); a bad row is a one-line InputError."""
+        raise NotImplementedError
+
+    def bare_item(self, item_id: str, text: str) -> ItemT:
+        """An item standing for a malformed row in its ``invalid`` output row."""
+        raise NotImplementedError
+
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod
     def choices(self) -> dict[int, Choice]:
@@ -262,6 +286,11 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     @abstractmethod
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        """Metrics and confusion matrix of rows whose ``weight`` column counts how many rows each stands for
+        (a streamed run sums them over its parts)."""
+        raise NotImplementedError
 
     @classmethod
     def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:

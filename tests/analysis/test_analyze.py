@@ -29,7 +29,7 @@ NOW = datetime(2025, 9, 19, 14, 30, tzinfo=UTC)
 
 def make_run(runs_dir: Path, run_id: str, answers: list[tuple], *, status: str = "completed", model: str = "mini",
              cost: float = 0.01, duration: float = 12.5, tokens: int = 1000, updated_at: datetime = NOW,
-             accuracy: float | None = None) -> Path:
+             accuracy: float | None = None, tags: tuple[str, ...] = ()) -> Path:
     """A run folder as the run loop writes it. ``answers``: (product_id, title, answer, gold) where answer is
     "cat/sub", "error:TYPE", "invalid:cat/sub" or "not_run", and gold "cat/sub" or "" (no gold column at all
     when every gold is "")."""
@@ -54,6 +54,9 @@ def make_run(runs_dir: Path, run_id: str, answers: list[tuple], *, status: str =
         rows.append(row)
     with open(run / "outputs" / "classifications.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([COLUMNS + (GOLD if has_gold else []), *rows])
+    calls = {row[-1 - 3 * has_gold]: float(row[9]) for row in rows if row[9]}  # call id -> its latency
+    (run / "outputs" / "calls.jsonl").write_text("".join(
+        json.dumps({"call_id": c, "latency_ms": latency}) + "\n" for c, latency in calls.items()), encoding="utf-8")
     write = lambda rel, data: (run / rel).write_text(json.dumps(data, sort_keys=True, indent=2), encoding="utf-8")  # noqa: E731
     write("outputs/token_usage.json", {
         "total_prompt_tokens": tokens - 100, "total_completion_tokens": 100, "cached_prompt_tokens": 0,
@@ -65,7 +68,8 @@ def make_run(runs_dir: Path, run_id: str, answers: list[tuple], *, status: str =
     summary = {"run_id": run_id, "use_case": "assign-cat", "status": status, "started_at": "2025-09-19T14:00:00+00:00",
                "ended_at": "2025-09-19T14:00:12+00:00", "updated_at": updated_at.isoformat(), "model_alias": model,
                "model_id": model, "model_used": f"openai/{model}", "counts": {**counts, "total": len(answers)},
-               "resumes": [], "command": "run_assign_cat.py", "git": {"commit": "abc", "dirty": False},
+               "resumes": [], "command": "run_assign_cat.py", "tags": list(tags),
+               "git": {"commit": "abc", "dirty": False},
                "file_sha256": {}}
     if accuracy is not None:
         summary["accuracy"] = accuracy
@@ -234,19 +238,25 @@ def test_report_is_self_contained_html(pair, tmp_path):
     assert doc.xpath("//script | //link | //iframe") == []  # the product title "<script>" stayed text
     assert all(not v.startswith(("http:", "https:", "//")) for v in doc.xpath("//@src | //@href"))
     headings = [h.text_content() for h in doc.xpath("//h2")]
-    assert headings == ["Runs", "Agreement between runs", "Cost vs accuracy", "Per-category accuracy",
+    assert headings == ["Runs", "Agreement between runs", "Cost vs accuracy", "Accuracy per gold category",
                         "Confusion matrices (category level; (none) = failed answer)", "Latency distribution",
                         "Disagreements (3 products)"]
     runs_table, pairs_table, category_table, dis_table = doc.xpath("//table")
-    assert [td.text_content() for td in runs_table.xpath(".//tr[1]/td")][:3] == [pair[0].name, "mini", "completed"]
-    assert [td.text_content() for td in pairs_table.xpath(".//tbody/tr/td")][2:] == ["7", "6", "4", "0.666667", "0.52"]
-    # per-category recall. X: a 2/2 (p1 p7), b 2/3 (p3 p4), c 2/3 (p5 p8). Y: a 1/2 (p7 failed), b 3/3, c 2/2.
+    # runs named by model (no tags), numbers rounded as the summary line rounds them, the id last
+    assert [td.text_content() for td in runs_table.xpath(".//tbody/tr[1]/td")] == [
+        f"mini{pair[0].name}", "mini", "completed", "8", "8", "0", "75.0%", "$0.020000", "5,000", "12.5 s", "200 ms",
+        "300 ms"]
+    assert [td.text_content() for td in pairs_table.xpath(".//tbody/tr/td")] == [
+        "mini", "big", "7", "6", "4", "66.7%", "0.520"]
+    # whole answer right per gold category. X: a 2/2 (p1 p7), b 2/3 (p3 p4), c 2/3 (p5 p8). Y: a 1/2 (p7 failed),
+    # b 3/3, c 2/2.
     assert [[td.text_content() for td in tr.xpath("td")] for tr in category_table.xpath(".//tbody/tr")] == [
-        ["a", "1", "0.5"], ["b", "0.666667", "1"], ["c", "0.666667", "1"]]
+        ["a", "100.0%", "50.0%"], ["b", "66.7%", "100.0%"], ["c", "66.7%", "100.0%"]]
+    assert [th.text_content() for th in dis_table.xpath(".//th")] == ["product_id", "title", "mini", "big", "gold"]
     assert [[td.text_content() for td in tr.xpath("td")] for tr in dis_table.xpath(".//tbody/tr")] == [
-        ["p2", "<script>alert(1)</script>", "a/a1", "b/b1", "b/b1"],
-        ["p6", "Iron & Co", "a/a1", "c/c1", "c/c1"],
-        ["p7", "Fish oil", "a/a1", "error: timeout", "a/a1"]]
+        ["p2", "<script>alert(1)</script>", "✗ a/a1", "✓ b/b1", "b/b1"],
+        ["p6", "Iron & Co", "✗ a/a1", "✓ c/c1", "c/c1"],
+        ["p7", "Fish oil", "✓ a/a1", "✗ error: timeout", "a/a1"]]
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in path.read_text(encoding="utf-8")
 
 

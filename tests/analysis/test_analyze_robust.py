@@ -100,3 +100,30 @@ def test_export_xlsx_writes_every_cell_as_text(tmp_path):
     with open(run / "outputs" / "classifications.csv", newline="", encoding="utf-8") as fh:
         exact = [[v.replace("\x07", "\\x07") for v in r] for r in csv.reader(fh)]
     assert [[v or None for v in r] for r in exact] == rows  # the same cells as the CSV
+
+
+def test_list_shows_the_runs_inside_experiments_and_never_calls_its_own_folders_unreadable(tmp_path):
+    runs = tmp_path / "runs"
+    make_run(runs, "assign-cat-2025-09-19-140000", PAIR_X)
+    experiment = runs / "experiments" / "models-2025-09-19-150000"
+    make_run(experiment / "runs" / "000", "assign-cat-2025-09-19-150001", PAIR_X, model="haiku")
+    make_run(experiment / "runs" / "001", "assign-cat-2025-09-19-150002", PAIR_Y, model="sonnet")
+    (experiment / "runs" / "002" / "assign-cat-2025-09-19-150003").mkdir(parents=True)  # killed before its summary
+    (experiment / "logs").mkdir()
+    (runs / "mlflow-artifacts" / "1" / "abc").mkdir(parents=True)
+    (runs / "mlflow.db").write_bytes(b"SQLite format 3\x00")
+    listed = [(r["run_id"], r["status"], r["model"], r.get("experiment")) for r in run_records(runs)]
+    assert listed == [  # oldest first; a folder without a start time first of all
+        ("assign-cat-2025-09-19-150003", "unreadable: no metadata/run_summary.json", None, "models-2025-09-19-150000"),
+        ("assign-cat-2025-09-19-140000", "completed", "mini", None),
+        ("assign-cat-2025-09-19-150001", "completed", "haiku", "models-2025-09-19-150000"),
+        ("assign-cat-2025-09-19-150002", "completed", "sonnet", "models-2025-09-19-150000"),
+    ]
+    out = run_cli("list", "--runs-dir", str(runs))
+    assert (out.returncode, out.stderr) == (0, "")
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["run_id", "model", "status", "items", "failures", "accuracy", "cost_usd",
+                                "duration_s", "total_tokens", "input", "batch_size", "labels", "tags", "experiment"]
+    assert lines[3].split()[:3] == ["assign-cat-2025-09-19-150001", "haiku", "completed"]
+    assert lines[3].split()[-1] == "models-2025-09-19-150000" and lines[2].split()[-1] == "-"  # not in one
+    assert out.stdout.count("unreadable") == 1 and "mlflow" not in out.stdout and "experiments " not in out.stdout

@@ -22,8 +22,8 @@ def test_zero_cost_runs_show_accuracy_not_an_empty_cost_chart_and_one_call_is_wo
     html = write_report([a, b], tmp_path / "r.html").read_text()
     assert "Every run cost $0.000000, so cost says nothing: accuracy alone is shown." in html
     assert 'alt="accuracy by run"' in html and 'alt="cost vs accuracy"' not in html
-    assert "Too few calls for a histogram: run-a: 1 call (100 ms)." in html
-    assert "Too few calls for a histogram: run-b: 1 call (100 ms)." in html and 'alt="latency"' not in html
+    assert "Too few calls for a histogram: mini #1: 1 call (100 ms)." in html
+    assert "Too few calls for a histogram: mini #2: 1 call (100 ms)." in html and 'alt="latency"' not in html
     assert "The runs agree" not in html  # p2 differs: listed instead
 
 

@@ -202,6 +202,23 @@ def test_a_bad_spec_is_one_line_naming_the_file_and_key_and_runs_nothing(api_env
     assert not (tmp_path / "runs").exists() and api_env.model_calls == 0
 
 
+def test_every_cells_api_key_is_checked_before_anything_runs(api_env, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    spec = write_spec(tmp_path, "  model: [haiku, gpt4o_mini, sonnet]\n", n=2)
+    code, out, err = run(capsys, str(spec), "--runs-dir", str(tmp_path / "runs"))
+    assert (code, out) == (2, "")
+    assert err == (f"error: {spec.resolve()}: cells model=haiku, model=sonnet need ANTHROPIC_API_KEY: set it in the "
+                   "environment, or take those models out of the grid (nothing was run)\n")
+    assert not (tmp_path / "runs").exists() and api_env.model_calls == 0
+    monkeypatch.delenv("OPENAI_API_KEY")
+    code, _, err = run(capsys, str(spec), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and err == (
+        f"error: {spec.resolve()}: cells model=haiku, model=sonnet need ANTHROPIC_API_KEY; cell model=gpt4o_mini "
+        "needs OPENAI_API_KEY: set them in the environment, or take those models out of the grid (nothing was run)\n")
+    code, out, _ = run(capsys, str(spec), "--dry-run")  # pricing needs no key
+    assert code == 0 and out.startswith("dry run: experiment 'models', 3 cells")
+
+
 def test_max_cost_caps_the_experiment_no_cell_starts_past_it(api_env, tmp_path, capsys):
     from labnb.experiments.spec import load_spec
 

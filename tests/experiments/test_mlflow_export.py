@@ -51,3 +51,17 @@ def test_export_an_experiment_twice_creates_its_runs_once_and_reads_back(tmp_pat
     assert set(found["status"]) == {"FINISHED"}
     artifacts = {a.path for a in mlflow.MlflowClient(f"sqlite:///{runs / 'mlflow.db'}").list_artifacts(first["run_id"])}
     assert artifacts == {"run_folder", "classifications.json"}
+
+
+def test_without_mlflow_installed_it_says_what_to_install_in_one_line(tmp_path, capsys, monkeypatch):
+    import sys
+
+    runs = tmp_path / "runs"
+    run = make_run(runs, "assign-cat-2026-01-02-030405", PAIR_X)
+    for name in ["mlflow", *(m for m in sys.modules if m.startswith("mlflow."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if mlflow-skinny were not installed
+    code = main(["export-mlflow", str(run), "--runs-dir", str(runs)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["error: export-mlflow needs mlflow-skinny, sqlalchemy and alembic (mlflow is "
+                                 "missing): pip install mlflow-skinny sqlalchemy alembic"]
+    assert not (runs / "mlflow.db").exists()

@@ -20,9 +20,10 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
     venv = tmp_path / "venv"
     venv_over_this_one(venv)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # offline: the dependencies are already installed system-wide, and setuptools builds in place
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--no-deps", "--no-build-isolation", f"{source}/"], check=True, env=env, capture_output=True)
+    # offline: the dependencies are already installed, and setuptools (>= 70.1, requirements-dev.txt) builds in place
+    built = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                            "--no-deps", "--no-build-isolation", str(source)], env=env, capture_output=True, text=True)
+    assert built.returncode == 0, f"pip install failed:\n{built.stdout}\n{built.stderr}"
     bin_ = venv / "bin"
     assert {"labnb", "assign-cat", "analyze-runs", "classify-text"} <= {p.name for p in bin_.iterdir()}
     make_run(tmp_path / "runs", "assign-cat-2025-09-19-140000", PAIR_X)
@@ -31,6 +32,9 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
     assert listed.returncode == 0 and "assign-cat-2025-09-19-140000" in listed.stdout, listed.stderr
     usage = subprocess.run([str(bin_ / "assign-cat"), "--help"], capture_output=True, text=True, env=env)
     assert usage.returncode == 0 and "--single-product TITLE" in usage.stdout
+    assert usage.stdout.startswith("usage: assign-cat ") and ".csv, .tsv, .json, .jsonl or .xlsx" in usage.stdout
+    usage = subprocess.run([str(bin_ / "run-experiment"), "--help"], capture_output=True, text=True, env=env)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: run-experiment "), usage.stdout[:200]
     snippet = ("from labnb.analysis import load_run, load_runs\n"
                f"runs = load_runs({str(tmp_path / 'runs')!r})\n"
                f"df = load_run({str(tmp_path / 'runs' / 'assign-cat-2025-09-19-140000')!r})\n"

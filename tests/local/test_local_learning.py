@@ -43,8 +43,14 @@ def test_local_run_learns_from_examples_deterministically_and_records_it(cli, tm
     assert tables[0][columns].equals(tables[1][columns]) and len(tables[0]) == 26
     learning = json.loads((runs[0].run_dirs[0] / "config" / "system_info.json").read_text())["model"]["learning"]
     assert learning["examples"] == 60 and learning["count"] == 60
+    # One or two examples a label, zero-shot right on 58 of 60 already: cross-validation keeps the ridge on embeddings.
     assert learning["method"].startswith("ridge linear classifier on sentence embeddings")
+    assert learning["model_reads"] == ["embedding"] and learning["ridge"] in learning["settings"]["ridges"]
     assert learning["cross_validation"]["used"] is True and learning["settings"]["folds"] == 5
+    assert learning["cross_validation"]["candidates"] == [
+        "ridge linear classifier on sentence embeddings",
+        "logistic regression on sentence embeddings + TF-IDF word and character n-grams"]
+    assert set(learning["features"]) == {"embedding", "word_tfidf", "char_tfidf"} and learning["settings"]["lexical"]
     assert len(learning["content_sha256"]) == 64 and learning["file_sha256"] != learning["content_sha256"]
     summary = runs[0].json("metadata/run_summary.json")
     assert summary["examples"]["count"] == 60 and summary["examples"]["overlapping_pairs"] == 0
@@ -62,10 +68,12 @@ def test_labels_without_examples_stay_reachable_and_probabilities_sum_to_one():
     # Train without any whey-protein example; zero-shot alone gets the three whey products right.
     whey = gold == position["sports-nutrition/whey-protein"]
     assert whey.sum() == 3 and (zero_shot[whey].argmax(axis=1) == gold[whey]).all()
-    first = fit_learner(vectors[~whey], gold[~whey], zero_shot[~whey])
-    again = fit_learner(vectors[~whey], gold[~whey], zero_shot[~whey])
-    probabilities = first.predict(vectors[whey], zero_shot[whey])
-    assert np.array_equal(probabilities, again.predict(vectors[whey], zero_shot[whey]))
+    texts = np.array([p.text for p in products], dtype=object)
+    first = fit_learner(vectors[~whey], gold[~whey], zero_shot[~whey], texts=list(texts[~whey]))
+    again = fit_learner(vectors[~whey], gold[~whey], zero_shot[~whey], texts=list(texts[~whey]))
+    probabilities = first.predict(vectors[whey], zero_shot[whey], list(texts[whey]))
+    assert np.array_equal(probabilities, again.predict(vectors[whey], zero_shot[whey], list(texts[whey])))
+    assert first.record()["model_sha256"] == again.record()["model_sha256"]
     assert (probabilities.argmax(axis=1) == gold[whey]).all()
     assert np.allclose(probabilities.sum(axis=1), 1.0) and first.n_labels == 64
 

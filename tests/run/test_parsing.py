@@ -88,6 +88,6 @@ def test_schema_enum_is_the_subcategory_numbers_and_the_prefix_is_stable(taxonom
     first = taxonomy.categories[0]
     assert f"\n{first.name} - {first.description}\n  1: {first.subcategories[0].name} - " in system
     user = prompts.render_user([Product("x", "Fish Oil", "Omega\n3", extra={"brand": "Nordic"})])
-    assert user == "Classify these 1 products:\n1. Fish Oil | description: Omega 3 | brand: Nordic"
+    assert user == "Classify this product:\n1. Fish Oil | description: Omega 3 | brand: Nordic"
     codes = prompts.templates(taxonomy)["label_codes"]
     assert codes["1"] == [first.id, first.subcategories[0].id] and len(codes) == len(taxonomy.pairs)

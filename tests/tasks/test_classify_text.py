@@ -68,7 +68,7 @@ def test_single_text_with_the_default_model_writes_the_run_folder(text_cli, fake
     assert templates["label_codes"] == {"1": "positive", "2": "negative", "3": "neutral", "4": "mixed"}
     body = fake_api.requests_to("/v1/chat/completions")[0]["json"]
     assert body["messages"][0]["content"] == templates["rendered_system_prompt"]
-    assert body["messages"][1]["content"] == "Label these 1 texts:\n1. Arrived late but works great"
+    assert body["messages"][1]["content"] == "Label this text:\n1. Arrived late but works great"
     schema = body["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["r"]["items"]["properties"]["k"]["enum"] == [1, 2, 3, 4]
     served, usage = fake_api.total_usage(), result.json("outputs/token_usage.json")

@@ -93,7 +93,8 @@ def test_local_model_on_the_sample_reviews(text_cli, monkeypatch):
         assert len(top) == 3 and top[0]["label"] == row["label"]
     metrics = result.json("outputs/metrics.json")
     # A sentence-embedding model reads topic more than opinion: a weak baseline on four sentiment labels
-    # (chance 25%, always-"positive" 27.5%); the README quotes these numbers.
-    assert (metrics["accuracy"], metrics["f1_macro"], metrics["n_correct"]) == (0.325, 0.324098, 26)
+    # (chance 25%, always-"positive" 27.5%). The ONNX encoder (main's local branch) answers 26 right as the torch
+    # one did, with a different spread over the labels: macro F1 0.318041 (was 0.324098; main fails it too).
+    assert (metrics["accuracy"], metrics["f1_macro"], metrics["n_correct"]) == (0.325, 0.318041, 26)
     assert result.json("outputs/token_usage.json")["cost_usd"] == 0
     assert "accuracy 32.5%" in result.out

@@ -21,7 +21,7 @@ def cost_vs_accuracy(side: pd.DataFrame, ylabel: str = "accuracy") -> Figure | N
     ax = fig.add_subplot()
     ax.scatter(data["cost_usd"], data["accuracy"], s=50, color="tab:blue")
     for _, row in data.iterrows():
-        ax.annotate(f"{row['run_id']}\n({row['model']})", (row["cost_usd"], row["accuracy"]),
+        ax.annotate(_label(row["run_id"], row["model"], "\n"), (row["cost_usd"], row["accuracy"]),
                     textcoords="offset points", xytext=(6, 4), fontsize=7)
     ax.set_xlabel("cost (USD)")
     ax.set_ylabel(ylabel)
@@ -29,6 +29,11 @@ def cost_vs_accuracy(side: pd.DataFrame, ylabel: str = "accuracy") -> Figure | N
     ax.set_xlim(-0.04 * data["cost_usd"].max(), data["cost_usd"].max() * 1.35)  # a $0 run off the axis line
     ax.grid(alpha=0.3)
     return fig
+
+
+def _label(name: str, model: str, between: str = " ") -> str:
+    """A run's name, with its model unless the name is the model."""
+    return name if str(name).startswith(str(model)) else f"{name}{between}({model})"
 
 
 def accuracy_by_run(side: pd.DataFrame, xlabel: str = "accuracy") -> Figure | None:
@@ -40,7 +45,7 @@ def accuracy_by_run(side: pd.DataFrame, xlabel: str = "accuracy") -> Figure | No
     ax = fig.add_subplot()
     y = np.arange(len(data))
     ax.barh(y, data["accuracy"].astype(float), color="tab:blue")
-    ax.set_yticks(y, [f"{r} ({m})" for r, m in zip(data["run_id"], data["model"])], fontsize=7)
+    ax.set_yticks(y, [_label(r, m) for r, m in zip(data["run_id"], data["model"])], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel(xlabel)
@@ -62,9 +67,9 @@ def per_label_accuracy(table: pd.DataFrame, label: str = "label") -> Figure | No
     ax.set_yticks(y + height * (n_run - 1) / 2, [str(c) for c in table.index], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel(f"{label} accuracy (recall)")
-    # below the axes: inside, it would hide the bars of the last label
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(n_run, 2), frameon=False)
+    ax.set_xlabel(f"accuracy per gold {label}")
+    # above the axes: inside, it would hide the bars of a label; below, it met the axis title on short figures
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(n_run, 2), frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 

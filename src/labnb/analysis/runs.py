@@ -75,10 +75,14 @@ def complete_lines(text: str) -> str:
 
 
 def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
-    """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed."""
+    """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed; a streamed run
+    past the CSV size keeps ``outputs/classifications/part-*.parquet`` instead, read the same way."""
     path = run_dir / "outputs" / "classifications.csv"
     names = (task.id_column, task.text_column, *task.answer_columns, *FRAMEWORK_COLUMNS)
     empty = pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in names})
+    parts = run_dir / "outputs" / "classifications"
+    if not path.is_file() and any(parts.glob("part-*.parquet")):
+        return read_parts(parts)
     if not path.is_file():
         return empty
     try:
@@ -94,6 +98,17 @@ def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)  # "" -> NaN
     if "correct" in df.columns:
         df["correct"] = df["correct"].str.strip().str.lower().isin(("true", "1", "yes"))
+    return df
+
+
+def read_parts(parts: Path) -> pd.DataFrame:
+    """The Parquet parts of a streamed run, in input order (text as text, numbers and ``correct`` typed)."""
+    try:
+        df = pd.concat([pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))], ignore_index=True)
+    except ImportError:
+        raise InputError(f"{parts}: reading Parquet parts needs pyarrow: pip install '.[ray]'") from None
+    if "correct" in df.columns:  # as from the CSV: an unscored row (empty) reads False
+        df["correct"] = df["correct"].fillna(False).astype(bool)
     return df
 
 
@@ -207,9 +222,10 @@ def run_record(df: pd.DataFrame, now: datetime | None = None) -> dict[str, Any]:
 
 def run_fields(records: list[dict[str, Any]]) -> list[str]:
     """``RUN_FIELDS`` and, after ``accuracy``, the use cases' own summary metrics (e.g. a level's accuracy)."""
-    extra = [k for r in records for k in r if k not in RUN_FIELDS and k != "error"]
+    extra = [k for r in records for k in r if k not in RUN_FIELDS and k not in ("error", "experiment")]
     at = RUN_FIELDS.index("accuracy") + 1
-    return [*RUN_FIELDS[:at], *dict.fromkeys(extra), *RUN_FIELDS[at:]]
+    experiment = ["experiment"] if any("experiment" in r for r in records) else []
+    return [*RUN_FIELDS[:at], *dict.fromkeys(extra), *RUN_FIELDS[at:], *experiment]
 
 
 def _unreadable(child: Path, reason: str) -> dict[str, Any]:
@@ -218,24 +234,40 @@ def _unreadable(child: Path, reason: str) -> dict[str, Any]:
             "path": str(child), "error": reason}
 
 
+EXPERIMENTS_DIR = "experiments"  # run_experiment.py's folders: <exp>/runs/<cell>/<run-id>/
+NOT_RUNS = frozenset({"mlflow-artifacts"})  # export-mlflow's artifact store beside its mlflow.db
+
+
 def run_records(runs_dir: str | Path = DEFAULT_RUNS_DIR, now: datetime | None = None) -> list[dict[str, Any]]:
-    """A ``run_record`` per folder under ``runs_dir``, oldest first; a folder that is not a readable run is
-    listed with status ``unreadable: <reason>`` (one broken run never hides the others)."""
+    """A ``run_record`` per run folder under ``runs_dir`` and inside its experiments (with ``experiment``: the
+    experiment's folder name), oldest first; a folder that is not a readable run is listed with status
+    ``unreadable: <reason>`` (one broken run never hides the others)."""
     root = Path(runs_dir)
     if not root.is_dir():
         raise InputError(f"{runs_dir}: no such runs directory")
     records = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not is_run_dir(child):
-            records.append(_unreadable(child, f"no {SUMMARY_FILE.as_posix()}"))
-            continue
-        try:
-            records.append(run_record(load_run(child), now))
-        except InputError as exc:
-            records.append(_unreadable(child, str(exc)))
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OSError) as exc:  # foreign content
-            records.append(_unreadable(child, f"{type(exc).__name__}: {exc}"))
+    for child in _subdirs(root):
+        if child.name == EXPERIMENTS_DIR and not is_run_dir(child):
+            records += [{**_record(run, now), "experiment": experiment.name} for experiment in _subdirs(child)
+                        for cell in _subdirs(experiment / "runs") for run in _subdirs(cell)]
+        elif child.name not in NOT_RUNS:
+            records.append(_record(child, now))
     return sorted(records, key=lambda r: (str(r.get("started_at") or ""), r["run_id"]))
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def _record(child: Path, now: datetime | None) -> dict[str, Any]:
+    if not is_run_dir(child):
+        return _unreadable(child, f"no {SUMMARY_FILE.as_posix()}")
+    try:
+        return run_record(load_run(child), now)
+    except InputError as exc:
+        return _unreadable(child, str(exc))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OSError) as exc:  # foreign content
+        return _unreadable(child, f"{type(exc).__name__}: {exc}")
 
 
 def load_readable(refs: list[str], runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[pd.DataFrame], list[str]]:

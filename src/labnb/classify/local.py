@@ -21,7 +21,7 @@ from labnb.cost.usage import Usage
 from labnb.errors import LabError
 from labnb.fewshot.examples import Example, ExampleItem
 from labnb.local.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
-from labnb.local.learner import FittedLearner, LearnerSettings, fit_learner
+from labnb.local.learner import FittedLearner, LearnerSettings, fit_learner, learned_from
 from labnb.store.calls import CallRecord
 from labnb.store.results import BatchOutcome, ItemResult
 from labnb.store.timeutil import utc_now
@@ -151,15 +151,17 @@ class EmbeddingClassifier(Classifier):
             index = self.index()
             position = {choice.id: i for i, choice in enumerate(index.choices)}
             zero_shot, _ = score_items(self.embedder, index, self.design, [ExampleItem.of(e) for e in used])
-            vectors = self.embedder.encode([e.text for e in used])
-            self._learner = fit_learner(vectors, [position[e.label] for e in used], zero_shot)
+            texts = [e.text for e in used]
+            self._learner = fit_learner(self.embedder.encode(texts), [position[e.label] for e in used], zero_shot,
+                                        texts=texts)
         return self._learner
 
     def _score(self, items: list[Item]) -> tuple[Any, list[str], int]:
         probs, texts = score_items(self.embedder, self.index(), self.design, items)
         learner = self.learner()
         if learner is not None:
-            probs = learner.predict(self.embedder.encode([item.text for item in items]), probs)
+            item_texts = [item.text for item in items]
+            probs = learner.predict(self.embedder.encode(item_texts), probs, item_texts)
         return probs, texts, self.embedder.count_tokens(texts)
 
     @staticmethod
@@ -180,7 +182,9 @@ class EmbeddingClassifier(Classifier):
         if ranked is not None:
             return {**ranked.templates(), "task": self.task.prompt_templates()}
         index = self.index()
-        return {
+        learner = self.learner()
+        learning = {"learning": learned_from(learner.record())} if learner is not None else {}
+        return {**learning,
             "method": "zero-shot sentence-embedding similarity with a lexical component",
             "design": self.design.to_dict(),
             "item_views": dict(ITEM_VIEWS),

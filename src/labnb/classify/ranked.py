@@ -8,13 +8,15 @@ from typing import Any
 
 from labnb.classify.similarity import item_texts
 from labnb.fewshot.examples import Example, ExampleItem
+from labnb.local.learner import learned_from
 from labnb.local.ranked_learner import DECIMALS, OTHERS, TEMPERATURE, RankedLearner, fit_ranked
 from labnb.local.retrieval import best
 from labnb.task import Choice, Item, Ranker
 
 ZERO_SHOT = ("the task's own index of its choices (Task.ranker): score = the index's similarity of the item's full "
              "text to each choice; raw_response holds the top 3")
-LEARNED = (f"with --examples: a ridge classifier on the examples' embeddings (labnb.local.learner) over the "
+LEARNED = (f"with --examples: logistic regression on the examples' embeddings and TF-IDF word and character "
+           f"n-grams (labnb.local.learner) over the "
            f"choices with examples plus each item's {OTHERS} best-scoring others, mixed with "
            f"softmax(score / {TEMPERATURE}) over the same columns and calibrated; score = that probability")
 
@@ -36,8 +38,9 @@ class RankedScorer:
         """The learner fitted on the examples (once; deterministic), or None without examples."""
         if self._learner is None and self.examples:
             column = {self.choices[code].id: j for j, code in enumerate(self.ranker.codes)}
-            vectors, scores = self._scores([item_texts(ExampleItem.of(e))["full"] for e in self.examples])
-            self._learner = fit_ranked(vectors, [column[e.label] for e in self.examples], scores)
+            texts = [item_texts(ExampleItem.of(e))["full"] for e in self.examples]
+            vectors, scores = self._scores(texts)
+            self._learner = fit_ranked(vectors, [column[e.label] for e in self.examples], scores, texts=texts)
         return self._learner
 
     def rank(self, items: Sequence[Item], top: int) -> tuple[list[list[tuple[Choice, float]]], list[str]]:
@@ -50,11 +53,14 @@ class RankedScorer:
             ranked = [[(int(j), round(float(row[j]), DECIMALS)) for j in columns]
                       for row, columns in zip(scores, best(scores, top))]
         else:
-            ranked = learner.top(vectors, scores, top)
+            ranked = learner.top(vectors, scores, top, texts)
         return [[(self.choices[self.ranker.codes[j]], s) for j, s in row] for row in ranked], texts
 
     def templates(self) -> dict[str, Any]:
-        return {"method": ZERO_SHOT, **({"learning": LEARNED} if self.examples else {})}
+        learner = self.learner()
+        if learner is None:
+            return {"method": ZERO_SHOT}
+        return {"method": ZERO_SHOT, "learning": {"summary": LEARNED, **learned_from(learner.record())}}
 
     def _scores(self, texts: list[str]) -> tuple[Any, Any]:
         vectors = self.ranker.index.encode(texts)

@@ -35,6 +35,18 @@ def _code(exc: Exception) -> str:
     return str(getattr(exc, "code", "") or "")
 
 
+def _unreachable(exc: Exception, message: str) -> str:
+    """``could not reach https://host/path (APIConnectionError: Connection error.)``: where, then what."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if url is None:
+        return message
+    where = redact_url(f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}")
+    cause = exc.__cause__ or exc.__context__
+    detail = f"{message}{f' ({type(cause).__name__})' if cause is not None else ''}"
+    return scrub(f"could not reach {where}: {detail}")[:2000]
+
+
 def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Exception:
     """The error to raise for ``exc``: ``RunAborted`` subclasses stop the run, ``CallError`` fails items."""
     status = getattr(exc, "status_code", None)
@@ -55,7 +67,7 @@ def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Excepti
     if isinstance(exc, sdk.APITimeoutError):
         return CallError("timeout", message, retries=retries)
     if isinstance(exc, sdk.APIConnectionError):
-        return CallError("connection", message, retries=retries)
+        return CallError("connection", _unreachable(exc, message), retries=retries)
     if isinstance(exc, sdk.APIStatusError):
         kind = "server_error" if (status or 0) >= 500 else "bad_request"
         return CallError(kind, message, retries=retries)

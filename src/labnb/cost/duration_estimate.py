@@ -59,7 +59,8 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def last_run(runs_dir: str | Path, model_used: str) -> Path | None:
-    """The most recent finished run folder in ``runs_dir`` that used ``model_used``."""
+    """The most recent finished run folder in ``runs_dir`` that used ``model_used`` and answered at least one
+    item (a run whose every call failed measured how fast errors come back, not answers)."""
     best: tuple[str, Path] | None = None
     root = Path(runs_dir)
     if not root.is_dir():
@@ -68,6 +69,8 @@ def last_run(runs_dir: str | Path, model_used: str) -> Path | None:
         summary = _json(summary_path)
         folder = summary_path.parent.parent
         if summary.get("model_used") != model_used or not (folder / "outputs" / "timing.json").exists():
+            continue
+        if not (summary.get("counts") or {}).get("ok"):
             continue
         key = str(summary.get("started_at") or "")
         if best is None or key > best[0]:

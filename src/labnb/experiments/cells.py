@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labnb.errors import LabError
+from labnb.errors import LabError, MissingKeyError
 from labnb.experiments.grid import CellPlan
 from labnb.experiments.spec import Spec, SpecError
 from labnb.run.dryrun import Projection
+
+if TYPE_CHECKING:
+    from labnb.run.plan import Plan
 
 FINAL_STATUSES = ("completed", "completed_with_errors", "budget_exhausted")
 TAKEOVER_SECONDS = 30.0  # a stopped run gives in-flight calls 5 s, then writes everything
@@ -58,11 +61,10 @@ def budget_cost(projection: Projection, batch_api: bool) -> float:
     return projection.cost_batch_api if batch_api else max(projection.cost_uncached, projection.cost_cached)
 
 
-def project(spec: Spec, cell: CellState) -> Projection:
-    """Price ``cell`` as its run's own ``--dry-run`` does (nothing sent, no folder); a cell that cannot run fails."""
+def cell_plan(spec: Spec, cell: CellState) -> Plan:
+    """The plan of ``cell``'s run, as its ``--dry-run`` makes it (no key needed); a cell that cannot run fails."""
     from labnb.registry import task_class
     from labnb.run.cli import options_of
-    from labnb.run.dryrun import project as dry_run_projection
     from labnb.run.plan import prepare
 
     err = io.StringIO()
@@ -70,13 +72,35 @@ def project(spec: Spec, cell: CellState) -> Projection:
         with contextlib.redirect_stderr(err):
             args = spec.use_case.build_parser().parse_args(spec.argv(cell.options))
         task = task_class(spec.use_case.name)
-        plan = prepare(task(), options_of(task, args), require_key=False)
+        return prepare(task(), options_of(task, args), require_key=False)
     except SystemExit:  # argparse: its one line is on stderr
         message = (err.getvalue().strip().splitlines() or ["bad options"])[-1]
         raise SpecError(f"{spec.path}: cell {cell.name}: {message.removeprefix('error: ')}") from None
     except LabError as exc:
         raise SpecError(f"{spec.path}: cell {cell.name}: {exc}") from None
-    return dry_run_projection(plan.entry, plan)
+
+
+def missing_keys(plan: Plan) -> list[str]:
+    """The environment variables a cell's models need and that are not set."""
+    missing = []
+    for entry in (plan.entry, plan.escalation):
+        try:
+            if entry is not None:
+                entry.api_key()
+        except MissingKeyError:
+            missing.append(entry.key_env or "" if entry is not None else "")
+    return missing
+
+
+def refuse_missing_keys(spec: Spec, needs: dict[str, list[str]]) -> None:
+    """One line naming every cell that cannot start for want of a key, and the variable, before anything runs."""
+    if not needs:
+        return
+    parts = [f"cell{'s' * (len(cells) > 1)} {', '.join(cells)} need{'s' * (len(cells) == 1)} {env}"
+             for env, cells in needs.items()]
+    them = "them" if len(needs) > 1 else "it"
+    raise MissingKeyError(f"{spec.path}: {'; '.join(parts)}: set {them} in the environment, or take those models "
+                          "out of the grid (nothing was run)")
 
 
 def _die_with(parent: int) -> Callable[[], None]:

@@ -10,7 +10,7 @@ from typing import NoReturn
 from labnb.errors import LabError, UsageError
 from labnb.store import runlock
 from labnb.store.scrub import keep_typed_paths
-from labnb.terminal.console import safe
+from labnb.terminal.console import invoked_as, safe
 
 EPILOG = """exit codes: 0 every cell done; 1 some cell not done (failed, skipped for the budget);
 2 bad spec or usage (nothing run); 4 a gate failed; 130 interrupted (continue with --resume EXP_DIR)."""
@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="run_experiment.py", epilog=EPILOG,
+    p = _Parser(prog=invoked_as("run_experiment.py"), epilog=EPILOG,
                 description="Run every cell of an experiment spec (every combination of its grid's values) "
                             "as an ordinary run.")
     p.add_argument("spec", nargs="?", metavar="SPEC.yaml", help="the experiment spec")
@@ -56,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         cells = experiment.new_cells(spec)
         todo = cells
     extra = [parse_fail_under(text, spec.use_case.gate_metrics) for text in args.fail_under]
-    projections = experiment.price(spec, todo)  # every cell to start is checked before anything runs
+    # every cell to start is checked (options, inputs, API keys) before anything runs
+    projections = experiment.price(spec, todo, require_keys=not args.dry_run)
     if args.dry_run:
         print(experiment.dry_run_table(spec, todo, projections))
         return 0

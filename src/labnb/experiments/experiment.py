@@ -9,7 +9,7 @@ from pathlib import Path
 from labnb.errors import InputError
 from labnb.experiments import gate as gates
 from labnb.experiments import leaderboard
-from labnb.experiments.cells import CellState, project
+from labnb.experiments.cells import CellState, cell_plan, missing_keys, refuse_missing_keys
 from labnb.experiments.folder import ExperimentFolder
 from labnb.experiments.scheduler import Scheduler, run_cost
 from labnb.experiments.spec import Gate, Spec, load_spec
@@ -27,9 +27,21 @@ class Outcome:
     line: str
 
 
-def price(spec: Spec, cells: list[CellState]) -> dict[int, Projection]:
-    """Each cell's dry-run projection; a cell that cannot run (bad alias, bad input) fails here, before any run."""
-    return {cell.index: project(spec, cell) for cell in cells}
+def price(spec: Spec, cells: list[CellState], *, require_keys: bool = False) -> dict[int, Projection]:
+    """Each cell's dry-run projection; a cell that cannot run (bad alias, bad input, with ``require_keys`` a
+    missing API key) fails here, before any run."""
+    from labnb.run.dryrun import project
+
+    projections: dict[int, Projection] = {}
+    needs: dict[str, list[str]] = {}
+    for cell in cells:
+        plan = cell_plan(spec, cell)
+        projections[cell.index] = project(plan.entry, plan)
+        for env in missing_keys(plan):
+            needs.setdefault(env, []).append(cell.name)
+    if require_keys:
+        refuse_missing_keys(spec, needs)
+    return projections
 
 
 def dry_run_table(spec: Spec, cells: list[CellState], projections: dict[int, Projection]) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labnb.errors import LabError, UsageError
+from labnb.errors import ConfigError, LabError, UsageError
 from labnb.experiments import leaderboard
 from labnb.experiments.cells import CellState
 from labnb.experiments.folder import ExperimentFolder
@@ -139,7 +139,14 @@ def export(refs: list[Path], tracking_uri: str, *, timeout: float = DEFAULT_TIME
     """Log every run of ``refs`` (run or experiment folders) to MLflow at ``tracking_uri``: new runs are created,
     changed ones updated, the others left as they are. A store that fails is one ``ExportFailed``."""
     check_uri(tracking_uri)
-    import mlflow  # noqa: F401 (configures its loggers on import: quieten them after)
+    try:  # an optional install (requirements-dev.txt): the runs themselves never need MLflow
+        import alembic  # noqa: F401  (the SQLite store's migrations)
+        import mlflow  # noqa: F401 (configures its loggers on import: quieten them after)
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        missing = (exc.name or "mlflow").split(".")[0]
+        raise ConfigError(f"export-mlflow needs mlflow-skinny, sqlalchemy and alembic ({missing} is missing): "
+                          "pip install mlflow-skinny sqlalchemy alembic") from None
 
     # The store's first migrations log at INFO, and a failing store logs its whole SQL at ERROR before raising:
     # the failure is ours to say, in one line.

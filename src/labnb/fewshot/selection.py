@@ -1,8 +1,10 @@
 """Which examples a request shows: the K nearest per item (knn), K seeded at random, or the first K (fixed).
 
-Leakage guard: an example whose id, or whose normalized text, equals an item's is never shown
-with that item. A request shows its examples to every item in it, so such an example is left
-out of the whole request; for ``fixed`` (one cached prefix for the run) it is left out of the run.
+Leakage guard: an example whose normalized text equals an item's is never shown with that item;
+nor one whose id equals the item's, when both files gave ids (``match_ids``): ids numbered by row
+position (``p0001``…, for files without an id column) are never evidence of overlap. A request
+shows its examples to every item in it, so such an example is left out of the whole request; for
+``fixed`` (one cached prefix for the run) it is left out of the run.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Leakage:
     pairs: int = 0
     item_ids: tuple[str, ...] = ()
     example_indexes: tuple[int, ...] = ()
+    by_id: bool = True  # whether ids were compared (both files gave them) or only texts
 
     def record(self) -> dict[str, Any]:
         return {"overlapping_pairs": self.pairs, "overlapping_items": len(self.item_ids),
@@ -60,13 +63,15 @@ class ShotSelector:
     examples: ExampleSet
     settings: ShotSettings
     encode: Encode | None = None
+    match_ids: bool = True  # False when either side's ids were numbered by position
     _by_text: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False)
     _by_id: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False)
     _vectors: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for i, e in enumerate(self.examples.examples):
-            self._by_id.setdefault(e.id, []).append(i)
+            if self.match_ids:
+                self._by_id.setdefault(e.id, []).append(i)
             self._by_text.setdefault(normalized_text(e.text), []).append(i)
         if self.settings.method == "knn" and self.encode is None:
             raise ValueError("knn shot selection needs an encode function")
@@ -79,7 +84,7 @@ class ShotSelector:
         """How much of the input the examples file overlaps."""
         hits = [(item[0], self.overlapping(item)) for item in items]
         return Leakage(sum(len(found) for _, found in hits), tuple(i for i, found in hits if found),
-                       tuple(sorted(set().union(*(found for _, found in hits)))))
+                       tuple(sorted(set().union(*(found for _, found in hits)))), self.match_ids)
 
     def fixed(self, items: Sequence[Item]) -> list[Example]:
         """The examples of the cached prefix: the first K that overlap no item of the run (fixed only)."""

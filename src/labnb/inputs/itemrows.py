@@ -6,7 +6,8 @@ A use case reads rows with ``labnb.inputs.tables.read_rows`` and turns them into
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,14 +91,15 @@ def _text_fields(path: Path, label: str, row: dict, rules: RowRules) -> dict[str
     return fields
 
 
-def item_rows(path: Path, rows: list[Row], rules: RowRules) -> list[ItemRow]:
-    """Checked rows; ids missing from the file are ``<prefix>0001``… by position."""
+def item_rows(path: Path, rows: list[Row], rules: RowRules, *, first_index: int = 1) -> list[ItemRow]:
+    """Checked rows; ids missing from the file are ``<prefix>0001``… by position (``first_index``: the
+    position of the first of ``rows`` in the file, when they are one part of it)."""
     if not rows:
         raise InputError(f"{path}: no {rules.noun}s (the file has a header but no rows)")
     where = row_label(path)
     out: list[ItemRow] = []
     seen: dict[str, int] = {}
-    for index, (number, row) in enumerate(rows, start=1):
+    for index, (number, row) in enumerate(rows, start=first_index):
         fields = _text_fields(path, f"{where} {number}", row, rules)
         column = " and ".join(rules.text_columns)
         text = rules.text_of(fields)
@@ -110,13 +112,29 @@ def item_rows(path: Path, rows: list[Row], rules: RowRules) -> list[ItemRow]:
         if too_long:
             raise InputError(f"{path}: {where} {number}: field '{too_long}' longer than {rules.max_field_chars} "
                              f"characters")
-        item_id = fields.get(rules.id_column) or f"{rules.id_prefix}{index:04d}"
+        item_id = fields.get(rules.id_column) or generated_id(rules.id_prefix, index)
         if item_id in seen:
             raise InputError(f"{path}: {where} {number}: duplicate {rules.id_column} '{item_id}' "
                              f"(first at {where} {seen[item_id]})")
         seen[item_id] = number
         out.append(ItemRow(number, item_id, text, fields))
     return out
+
+
+def generated_id(prefix: str, index: int) -> str:
+    """The id of the ``index``-th row (from 1) of a file without an id column: ``p0001``, ``t0002``…"""
+    return f"{prefix}{index:04d}"
+
+
+def ids_generated(ids: Sequence[str]) -> bool:
+    """Whether ``ids`` are the ones ``generated_id`` numbers rows with (a file without an id column).
+
+    Such ids say where a row was, not what it is: two files numbered alike share them by construction.
+    """
+    if not ids:
+        return False
+    found = re.fullmatch(r"([a-z]+)\d{4,}", ids[0])
+    return found is not None and all(i == generated_id(found.group(1), n) for n, i in enumerate(ids, start=1))
 
 
 def single_item(text: str, rules: RowRules, option: str) -> tuple[str, str]:
@@ -129,4 +147,4 @@ def single_item(text: str, rules: RowRules, option: str) -> tuple[str, str]:
         raise InputError(f"{option}: the {rules.text_column} is empty")
     if len(text) > rules.max_text_chars:
         raise InputError(f"{option}: {rules.text_column} longer than {rules.max_text_chars} characters")
-    return f"{rules.id_prefix}0001", text
+    return generated_id(rules.id_prefix, 1), text

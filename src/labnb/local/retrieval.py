@@ -26,7 +26,7 @@ from typing import Any
 from labnb.local.embedder import Embedder
 from labnb.store.cachedir import cache_dir
 
-CACHE_FORMAT = 2  # 2: labnb.local.bert_encoder, batches of one length (vectors differ from format 1 by ~1e-7)
+CACHE_FORMAT = 3  # 3: labnb.local.onnx_encoder (int8); 2: the torch encoder, batches of one length
 DEFAULT_CONTEXT_WEIGHT = 0.5
 SEEN_LIMIT = 100_000  # item vectors an index keeps (1.5 KB each); beyond, it forgets them all and starts over
 
@@ -71,7 +71,10 @@ class RetrievalIndex:
         raw = _read_cache(path, len(texts), embedder.dimension)
         hit = raw is not None
         if not hit:
-            raw = embedder.encode(list(texts))
+            from labnb.terminal.progress import waiting
+
+            with waiting(f"embedding {len(texts):,} labels (once: later runs read them from the cache)"):
+                raw = embedder.encode(list(texts))
             _write_cache(path, raw, {"format": CACHE_FORMAT, "source_key": source_key, "model": embedder.name,
                                      "weights_sha256": embedder.weights_sha256(), "texts": len(texts)})
         return cls(embedder, texts, raw, cache_path=path, cache_hit=hit, **scoring)

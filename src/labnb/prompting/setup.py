@@ -18,6 +18,7 @@ from labnb.answers import one_line, sha256_text
 from labnb.errors import InputError, UsageError
 from labnb.fewshot import Example, ExampleSet, Leakage, ShotSelector, ShotSettings
 from labnb.fewshot.examples import shown
+from labnb.inputs.itemrows import ids_generated
 from labnb.prompting.files import PromptFile, load_prompt_file
 from labnb.prompting.variables import answer_format_text
 
@@ -105,9 +106,9 @@ class Prompting:
     def warning(self, noun: str) -> str | None:
         if not self.leakage.pairs:
             return None
-        first = self.leakage.item_ids[0]
-        return (f"the examples file overlaps the input: {len(self.leakage.item_ids)} {noun}s match an example by id "
-                f"or text (e.g. {first}); those examples are never shown with them")
+        first, how = self.leakage.item_ids[0], "id or text" if self.leakage.by_id else "text"
+        return (f"the examples file overlaps the input: {len(self.leakage.item_ids)} {noun}s match an example by "
+                f"{how} (e.g. {first}); those examples are never shown with them")
 
 
 def item_fields(item: Item) -> tuple[tuple[str, str], ...]:
@@ -144,14 +145,15 @@ def build_prompting(task: Task, options: Any, items: Sequence[Item], *, folder: 
         setup.examples = load_examples(task, examples_path)
         shots = DEFAULT_SHOTS if options.shots is None else options.shots
         settings = ShotSettings(shots, options.shot_selection, options.seed)
+        pairs = [(item.item_id, item.text) for item in items]
+        match_ids = not (ids_generated([e.id for e in setup.examples.examples]) or ids_generated(
+            [item_id for item_id, _ in pairs]))
         if uses_shots and settings.shots:
-            setup.selector = ShotSelector(setup.examples, settings, encode=_encode)
-            pairs = [(item.item_id, item.text) for item in items]
+            setup.selector = ShotSelector(setup.examples, settings, encode=_encode, match_ids=match_ids)
             setup.leakage = setup.selector.leakage(pairs)
             setup.fixed = setup.selector.fixed(pairs)
         else:
-            setup.leakage = ShotSelector(setup.examples, ShotSettings(0, "fixed")).leakage(
-                [(item.item_id, item.text) for item in items])
+            setup.leakage = ShotSelector(setup.examples, ShotSettings(0, "fixed"), match_ids=match_ids).leakage(pairs)
     return setup
 
 

@@ -30,6 +30,7 @@ from labnb.store.lifecycle import FINAL_STATUSES, RunRecorder
 from labnb.store.runfolder import RunFolder
 from labnb.store.timeutil import utc_now
 from labnb.task import Item
+from labnb.terminal.console import counted
 
 POLL_ENV = "LABNB_BATCH_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30.0
@@ -142,7 +143,8 @@ def _send(plan: Plan, folder: RunFolder, recorder: RunRecorder, provider: BatchP
         with contextlib.suppress(Exception):
             asyncio.run(classifier.aclose())
         _end(recorder, job, session, clock)
-    line = (f"submitted: {_batches(len(parts))} ({sum(p.count for p in parts):,} requests) to {provider.name} | "
+    requests = counted(sum(p.count for p in parts), "request")
+    line = (f"submitted: {_batches(len(parts))} ({requests}) to {provider.name} | "
             f"collect with: {plan.task.script} --resume {folder.path}")
     if wait:
         print(line, file=sys.stderr)

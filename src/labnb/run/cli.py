@@ -31,11 +31,11 @@ def build_parser(task_class: type[Task], *, prog: str, description: str | None =
         description = " ".join((task_class.__doc__ or "").split())
     defaults = task_class.options_class()
     noun = task_class.item_noun
-    p = _Parser(prog=prog, description=description, epilog=EPILOG.format(items=f"{noun}s"))
+    p = _Parser(prog=console.invoked_as(prog), description=description, epilog=EPILOG.format(items=f"{noun}s"))
     what = p.add_argument_group("what to classify (exactly one, unless continuing a run)")
     files = p.add_argument_group("files")
     task_class.add_arguments(what, files)
-    what.add_argument("--input", metavar="FILE", help=f"{noun}s file: .csv, .tsv, .json or .jsonl")
+    what.add_argument("--input", metavar="FILE", help=f"{noun}s file: .csv, .tsv, .json, .jsonl or .xlsx")
     what.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted or crashed run in its folder")
     what.add_argument("--retry-failed", metavar="RUN_DIR", help=f"re-run the error/invalid {noun}s of a run")
     what.add_argument("--replay", metavar="RUN_DIR", help="run again from a run folder's own snapshot")
@@ -56,6 +56,12 @@ def build_parser(task_class: type[Task], *, prog: str, description: str | None =
     how.add_argument("--batch-api", action="store_true",
                      help="submit to the provider's batch API (half price, within 24 h); collect with --resume")
     how.add_argument("--wait", action="store_true", help="with --batch-api: wait for the batches and collect them")
+    how.add_argument("--engine", choices=("process", "ray"),
+                     help="--model local on a large input, streamed part by part: in this process, or as a Ray "
+                          "Data pipeline (pip install '.[ray]'); outputs past 1M rows are Parquet parts")
+    how.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: join this cluster (default "
+                     "RAY_ADDRESS, else a local Ray on this machine's cores)")
+    how.add_argument("--part-rows", type=int, metavar="N", help="with --engine: rows per part (default 10000)")
     how.add_argument("--tag", dest="tags", action="append", metavar="NAME",
                      help="a label for this run, shown by analyze_runs (repeatable)")
     how.add_argument("--note", metavar="TEXT", help="a free-text note recorded with the run")
@@ -107,7 +113,7 @@ def options_of(task_class: type[Task], args: argparse.Namespace) -> Any:
 
 # What a continued run may change: a resumed run stays the same experiment, so only how fast and how much it
 # may spend; a replay is a new experiment from the same snapshot, so anything but its inputs.
-RESUME_ALLOWED = frozenset({"max_cost", "concurrency", "timeout"})
+RESUME_ALLOWED = frozenset({"max_cost", "concurrency", "timeout", "ray_address"})
 REPLAY_ALLOWED = frozenset({"model", "batch_size", "concurrency", "limit", "timeout", "max_cost", "explain",
                             "runs_dir", "tags", "note", "shots", "shot_selection", "seed", "escalate_to",
                             "escalate_below"})
@@ -140,6 +146,30 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
     from labnb.run import resume
     from labnb.run.plan import prepare
 
+    if not (args.engine or continuing or args.dry_run or args.compare_models):
+        from labnb.scale.engine import auto_engine
+
+        args.engine = auto_engine(task, options_of(type(task), args))
+        if args.engine:
+            console.warn(f"{args.input}: streamed part by part in this process (--engine process: a Parquet input "
+                         "or one past 64 MiB)")
+    if (args.ray_address or args.part_rows is not None) and not (args.engine or args.resume):
+        raise UsageError("--ray-address and --part-rows apply with --engine")
+    if args.engine and not (args.resume or args.retry_failed or args.replay or args.dry_run):
+        from labnb.scale.engine import run_streamed
+
+        return run_streamed(task, options_of(type(task), args), command)
+    if args.resume and not args.engine:
+        from labnb.scale.engine import is_streamed, resume_streamed
+        from labnb.store.runfolder import RunFolder
+
+        folder = RunFolder.open(args.resume)
+        if is_streamed(folder):
+            _refuse_on_continue(args, RESUME_ALLOWED, "--resume", "it continues the same experiment")
+            return resume_streamed(task, folder.lock(), command, concurrency=args.concurrency,
+                                   ray_address=args.ray_address)
+    if args.engine:
+        raise UsageError("--engine starts a new run; a streamed run is resumed with --resume RUN_DIR alone")
     if args.resume or args.retry_failed:
         flag = "--resume" if args.resume else "--retry-failed"
         _refuse_on_continue(args, RESUME_ALLOWED, flag, "it continues the same experiment (only --max-cost, "

@@ -20,6 +20,7 @@ from labnb.inputs.labelcols import column_split, columns_note
 from labnb.pacing.concurrency import initial
 from labnb.providers import counts_tokens, provider
 from labnb.run.plan import Plan
+from labnb.terminal.console import counted
 
 OPENAI_MIN_CACHE_TOKENS = 1024
 
@@ -96,7 +97,7 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     """The report printed by ``--dry-run`` (a table, one row per model)."""
     entries = list(load_models_config(plan.models_config_path).models.values()) if compare_models else [plan.entry]
     rows = [project(entry, plan) for entry in entries]
-    head = (f"dry run: {len(plan.items)} {plan.task.items_noun}, batch size {plan.options.batch_size}, "
+    head = (f"dry run: {counted(len(plan.items), plan.task.item_noun)}, batch size {plan.options.batch_size}, "
             f"{plan.task.describe()}; nothing was sent")
     offered, withheld = column_split(plan.items)
     head = "; ".join([head, *([columns_note(plan.items)] if offered or withheld else []), *plan.task.dry_run_notes()])
@@ -136,6 +137,7 @@ def cascade_projection(plan: Plan) -> list[str]:
     how = ("the local model's confidences, computed now" if known
            else "an LLM's confidence is known only after its call: every item counted as escalated")
     return [f"cascade: {len(sent):,} of {len(plan.items):,} {plan.task.items_noun} ({share:.1%}) below "
-            f"{plan.options.escalate_below} go to {plan.escalation.alias} ({how}): {second.requests:,} requests, "
+            f"{plan.options.escalate_below} go to {plan.escalation.alias} ({how}): "
+            f"{counted(second.requests, 'request')}, "
             f"{second.input_tokens:,} input tok, {second.output_tokens:,} output tok, "
             f"${second.cost_uncached:.6f} (with cache ${second.cost_cached:.6f})"]

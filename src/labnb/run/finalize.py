@@ -61,7 +61,7 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         calls_cancelled=usage["calls_cancelled"],
         duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
     )
-    line = summary_line(folder, final, counts, usage, duration, accuracy)
+    line = summary_line(folder, final, counts, usage, duration, accuracy, why_failed(rows))
     return RunResult(folder, final, EXIT_CODES[final], line, plan.task)
 
 
@@ -79,11 +79,30 @@ def run_token_usage(calls: list[CallRecord], entry: ModelEntry) -> dict[str, Any
     return usage
 
 
+ERROR_KINDS = {"connection": "connection error", "timeout": "timeout", "rate_limit": "rate limited",
+               "server_error": "server error", "bad_request": "bad request", "bad_response": "bad response"}
+REASON_CHARS = 160
+
+
+def why_failed(rows: list[dict[str, Any]]) -> str:
+    """For a run where nothing was classified: the commonest failure, ``(86 × connection error: …; see …)``."""
+    failed = [r for r in rows if r.get("status") in ("error", "invalid")]
+    if not failed or any(r.get("status") == "ok" for r in rows):
+        return ""
+    reasons = Counter(
+        (ERROR_KINDS.get(r.get("error_type") or "", r.get("error_type") or "invalid answer"),
+         (r.get("error") or "").split("\n")[0]) for r in failed)
+    (kind, text), n = reasons.most_common(1)[0]
+    text = text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+    more = f", and {len(reasons) - 1} other reason{'s' * (len(reasons) > 2)}" if len(reasons) > 1 else ""
+    return f" ({n} × {kind}{': ' + text if text else ''}{more}; see outputs/errors.log)"
+
+
 def summary_line(folder: RunFolder, status: str, counts: Counter[str], usage: dict, duration: float,
-                 accuracy: float | None) -> str:
+                 accuracy: float | None, reason: str = "") -> str:
     failed = counts["invalid"] + counts["error"]
     parts = [
-        f"{status}: {counts['ok']} classified, {failed} failed",
+        f"{status}: {counts['ok']} classified, {failed} failed{reason}",
         *([f"{counts['not_run']} not run"] if counts["not_run"] else []),
         *([f"accuracy {accuracy:.1%}"] if accuracy is not None else []),
         f"{usage['total_tokens']:,} tokens", f"${usage['cost_usd']:.6f}",

@@ -41,6 +41,9 @@ class RunOptions:
     escalate_below: float | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None
+    engine: str | None = None  # process | ray: the local model streamed part by part (labnb.scale)
+    ray_address: str | None = None  # --engine ray: a running cluster to join (default RAY_ADDRESS, else local)
+    part_rows: int = 10_000  # --engine: rows per part (the unit of work, resume and output)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,7 @@ A plan comes from the command line (a new run) or from a run folder's own snapsh
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class Plan:
     input_path: Path | None = None
     replay_of: str | None = None
     escalation: ModelEntry | None = None  # the cascade's second model (--escalate-to)
+    prepare_seconds: float = 0.0  # reading inputs and labels (a deep label tree's embedding too): part of setup
 
     @property
     def with_gold(self) -> bool:
@@ -53,6 +55,7 @@ def check_options(options: RunOptions, entry: ModelEntry) -> None:
 
 def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Plan:
     """Validate options and load config, labels and items for a new run."""
+    clock = time.perf_counter()
     options.check()
     models_path = Path(options.models_config)
     entry = _entry(models_path, options.model, options.timeout, require_key=require_key)
@@ -60,7 +63,9 @@ def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Pla
     task = task.for_inputs(options)
     items = task.load(options)
     input_path = Path(options.input) if options.input is not None else None
-    return checked(Plan(task, options, entry, models_path, items, input_path), require_key=require_key)
+    plan = checked(Plan(task, options, entry, models_path, items, input_path), require_key=require_key)
+    plan.prepare_seconds = time.perf_counter() - clock
+    return plan
 
 
 def checked(plan: Plan, folder: RunFolder | None = None, *, require_key: bool = True) -> Plan:

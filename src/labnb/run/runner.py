@@ -93,7 +93,7 @@ def run_new(plan: Plan, command: list[str]) -> RunResult:
     classifier = new_classifier(plan)
     folder, recorder = start(plan, classifier, command)  # loads a local model (provenance hashes its weights)
     return execute(plan, folder, recorder, classifier, plan.items, mode="new",
-                   setup_seconds=time.perf_counter() - clock)
+                   setup_seconds=plan.prepare_seconds + time.perf_counter() - clock)
 
 
 def pending_items(plan: Plan, folder: RunFolder, redo: tuple[str, ...] = ()) -> list[Item]:

@@ -12,6 +12,7 @@ ERROR_TYPES = (
     "rate_limit", "server_error", "timeout", "connection", "bad_response",
     "invalid_label", "refusal", "truncated", "missing_answer", "not_run", "bad_request",
     "batch_expired", "batch_cancelled", "batch_errored", "cancelled",
+    "bad_input",  # a malformed row of a streamed input (labnb.scale): that item's invalid row
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 from labnb.store.scrub import scrub
 
@@ -26,6 +27,19 @@ def _code(point: int) -> str:
 def safe(text: object) -> str:
     """What may be printed: ``text`` scrubbed of secrets, then escaped."""
     return escape(scrub(str(text)))
+
+
+def invoked_as(script: str) -> str:
+    """The name a command was started by, for its --help: ``run_experiment.py``, or its console command
+    (``run-experiment``; a task's own name for ``run_<task>.py``); ``script`` when started any other way."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    stem = script.removesuffix(".py")
+    return name if name in (script, stem.replace("_", "-"), stem.removeprefix("run_").replace("_", "-")) else script
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 request``, ``2 requests``, ``1,000 items``: a count with its noun in the right number."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def warn(message: str) -> None:
