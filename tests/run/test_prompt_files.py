@@ -114,6 +114,8 @@ def test_the_flat_built_in_prompt_is_the_shipped_file_with_the_old_user_turn_byt
     prompting = Prompting(load_prompt_file(task.prompt_file, extra_variables=task.prompt_extra_variables))
     for explain in (False, True):
         assert prompting.system(task, explain=explain) == task.render_system(explain=explain)
-    for size in (1, 6, len(items)):  # the old format string: "Label these {count} texts:" and "{n}. {text}" lines
-        expected = f"Label these {size} texts:\n" + "\n".join(f"{n}. {i.text}" for n, i in enumerate(items[:size], 1))
+    for size in (1, 6, len(items)):  # the old format string: "Label these {count} texts:" and "{n}. {text}" lines,
+        # and one text "Label this text:" (never "these 1 texts", main's docs branch)
+        head = "Label this text:" if size == 1 else f"Label these {size} texts:"
+        expected = f"{head}\n" + "\n".join(f"{n}. {i.text}" for n, i in enumerate(items[:size], 1))
         assert task.render_user(items[:size]) == prompting.user(task, items[:size], explain=False) == expected
