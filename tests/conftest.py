@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,3 +140,14 @@ def llama_server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+def venv_over_this_one(venv: Path) -> Path:
+    """A new venv that sees this interpreter's packages through a .pth file (``--system-site-packages``
+    would see the base interpreter's, not this venv's); returns its python."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(sysconfig.get_paths()["purelib"])
+    (venv / site.relative_to(sys.prefix) / "over-the-test-venv.pth").write_text(f"{site}\n")
+    return venv / "bin" / "python"

@@ -21,9 +21,9 @@ from assign_cat.taxonomy import DeepTaxonomy, Node
 from labnb.answers import answer_schema
 from labnb.store.jsonio import read_jsonl
 from labnb.store.results import ItemResult
-from labnb.task import Choice, Ranker, Task
+from labnb.task import Choice, Ranker
 
-DEEP_COLUMNS = ["path", "depth"]
+DEEP_COLUMNS = ("path", "depth")
 
 
 class DeepLabels:
@@ -128,9 +128,9 @@ class DeepLabels:
                          f"or not a leaf with --leaves-only), e.g. {outside[0].product_id}")
         return "; ".join(parts) + "; they will be scored wrong" if parts else None
 
-    def row(self, product: Product, result: ItemResult, with_gold: bool) -> dict[str, Any]:
+    def row(self, product: Product, result: ItemResult, with_gold: bool) -> dict[str, str]:
         answer = result.answer
-        row: dict[str, Any] = {"product_id": product.product_id, "title": product.title,
+        row: dict[str, str] = {"product_id": product.product_id, "title": product.title,
                                "category": answer.get("category", ""), "subcategory": answer.get("subcategory", ""),
                                "path": answer.get("path", ""), "depth": answer.get("depth", "")}
         if with_gold:
@@ -140,7 +140,6 @@ class DeepLabels:
             else:
                 top = gold.lineage[self.taxonomy.root_depth] if self.taxonomy.within(gold) else gold.lineage[0]
                 row["expected_category"], row["expected_subcategory"] = top, gold.id
-            row["correct"] = Task.correct(product, result, gold is not None and row["subcategory"] == gold.id)
         return row
 
     def write_metrics(self, run_dir: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class Scored:
     weight: int = 1  # how many rows it stands for (the summed counts of a streamed run)
 
 
-def _text(row: Mapping[str, Any], key: str) -> str:
+def _text(row: Mapping[Any, Any], key: str) -> str:
     value = row.get(key, "")
     return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
 
@@ -59,6 +59,8 @@ def _level_scores(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> tuple[dic
     for level in range(1, taxonomy.max_depth + 1):
         hits = total = 0
         for s in scored:
+            if s.gold is None:
+                continue
             gold = taxonomy.below_root(s.gold)
             if len(gold) < level:
                 continue
@@ -72,6 +74,8 @@ def _level_scores(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> tuple[dic
 def _hierarchical(scored: Sequence[Scored], taxonomy: DeepTaxonomy) -> dict[str, float | None]:
     overlap = n_pred = n_gold = 0
     for s in scored:
+        if s.gold is None:
+            continue
         gold = set(taxonomy.below_root(s.gold))
         pred = set(taxonomy.below_root(s.pred)) if s.pred else set()
         overlap += s.weight * len(gold & pred)
@@ -101,7 +105,7 @@ def deep_metrics(rows: pd.DataFrame | Iterable[Mapping[str, Any]], taxonomy: Dee
     """The deep scores of ``rows``; with ``candidates`` (product id → shortlisted node ids) the retrieval recall."""
     scored = scored_rows(rows, taxonomy)
     resolved = [s for s in scored if s.gold is not None]
-    n_correct = sum(s.weight for s in resolved if s.pred is not None and s.pred.id == s.gold.id)
+    n_correct = sum(s.weight for s in resolved if s.pred is not None and s.gold is not None and s.pred.id == s.gold.id)
     levels, support = _level_scores(resolved, taxonomy)
     n_scored, n_resolved = sum(s.weight for s in scored), sum(s.weight for s in resolved)
     out: dict[str, Any] = {
@@ -109,7 +113,7 @@ def deep_metrics(rows: pd.DataFrame | Iterable[Mapping[str, Any]], taxonomy: Dee
         "n_node_correct": n_correct,
         "n_deep_scored": n_scored,
         "n_gold_unresolved": n_scored - n_resolved,
-        "n_gold_outside_root": sum(s.weight for s in resolved if not taxonomy.within(s.gold)),
+        "n_gold_outside_root": sum(s.weight for s in resolved if s.gold is not None and not taxonomy.within(s.gold)),
         "level_accuracy": levels,
         "level_support": support,
         **_hierarchical(resolved, taxonomy),

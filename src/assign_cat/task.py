@@ -1,252 +1,126 @@
-"""assign-cat as a framework task: products in, a (category, subcategory) of a taxonomy out."""
+"""assign-cat on the project's two-level XML taxonomy: products in, a (category, subcategory) out.
+
+Registered as ``assign-cat``; a Google or Shopify taxonomy file (told apart by content) runs
+``assign_cat.deep_task.DeepAssignCat`` instead, chosen by ``for_inputs`` before anything is loaded.
+"""
 
 from __future__ import annotations
 
-import argparse
-import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from assign_cat import prompts
-from assign_cat.candidates import DEFAULT_CANDIDATES
-from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.fromcolumns import gold_from_columns, label_columns, taxonomy_from, taxonomy_xml
-from assign_cat.gold import GoldResolution, resolve_gold
-from assign_cat.products import GOLD_FIELDS, KNOWN_FIELDS, Product, load_products, products_of_rows, single_product
-from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_deep, load_taxonomy
+from assign_cat.gold import resolve_gold
+from assign_cat.inputs import AssignCatOptions, ProductInputs
+from assign_cat.products import Product, load_products
+from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_taxonomy
 from labnb.errors import UsageError
-from labnb.inputs.labelcols import column_split, parse_fields
-from labnb.run.options import PROJECT_ROOT, RunOptions
-from labnb.store.jsonio import read_json
+from labnb.inputs.labelcols import parse_fields
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
-from labnb.task import Choice, Group, Ranker, Task
+from labnb.task import Choice, Group, JsonValue, Task
 
-FIRST_COLUMNS = ["product_id", "title", "category", "subcategory", "raw_response", "model_used"]
-COLUMNS = [*FIRST_COLUMNS, "status", "error_type", "error", "latency_ms", "confidence", "call_id"]
-GOLD_COLUMNS = ["expected_category", "expected_subcategory", "correct"]
+__all__ = ["AssignCat", "AssignCatOptions"]
 
 
-@dataclass(frozen=True)
-class AssignCatOptions(RunOptions):
-    """The framework's options plus what to classify (``--single-product``) and the taxonomy."""
+class AssignCat(ProductInputs):
+    """Catalog products into a taxonomy: (category, subcategory) of a two-level XML one, or any node of
+    Google's or Shopify's."""
 
-    single_product: str | None = None
-    taxonomy: str = str(PROJECT_ROOT / "config" / "taxonomy.xml")
-    title_column: str | None = None
-    sheet: str | None = None
-    leaves_only: bool = False
-    taxonomy_root: str | None = None
-    candidates: int = DEFAULT_CANDIDATES
-    taxonomy_from_columns: str | None = None  # "category,subcategory": the label space read from the data
-
-    @classmethod
-    def single_option(cls) -> str:
-        return "single_product"
-
-    def check(self) -> None:
-        super().check()
-        if self.candidates < 1:
-            raise UsageError(f"--candidates must be at least 1, got {self.candidates}")
-        if self.taxonomy_from_columns is not None:
-            label_columns(self.taxonomy_from_columns)
-            if self.taxonomy != AssignCatOptions.taxonomy:
-                raise UsageError("give --taxonomy FILE or --taxonomy-from-columns CAT,SUB, not both")
-            if self.input is None:
-                raise UsageError("--taxonomy-from-columns reads the labels from --input FILE; give one")
-
-
-class AssignCat(Task):
-    name = "assign-cat"
-    item_noun = "product"
-    id_column = "product_id"
-    items_file = "products.json"
-    script = "python src/run_assign_cat.py"
-    choice_noun = "subcategory"
-    choices_source = "the taxonomy"
-    options_class = AssignCatOptions
-    text_column = "title"
-    answer_columns = ("category", "subcategory")
-    gold_columns = ("expected_category", "expected_subcategory")
-    per_label_metric = "per_category"
-    per_label_accuracy = "subcategory_accuracy"  # recall there is the category's alone
-    label_noun = "category"
-    labels_option = "taxonomy"
-    metrics_module = "assign_cat.metrics"
-    prompts_module = "assign_cat.prompts"
-    summary_metrics = ("category_accuracy",)
-    prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
-    prompt_extra_variables = ("taxonomy",)
-    prompt_text_chars = prompts.FIELD_CHARS
+    snapshot_name = "inputs/taxonomy.xml"
 
     def __init__(self, taxonomy: str | Path | Taxonomy | None = None) -> None:
+        super().__init__()
         self.taxonomy: Taxonomy | None = None
-        self.taxonomy_path: Path | None = None
-        self.gold: GoldResolution | None = None
-        self.extra_columns: list[str] = []  # input columns carried into classifications.csv
-        self.deep: DeepLabels | None = None  # Google's or Shopify's taxonomy, any depth
         self.label_columns: tuple[str, str] | None = None  # --taxonomy-from-columns
         self.taxonomy_source: bytes | None = None  # the XML built from them (snapshotted as inputs/taxonomy.xml)
         # Given a taxonomy, the task is ready to render and parse, as tests and notebooks use it.
         if isinstance(taxonomy, Taxonomy):
             self.taxonomy = taxonomy
         elif taxonomy is not None:
-            self._use_taxonomy(Path(taxonomy), AssignCatOptions())
+            self.use_taxonomy(Path(taxonomy), AssignCatOptions())
 
-    @classmethod
-    def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
-        what.add_argument("--single-product", metavar="TITLE", help="classify one product title")
-        what.add_argument("--title-column", metavar="NAME", help="take titles from this column (default: title)")
-        what.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx input (default: the first)")
-        files.add_argument("--taxonomy", metavar="FILE", help=(
-            f"the project's taxonomy XML (default {AssignCatOptions().taxonomy}), Google's taxonomy-with-ids "
-            "text or Shopify's categories.txt, told apart by content"))
-        files.add_argument("--taxonomy-from-columns", metavar="CAT,SUB", help=(
-            "no taxonomy file: the label space is every (category, subcategory) these two columns of --input and "
-            "--examples hold (ids slugged from the names); the columns are the gold labels"))
-        files.add_argument("--taxonomy-root", metavar="PATH",
-                           help='only the subtree under this node (a full path or an id), e.g. "Health & Beauty"')
-        files.add_argument("--leaves-only", action="store_true", default=None,
-                           help="assign products to leaf nodes only (deep taxonomies)")
-        files.add_argument("--candidates", type=int, metavar="K", help=(
-            f"with more assignable nodes than K (default {DEFAULT_CANDIDATES}), each request lists only its "
-            "products' K nearest nodes (local embedding model)"))
+    def for_inputs(self, options: AssignCatOptions, folder: RunFolder | None = None) -> Task[Product,
+                                                                                               AssignCatOptions]:
+        from assign_cat.deep_task import DeepAssignCat
 
-    def _use_taxonomy(self, path: Path, options: AssignCatOptions) -> None:
+        if folder:
+            deep = folder.file(DeepAssignCat.snapshot_name).is_file()
+        else:  # a taxonomy built from the data's own columns has two levels
+            deep = not options.taxonomy_from_columns and detect_format(Path(options.taxonomy)) != XML
+        return DeepAssignCat() if deep else self
+
+    def use_taxonomy(self, path: Path, options: AssignCatOptions) -> None:
+        if options.taxonomy_root or options.leaves_only:
+            raise UsageError("--taxonomy-root and --leaves-only apply to Google's and Shopify's taxonomies; "
+                             "a two-level XML taxonomy always assigns subcategories")
         self.__dict__.pop("_choices", None)
-        self.taxonomy_path, self.deep = path, None
-        if detect_format(path) == XML:
-            if options.taxonomy_root or options.leaves_only:
-                raise UsageError("--taxonomy-root and --leaves-only apply to Google's and Shopify's taxonomies; "
-                                 "a two-level XML taxonomy always assigns subcategories")
-            self.taxonomy = load_taxonomy(path)
-            return
-        tree = load_deep(path).restrict(options.taxonomy_root, leaves_only=options.leaves_only)
-        self.taxonomy, self.deep = None, DeepLabels(tree, path, options.candidates)
+        self.taxonomy_path, self.taxonomy = path, load_taxonomy(path)
 
-    @property
-    def snapshot_name(self) -> str:
-        return "inputs/taxonomy.txt" if self.deep else "inputs/taxonomy.xml"
-
-    def load(self, options: RunOptions) -> list[Product]:
-        assert isinstance(options, AssignCatOptions)
-        if options.taxonomy_from_columns:
-            return self._load_from_columns(options)
-        self._use_taxonomy(Path(options.taxonomy), options)
-        if options.input is None:
-            products = single_product(options.single_product or "")
-        else:
-            products = self._with_gold(load_products(
-                Path(options.input), options.limit, fields=parse_fields(options.fields),
-                title_column=options.title_column, sheet=options.sheet))
-        if self.deep:
-            self.deep.prepare(products)
-        return products
-
-    def _load_from_columns(self, options: AssignCatOptions) -> list[Product]:
-        """The input, and a taxonomy built from its label columns and the examples' (every label of both)."""
-        assert options.input is not None and options.taxonomy_from_columns is not None
+    # --- --taxonomy-from-columns: the taxonomy built from the input's label columns ----------------------------
+    def load(self, options: AssignCatOptions) -> list[Product]:
+        if not options.taxonomy_from_columns:
+            return super().load(options)
+        assert options.input is not None  # checked by AssignCatOptions.check
         self.label_columns = columns = label_columns(options.taxonomy_from_columns)
-        products = self._labelled(Path(options.input), title_column=options.title_column, sheet=options.sheet,
-                                  fields=parse_fields(options.fields))
-        examples = self._labelled(Path(options.examples)) if options.examples else []
+        products = self.labelled(load_products(Path(options.input), title_column=options.title_column,
+                                               sheet=options.sheet, fields=parse_fields(options.fields)),
+                                 options.input)
+        examples = self.labelled(load_products(Path(options.examples)), options.examples) if options.examples else []
         source = options.input + (f" and {options.examples}" if options.examples else "")
         self.taxonomy = taxonomy_from([*products, *examples], Path(options.input).stem)
         self.taxonomy_source = taxonomy_xml(self.taxonomy, f"Built by --taxonomy-from-columns "
                                             f"{','.join(columns)} from {source}.")
-        self.taxonomy_path, self.deep = None, None
+        self.taxonomy_path = None
         self.__dict__.pop("_choices", None)
         limit = options.limit
-        return self._with_gold(products[:limit] if limit is not None else products)
+        return self.ready(self._carry(self.with_gold(products[:limit] if limit is not None else products)))
 
-    def _labelled(self, path: Path, **read: Any) -> list[Product]:
-        """Products of ``path``, with the --taxonomy-from-columns columns as their gold when those are in use."""
-        products = load_products(path, **read)
-        return gold_from_columns(products, self.label_columns, path) if self.label_columns else products
+    def labelled(self, products: list[Product], source: str | Path) -> list[Product]:
+        """With --taxonomy-from-columns, its two columns are the gold (and no longer input columns)."""
+        return gold_from_columns(products, self.label_columns, source) if self.label_columns else products
 
-    def _with_gold(self, products: list[Product]) -> list[Product]:
-        """Two-level gold given as ids, names or ``Category > Subcategory`` paths, as ids (a deep taxonomy's
-        gold is matched by ``DeepLabels``); and the input columns to carry along."""
-        if not self.deep:
-            self.gold = resolve_gold(products, self._tax)
-            products = self.gold.products
-        offered, withheld = column_split(products)
-        self.extra_columns = list(dict.fromkeys([*offered, *withheld]))
-        return products
-
-    def load_labels(self, options: RunOptions, folder: RunFolder | None = None) -> None:
-        assert isinstance(options, AssignCatOptions)
-        if options.single_product is not None:
-            raise UsageError("--engine reads an --input file; --single-product runs in this process")
-        if folder is None:
-            self._use_taxonomy(Path(options.taxonomy), options)
-            return
-        deep = folder.file("inputs/taxonomy.txt")
-        self._use_taxonomy(deep if deep.is_file() else folder.file("inputs/taxonomy.xml"), options)
-
-    def stream_columns(self, columns: Sequence[str], options: RunOptions) -> bool:
-        assert isinstance(options, AssignCatOptions)
-        known = {c.casefold() for c in (*KNOWN_FIELDS, options.title_column or "title")}
-        self.extra_columns = [c for c in columns if c and c.casefold() not in known]
-        return any(c.casefold() in GOLD_FIELDS for c in columns)
-
-    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: RunOptions,
-                      first_index: int) -> list[Product]:
-        assert isinstance(options, AssignCatOptions)
-        products = products_of_rows(path, rows, fields=parse_fields(options.fields),
-                                    title_column=options.title_column, first_index=first_index)
-        return products if self.deep else resolve_gold(products, self._tax).products
-
-    def bare_item(self, item_id: str, text: str) -> Product:
-        return Product(product_id=item_id, title=text)
-
-    def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Product]:
-        assert isinstance(options, AssignCatOptions)
+    def load_snapshot(self, folder: RunFolder, options: AssignCatOptions) -> list[Product]:
         if options.taxonomy_from_columns:  # the snapshot holds the taxonomy built then; examples read the same way
             self.label_columns = label_columns(options.taxonomy_from_columns)
-        products = [Product.from_dict(p) for p in read_json(folder.file(f"inputs/{self.items_file}"))]
-        deep = folder.file("inputs/taxonomy.txt")
-        self._use_taxonomy(deep if deep.is_file() else folder.file("inputs/taxonomy.xml"), options)
-        products = self._with_gold(products)
-        if self.deep:
-            self.deep.prepare(products)
-        return products
+        return super().load_snapshot(folder, options)
+
+    def load_labels(self, options: AssignCatOptions, folder: RunFolder | None = None) -> None:
+        if options.taxonomy_from_columns and folder is None:
+            raise UsageError("--taxonomy-from-columns reads every row to build the taxonomy; it does not stream "
+                             "with --engine (give the taxonomy file it built: inputs/taxonomy.xml of a run)")
+        super().load_labels(options, folder)
 
     def snapshot(self, folder: RunFolder) -> None:
         if self.taxonomy_source is not None:
             folder.file(self.snapshot_name).write_bytes(self.taxonomy_source)
             return
-        assert self.taxonomy_path is not None
-        folder.copy_in(self.taxonomy_path, self.snapshot_name)
+        super().snapshot(folder)
 
-    def read_items(self, path: Path) -> list[Product]:
-        """An examples file: its gold as ids, whether written as ids, names or paths (as for --input)."""
-        products = self._labelled(path)
-        return products if self.deep else resolve_gold(products, self._tax).products
+    def config_paths(self) -> dict[str, JsonValue]:
+        if self.taxonomy_source is None or self.label_columns is None:
+            return super().config_paths()
+        return {"taxonomy_path": self.snapshot_name, "taxonomy_from_columns": list(self.label_columns)}
 
-    def gold_choice(self, item: Any) -> str | None:
-        if self.deep:
-            return self.deep.gold_choice(item)
+    # --- the taxonomy ------------------------------------------------------------------------------------------
+    def with_gold(self, products: list[Product]) -> list[Product]:
+        """Gold given as ids, names or ``Category > Subcategory`` paths, as ids."""
+        return resolve_gold(products, self._tax).products
+
+    @property
+    def _tax(self) -> Taxonomy:
+        if self.taxonomy is None:
+            raise RuntimeError("the taxonomy is loaded by load() or load_snapshot() first")
+        return self.taxonomy
+
+    def gold_choice(self, item: Product) -> str | None:
         valid = self._tax.is_valid(item.expected_category, item.expected_subcategory)
         return f"{item.expected_category}/{item.expected_subcategory}" if valid else None
 
-    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
-        if self.deep:  # the prompt files list a two-level taxonomy; deep requests list their own candidates
-            raise UsageError("--prompt and --examples with an LLM need the two-level XML taxonomy; on Google's or "
-                             "Shopify's taxonomy only --model local takes --examples (it learns from them)")
-        return {"labels": prompts.render_taxonomy(self._tax),
-                "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
-
-    def config_paths(self) -> dict[str, Any]:
-        source = {"taxonomy_from_columns": list(self.label_columns)} if self.taxonomy_source else {}
-        return {"taxonomy_path": str(self.taxonomy_path or self.snapshot_name), **source}
-
-    def gold_warning(self, items: Sequence[Any]) -> str | None:
-        if self.deep:
-            return self.deep.gold_warning(items)
+    def gold_warning(self, items: Sequence[Product]) -> str | None:
         tax = self._tax
         outside = [p for p in items if p.has_gold and not tax.is_valid(p.expected_category, p.expected_subcategory)]
         if not outside:
@@ -257,17 +131,7 @@ class AssignCat(Task):
                 f"{first.expected_subcategory}); they will be scored wrong")
 
     def describe(self) -> str:
-        if self.deep:
-            deep = self.deep
-            shortlist = f"{deep.k} candidates per {self.item_noun}" if deep.retrieves else "all offered"
-            return f"taxonomy '{deep.taxonomy.name}' ({len(deep.nodes):,} assignable nodes; {shortlist})"
         return f"taxonomy '{self._tax.name}' ({len(self._tax.pairs)} pairs)"
-
-    @property
-    def _tax(self) -> Taxonomy:
-        if self.taxonomy is None:
-            raise RuntimeError("the taxonomy is loaded by load() or load_snapshot() first")
-        return self.taxonomy
 
     @cached_property
     def _choices(self) -> dict[int, Choice]:
@@ -280,76 +144,42 @@ class AssignCat(Task):
         return out
 
     def choices(self) -> dict[int, Choice]:
-        return self.deep.choices if self.deep else self._choices
-
-    def offered(self, items: Sequence[Any]) -> dict[int, Choice] | None:
-        return self.deep.offered(items) if self.deep else None
-
-    def request_record(self, items: Sequence[Any]) -> dict[str, Any]:
-        return self.deep.request_record(items) if self.deep else {}
-
-    def ranker(self) -> Ranker | None:
-        return self.deep.ranker() if self.deep else None
-
-    def whole(self) -> AssignCat | None:
-        if not (self.deep and self.deep.retrieves):
-            return None
-        whole = copy.copy(self)
-        whole.deep = self.deep.whole()
-        return whole
+        return self._choices
 
     def answer_text(self, row: dict[str, str]) -> str:
         cat = self._tax.category(row["category"])
         sub = next(s for s in cat.subcategories if s.id == row["subcategory"])
         return f"{cat.name} > {sub.name}"
 
-    def label_source(self) -> Taxonomy:
-        return self._tax
-
     def render_system(self, *, explain: bool = False) -> str:
-        return self.deep.render_system(explain=explain) if self.deep else super().render_system(explain=explain)
+        return prompts.render_system(self._tax, explain=explain)
 
-    def render_user(self, items: Sequence[Any]) -> str:
-        return self.deep.render_user(items) if self.deep else super().render_user(items)
+    def render_user(self, items: Sequence[Product]) -> str:
+        return prompts.render_user(items)
 
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
-        return self.deep.templates(explain=explain) if self.deep else super().prompt_templates(explain=explain)
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        return prompts.templates(self._tax, explain=explain)
 
-    def _documented(self, with_gold: bool) -> list[str]:
-        columns = COLUMNS + DEEP_COLUMNS if self.deep else list(COLUMNS)
-        return columns + GOLD_COLUMNS if with_gold else columns
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
+        from assign_cat.metrics import write_metrics  # scikit-learn is imported when a run is scored
 
-    def columns(self, with_gold: bool) -> list[str]:
-        return self._documented(with_gold) + [self._carried(c) for c in self.extra_columns]
-
-    def _carried(self, column: str) -> str:
-        """An input column's name in classifications.csv (``input_status`` where it would clash)."""
-        return f"input_{column}" if column in self._documented(True) else column
-
-    def row(self, item: Any, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
-        if self.deep:
-            return self.deep.row(item, result, with_gold)
-        category, subcategory = result.answer.get("category", ""), result.answer.get("subcategory", "")
-        row: dict[str, Any] = {"product_id": item.product_id, "title": item.title,
-                               "category": category, "subcategory": subcategory}
-        if with_gold:
-            row["expected_category"] = item.expected_category
-            row["expected_subcategory"] = item.expected_subcategory
-            row["correct"] = self.correct(item, result, (category, subcategory)
-                                          == (item.expected_category, item.expected_subcategory))
-        for column in self.extra_columns:
-            row[self._carried(column)] = item.extra.get(column, item.withheld.get(column, ""))
-        return row
-
-    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
-        return self.deep.write_metrics(run_dir) if self.deep else super().write_metrics(run_dir)
+        return write_metrics(run_dir)
 
     def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
-        if self.deep:
-            return self.deep.score(rows)
         from assign_cat.metrics import compute_metrics, confusion_matrix
 
         return compute_metrics(rows, self._tax), confusion_matrix(rows, self._tax)
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        return {"labels": prompts.render_taxonomy(self._tax),
+                "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
+
+    def row(self, item: Product, result: ItemResult, with_gold: bool) -> dict[str, str]:
+        row = {"product_id": item.product_id, "title": item.title, "category": result.answer.get("category", ""),
+               "subcategory": result.answer.get("subcategory", "")}
+        if with_gold:
+            row.update(expected_category=item.expected_category, expected_subcategory=item.expected_subcategory)
+        return row
 
 
 TASK = AssignCat

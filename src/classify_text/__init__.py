@@ -1,1 +1,1 @@
-"""classify-text: label short texts with one label of a flat label set (a labnb task)."""
+"""classify-text: ``labnb run classify`` with the sentiment label set by default (``src/run_classify_text.py``)."""

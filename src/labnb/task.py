@@ -13,10 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     import argparse
+
+    import pandas as pd
 
     from labnb.local.retrieval import RetrievalIndex
     from labnb.run.options import RunOptions
@@ -65,6 +67,28 @@ class Ranker:
     codes: list[int]
 
 
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+
+
+# The framework's own columns of every classifications.csv, after the task's inputs and answers.
+FRAMEWORK_COLUMNS = ("raw_response", "model_used", "status", "error_type", "error", "latency_ms", "confidence",
+                     "call_id")
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """A task's own columns of ``classifications.csv``. The framework adds the rest, in this order:
+    ``inputs``, ``answers``, the framework's columns (``raw_response`` … ``call_id``, see
+    ``labnb.run.outputs``), ``details``, then with gold ``gold`` and ``correct``, then ``carried``
+    (renamed ``input_<name>`` where they clash) and, in a cascade, the first model's columns."""
+
+    inputs: tuple[str, ...]  # the item's id and text
+    answers: tuple[str, ...]  # the answer; ``correct`` is every answer column equal to its gold column
+    details: tuple[str, ...] = ()  # more about the answer (e.g. a node's path)
+    gold: tuple[str, ...] = ()  # the gold of each answer column, in the same order
+    carried: tuple[str, ...] = ()  # input columns carried along as given
+
+
 class Item(Protocol):
     """What the framework needs of an item: its id, its main text and offered fields, whether it has gold."""
 
@@ -83,10 +107,14 @@ class Item(Protocol):
     @property
     def has_gold(self) -> bool: ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, JsonValue]: ...
 
 
-class Task(ABC):
+ItemT = TypeVar("ItemT", bound=Item)
+OptionsT = TypeVar("OptionsT", bound="RunOptions")
+
+
+class Task(ABC, Generic[ItemT, OptionsT]):
     """A use case. Subclasses set the class attributes and implement the abstract methods."""
 
     name: ClassVar[str]  # the use case, the run-id prefix by default
@@ -96,7 +124,7 @@ class Task(ABC):
     script: ClassVar[str]  # how users start it, for the hints the framework prints
     choice_noun: ClassVar[str] = "label"  # "k=… is not a <choice_noun> number of <choices_source>"
     choices_source: ClassVar[str] = "the label set"
-    options_class: ClassVar[type[RunOptions]]
+    options_class: ClassVar[type[RunOptions]]  # the options (a subclass of RunOptions) this task runs with
     # How analysis reads its classifications.csv: the main text, the answer and gold columns, and the
     # per-label block of metrics.json with the word for its labels (a two-level task: its upper level).
     text_column: ClassVar[str] = "text"
@@ -125,27 +153,33 @@ class Task(ABC):
         return self.name
 
     # --- inputs ---------------------------------------------------------------------------------
+    def for_inputs(self, options: OptionsT, folder: RunFolder | None = None) -> Task[ItemT, OptionsT]:
+        """The task that runs these inputs: this one, or, for a use case with several kinds of label file,
+        the task of the kind ``options`` name (``folder``: of a run folder's own snapshot, for resume and
+        replay). The framework asks before loading anything."""
+        return self
+
     @classmethod
     def add_arguments(cls, what: argparse._ArgumentGroup, files: argparse._ArgumentGroup) -> None:
         """The task's own command-line options (what to classify, label files)."""
 
     @abstractmethod
-    def load(self, options: RunOptions) -> list[Item]:
+    def load(self, options: OptionsT) -> list[ItemT]:
         """Load the label inputs and the items of a new run; problems are one-line ``InputError``s."""
 
     @abstractmethod
-    def load_snapshot(self, folder: RunFolder, options: RunOptions) -> list[Item]:
+    def load_snapshot(self, folder: RunFolder, options: OptionsT) -> list[ItemT]:
         """The same from a run folder's own snapshot (resume, replay): today's files are ignored."""
 
     @abstractmethod
     def snapshot(self, folder: RunFolder) -> None:
         """Copy the label inputs into ``inputs/`` (the items are written by the framework)."""
 
-    def config_paths(self) -> dict[str, str | None]:
+    def config_paths(self) -> dict[str, JsonValue]:
         """Paths recorded in ``run_config.json`` besides the input file (e.g. a label file)."""
         return {}
 
-    def gold_warning(self, items: Sequence[Item]) -> str | None:
+    def gold_warning(self, items: Sequence[ItemT]) -> str | None:
         """A warning for gold labels that can never be scored right, or None."""
         return None
 
@@ -153,11 +187,11 @@ class Task(ABC):
         """The labels in a few words, for the dry run's first line."""
         return f"{len(self.choices())} labels"
 
-    def read_items(self, path: Path) -> list[Item]:
+    def read_items(self, path: Path) -> list[ItemT]:
         """Items of a file in the task's input format, with their gold (``--examples FILE``)."""
         raise NotImplementedError(f"{self.name} does not read examples files")
 
-    def gold_choice(self, item: Item) -> str | None:
+    def gold_choice(self, item: ItemT) -> str | None:
         """The id of the choice that ``item``'s gold label names, or None."""
         return None
 
@@ -166,24 +200,24 @@ class Task(ABC):
         return []
 
     # --- streamed runs (``--engine``, labnb.scale) -------------------------------------------------
-    def load_labels(self, options: RunOptions, folder: RunFolder | None = None) -> None:
+    def load_labels(self, options: OptionsT, folder: RunFolder | None = None) -> None:
         """Load the label inputs of a streamed run (its items are read part by part, never all at once);
         from ``folder``'s snapshot when continuing a run."""
         from labnb.errors import UsageError
 
         raise UsageError(f"{self.name} does not run on --engine yet; drop --engine")
 
-    def stream_columns(self, columns: Sequence[str], options: RunOptions) -> bool:
+    def stream_columns(self, columns: Sequence[str], options: OptionsT) -> bool:
         """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
         raise NotImplementedError
 
-    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: RunOptions,
-                      first_index: int) -> list[Item]:
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: OptionsT,
+                      first_index: int) -> list[ItemT]:
         """The items of numbered rows of one part of ``path`` (``first_index``: the file position of the
         first, for default ids); a bad row is a one-line InputError."""
         raise NotImplementedError
 
-    def bare_item(self, item_id: str, text: str) -> Item:
+    def bare_item(self, item_id: str, text: str) -> ItemT:
         """An item standing for a malformed row in its ``invalid`` output row."""
         raise NotImplementedError
 
@@ -192,27 +226,13 @@ class Task(ABC):
     def choices(self) -> dict[int, Choice]:
         """Every choice, by its number in the prompt (from 1, in a stable order)."""
 
-    # The module with the task's ``render_system(labels, explain=)``, ``render_user(items)`` and
-    # ``templates(labels, explain=)``, where ``labels`` is what ``label_source()`` returns.
-    prompts_module: ClassVar[str] = ""
-
-    def label_source(self) -> Any:
-        """The loaded labels the prompts list (e.g. a label set)."""
-        raise NotImplementedError
-
-    @classmethod
-    def _prompts(cls) -> Any:
-        import importlib
-
-        return importlib.import_module(cls.prompts_module)
-
-    def offered(self, items: Sequence[Item]) -> dict[int, Choice] | None:
+    def offered(self, items: Sequence[ItemT]) -> dict[int, Choice] | None:
         """The choices a request for ``items`` offers when it offers only some (candidate retrieval: its
         items' shortlists); the answer schema's enum then holds exactly their numbers. None: every choice,
         for any ``items`` (the framework asks ``offered([])`` to learn whether a task offers subsets)."""
         return None
 
-    def request_record(self, items: Sequence[Item]) -> dict[str, Any]:
+    def request_record(self, items: Sequence[ItemT]) -> dict[str, JsonValue]:
         """Extra facts about a request for ``items`` (e.g. each item's shortlist), recorded in calls.jsonl."""
         return {}
 
@@ -226,56 +246,46 @@ class Task(ABC):
         it already does."""
         return None
 
+    # The prompt: labnb.parts.prompt.PromptFromFile renders the task's prompt file (most tasks use it).
+    @abstractmethod
     def render_system(self, *, explain: bool = False) -> str:
         """The stable prefix of every request: instructions and the numbered choices."""
-        return self._prompts().render_system(self.label_source(), explain=explain)
 
-    def render_user(self, items: Sequence[Item]) -> str:
+    @abstractmethod
+    def render_user(self, items: Sequence[ItemT]) -> str:
         """The per-request part: the batch's items, numbered from 1."""
-        return self._prompts().render_user(items)
 
     def answer_text(self, row: dict[str, str]) -> str:
         """A row's answer for people (a one-item run prints it), e.g. "Sports Nutrition > Whey Protein"."""
         return " > ".join(row.get(c, "") for c in self.answer_columns)
 
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, Any]:
+    @abstractmethod
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
-        return self._prompts().templates(self.label_source(), explain=explain)
 
-    def prompt_variables(self, *, explain: bool = False) -> dict[str, Any]:
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
         return {}
 
     # --- outputs --------------------------------------------------------------------------------
-    @abstractmethod
-    def columns(self, with_gold: bool) -> list[str]:
-        """The columns of classifications.csv."""
+    def table(self) -> TableColumns:
+        """The task's own columns of classifications.csv (the framework adds status, errors, confidence…)."""
+        return TableColumns(inputs=(self.id_column, self.text_column), answers=self.answer_columns,
+                            gold=self.gold_columns)
 
     @abstractmethod
-    def row(self, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
-        """The classifications.csv row of one item's result (without the framework's common fields)."""
+    def row(self, item: ItemT, result: ItemResult, with_gold: bool) -> dict[str, str]:
+        """The values of the task's own columns (``table()``: inputs, answers, details, and gold when
+        ``with_gold``) for one item's result; a column left out is empty."""
 
-    @staticmethod
-    def correct(item: Item, result: ItemResult, right: bool) -> bool | None:
-        """The ``correct`` cell: empty (None) where nothing is scored (no gold label, or never run), so
-        ``df.correct.mean()`` is the accuracy; else whether the answer is ok and ``right``."""
-        if not item.has_gold or result.status == "not_run":
-            return None
-        return result.status == "ok" and right
+    def carried(self, item: ItemT) -> dict[str, str]:
+        """The values of the input columns carried into classifications.csv (``table().carried``)."""
+        return {}
 
-    # The module with the task's ``write_metrics(run_dir)``, ``compute_metrics(rows)`` and
-    # ``confusion_matrix(rows)``; imported only when scoring (scikit-learn is slow to import).
-    metrics_module: ClassVar[str] = ""
-
-    @classmethod
-    def _metrics(cls) -> Any:
-        import importlib
-
-        return importlib.import_module(cls.metrics_module)
-
-    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+    # The scores: labnb.parts.metrics.OneAnswerMetrics scores one answer column (most tasks use it).
+    @abstractmethod
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
-        return self._metrics().write_metrics(run_dir)
 
     def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
         """Metrics and confusion matrix of rows whose ``weight`` column counts how many rows each stands for
@@ -283,11 +293,11 @@ class Task(ABC):
         raise NotImplementedError
 
     @classmethod
-    def compute_metrics(cls, rows: Any) -> dict[str, Any]:
-        """Metrics of classifications rows (a DataFrame) with gold, for runs without a metrics.json."""
-        return cls._metrics().compute_metrics(rows) if cls.metrics_module else {}
+    def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
+        """Metrics of classifications rows with gold, for runs without a metrics.json ({}: none)."""
+        return {}
 
     @classmethod
-    def confusion_matrix(cls, rows: Any) -> Any:
-        """Gold x predicted counts (a DataFrame) of classifications rows, or None."""
-        return cls._metrics().confusion_matrix(rows) if cls.metrics_module else None
+    def confusion_matrix(cls, rows: pd.DataFrame) -> pd.DataFrame | None:
+        """Gold x predicted counts of classifications rows, or None."""
+        return None

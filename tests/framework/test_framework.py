@@ -37,6 +37,12 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
+def test_labnb_has_at_most_twelve_top_level_modules():
+    """The house shows its rooms: everything else lives in sub-packages named for what they hold."""
+    top = sorted(path.name for path in (SRC / "labnb").glob("*.py"))
+    assert len(top) <= 12, top
+
+
 def test_no_import_circles_between_modules():
     modules = {}
     for path in SRC.rglob("*.py"):

@@ -6,11 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
-from pathlib import Path
 
 from analysis.test_analyze import PAIR_X, make_run
-from conftest import ROOT
+from conftest import ROOT, venv_over_this_one
 
 
 def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_path):
@@ -20,21 +18,14 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"
-    # A venv of our own interpreter's base, seeing this environment's packages through a .pth file: a newcomer's
-    # fresh venv is not on the system site-packages (old setuptools, no wheel), and offline nothing is downloaded.
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    inner = subprocess.run([str(venv / "bin" / "python"), "-c", where],
-                           check=True, capture_output=True, text=True).stdout.strip()
-    outer = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
-    Path(inner, "outer-env.pth").write_text("".join(f"{path}\n" for path in sorted(outer)))
+    venv_over_this_one(venv)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # offline: the dependencies are already installed, and setuptools (>= 70.1, requirements-dev.txt) builds in place
     built = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
                             "--no-deps", "--no-build-isolation", str(source)], env=env, capture_output=True, text=True)
     assert built.returncode == 0, f"pip install failed:\n{built.stdout}\n{built.stderr}"
     bin_ = venv / "bin"
-    assert {"assign-cat", "analyze-runs", "classify-text"} <= {p.name for p in bin_.iterdir()}
+    assert {"labnb", "assign-cat", "analyze-runs", "classify-text"} <= {p.name for p in bin_.iterdir()}
     make_run(tmp_path / "runs", "assign-cat-2025-09-19-140000", PAIR_X)
     listed = subprocess.run([str(bin_ / "analyze-runs"), "list", "--runs-dir", str(tmp_path / "runs")],
                             capture_output=True, text=True, env=env, cwd=tmp_path)

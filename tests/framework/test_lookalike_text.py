@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from classify_text.labels import load_labels
 from labnb.errors import InputError
+from labnb.flat.labels import load_labels
 
 RLO = "\u202e"
 LABELS = """name: tones
@@ -57,5 +57,6 @@ def test_a_title_and_a_label_name_with_a_bidi_override_print_escaped(text_cli, f
     fake_api.labels = {f"great{RLO}tahw": ("upbeat", "")}
     result = text_cli("--single-text", f"great{RLO}tahw", "--labels", str(path))
     assert result.code == 0, result.err
-    assert result.out.splitlines()[0] == "great\\u202etahw → Up\\u202ebeat"
+    # escaped, then the confidence classify-text now prints like assign-cat
+    assert result.out.splitlines()[0] == "great\\u202etahw → Up\\u202ebeat (confidence 0.99)"
     assert RLO not in result.out + result.err

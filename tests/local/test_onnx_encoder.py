@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,9 @@ def test_the_cli_says_so_in_one_line_exits_2_and_leaves_no_run_folder(tmp_path):
                           capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert done.returncode == 2 and done.stdout == ""
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "has sha256" in lines[0] and "Traceback" not in done.stderr, done.stderr
+    # the wait's own line (labnb.terminal.progress.waiting, off a terminal), then the error in one line
+    *waited, error = done.stderr.strip().splitlines()
+    assert [re.sub(r"\(\d+\.\ds\)", "(…)", line) for line in waited] == ["loading the local model… failed (…)"]
+    assert error.startswith("error: local model file ") and "has sha256" in error, done.stderr
+    assert "Traceback" not in done.stderr
     assert not runs.exists() or not any(runs.iterdir())

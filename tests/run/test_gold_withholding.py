@@ -38,7 +38,9 @@ def test_the_local_model_does_not_read_a_true_label_column(text_cli, monkeypatch
                for r in (run, clean_run)]
     assert answers[0] == answers[1]  # the gold copy changes nothing
     metrics = [json.loads((r / "outputs" / "metrics.json").read_text())["accuracy"] for r in (run, clean_run)]
-    assert metrics[0] == metrics[1] == 0.3125  # 25/80 with the ONNX encoder
+    # 25 of 80 with the ONNX encoder (main's local branch; main fails the torch encoder's 0.325 too): the harmless
+    # source column the local model reads costs one review against the plain sample's 26
+    assert metrics[0] == metrics[1] == 0.3125
     config = json.loads((run / "config" / "run_config.json").read_text())
     assert (config["columns_offered"], config["columns_withheld"]) == (["source"], ["true_label"])
     item = json.loads((run / "inputs" / "items.json").read_text())[0]

@@ -70,8 +70,8 @@ def test_a_template_without_answer_format_gets_it_appended(tmp_path):
     ("system: |\n  ok {{ labels }}\n  {% if %}\nuser: x\n",
      "p.yaml: line 3: system template: syntax error: Expected an expression, got 'end of statement block'"),
     ("system: x\nuser: |-\n  a\n  b {{ item.txt }}\n",
-     "p.yaml: line 4: user template: unknown variable 'item' (known: answer_format, choices, count, examples, "
-     "explain, item_noun, items, labels)"),
+     "p.yaml: line 4: user template: unknown variable 'item' (known: answer_format, choice_noun, choices, count, "
+     "examples, explain, item_noun, items, labels)"),
     ("system: |\n  {{ items }}\nuser: x\n",
      "p.yaml: line 2: system template: 'items' is only available in the user template (the system prompt is the "
      "cached prefix, the same for every request)"),
@@ -104,16 +104,18 @@ def test_missing_prompt_file(tmp_path):
     assert str(caught.value) == f"{tmp_path}/nope.yaml: prompt file not found"
 
 
-@pytest.mark.parametrize("explain", [False, True])
-def test_shipped_classify_text_prompt_is_byte_identical_to_the_built_in_one(explain):
-    from classify_text import prompts as text_prompts
-    from classify_text.items import load_items
+def test_the_flat_built_in_prompt_is_the_shipped_file_with_the_old_user_turn_bytes():
     from classify_text.task import ClassifyText
+    from labnb.flat.items import load_items
 
     task = ClassifyText()
     task._use_labels(ROOT / "config" / "labels" / "sentiment.yaml")
     items = load_items(ROOT / "data" / "sample_reviews.csv")
     prompting = Prompting(load_prompt_file(task.prompt_file, extra_variables=task.prompt_extra_variables))
-    assert prompting.system(task, explain=explain) == text_prompts.render_system(task.label_set, explain=explain)
-    for size in (1, 6, len(items)):
-        assert prompting.user(task, items[:size], explain=explain) == text_prompts.render_user(items[:size])
+    for explain in (False, True):
+        assert prompting.system(task, explain=explain) == task.render_system(explain=explain)
+    for size in (1, 6, len(items)):  # the old format string: "Label these {count} texts:" and "{n}. {text}" lines,
+        # and one text "Label this text:" (never "these 1 texts", main's docs branch)
+        head = "Label this text:" if size == 1 else f"Label these {size} texts:"
+        expected = f"{head}\n" + "\n".join(f"{n}. {i.text}" for n, i in enumerate(items[:size], 1))
+        assert task.render_user(items[:size]) == prompting.user(task, items[:size], explain=False) == expected

@@ -87,7 +87,7 @@ def test_bad_prompt_files_are_one_line_exit_2_and_no_folder(cli, tmp_path):
         result = cli("--single-product", "Zinc", "--prompt", str(bad), *extra)
         assert result.code == 2 and result.run_dirs == []
         assert result.err == (f"error: {bad}: line 3: system template: unknown variable 'nope' (known: answer_format, "
-                              "choices, examples, explain, item_noun, labels, taxonomy)\n")
+                              "choice_noun, choices, examples, explain, item_noun, labels, taxonomy)\n")
     result = cli("--single-product", "Zinc", "--prompt", str(tmp_path / "none.yaml"))
     assert result.code == 2 and result.err == f"error: {tmp_path}/none.yaml: prompt file not found\n"
 

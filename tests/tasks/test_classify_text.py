@@ -9,15 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from classify_text.items import load_items
-from classify_text.labels import load_labels
 from conftest import ROOT
+from labnb.flat.items import load_items
+from labnb.flat.labels import load_labels
 
 SAMPLE = ROOT / "data" / "sample_reviews.csv"
 SENTIMENT = ROOT / "config" / "labels" / "sentiment.yaml"
 LABEL_IDS = load_labels(SENTIMENT).ids
 COLUMNS = ["item_id", "text", "label", "raw_response", "model_used", "status", "error_type", "error", "latency_ms",
-           "call_id"]
+           "confidence", "call_id"]
 RUN_FILES = {
     "inputs/items.json", "inputs/labels.yaml", "inputs/prompt_templates.json",
     "config/models.yaml", "config/run_config.json", "config/system_info.json",
@@ -82,9 +82,10 @@ def test_single_text_with_the_default_model_writes_the_run_folder(text_cli, fake
     for name, digest in summary["file_sha256"].items():
         assert hashlib.sha256((run / name).read_bytes()).hexdigest() == digest
     answer, line = result.out.strip().split("\n")
-    label = pd.read_csv(run / "outputs" / "classifications.csv", dtype=str)["label"][0]
+    label, confidence = pd.read_csv(run / "outputs" / "classifications.csv", dtype=str).loc[0, ["label", "confidence"]]
     name = next(lab.name for lab in load_labels(SENTIMENT).labels if lab.id == label)
-    assert answer == f"Arrived late but works great → {name}"  # the label's name, as a reader wants it
+    # the label's name, as a reader wants it, and the model's confidence (a column the framework owns)
+    assert answer == f"Arrived late but works great → {name} (confidence {float(confidence):.2f})"
     assert line.startswith("completed: 1 classified, 0 failed") and str(run) in line
 
 

@@ -12,8 +12,8 @@ import pytest
 from fakeapi import FakeAPIServer
 from test_classify_text import GOLD_FILES, RUN_FILES, SAMPLE, calls_of, files_of, gold, plant, read_table
 
-from classify_text.items import load_items
 from conftest import ROOT, subprocess_env, write_models_yaml
+from labnb.flat.items import load_items
 from run.test_crash_resume import lines, served_usage_of, wait_for_calls
 
 ENTRY = ROOT / "src" / "run_classify_text.py"
@@ -94,7 +94,8 @@ def test_local_model_on_the_sample_reviews(text_cli, monkeypatch):
         assert len(top) == 3 and top[0]["label"] == row["label"]
     metrics = result.json("outputs/metrics.json")
     # A sentence-embedding model reads topic more than opinion: a weak baseline on four sentiment labels
-    # (chance 25%, always-"positive" 27.5%); the README quotes these numbers.
+    # (chance 25%, always-"positive" 27.5%). The ONNX encoder (main's local branch) answers 26 right as the torch
+    # one did, with a different spread over the labels: macro F1 0.318041 (was 0.324098; main fails it too).
     assert (metrics["accuracy"], metrics["f1_macro"], metrics["n_correct"]) == (0.325, 0.318041, 26)
     assert result.json("outputs/token_usage.json")["cost_usd"] == 0
     assert "accuracy 32.5%" in result.out

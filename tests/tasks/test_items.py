@@ -8,10 +8,10 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from classify_text.items import TextItem, check_gold, load_items, single_text
-from classify_text.labels import load_labels
 from conftest import ROOT
 from labnb.errors import InputError
+from labnb.flat.items import TextColumns, TextItem, check_gold, load_items, single_text
+from labnb.flat.labels import load_labels
 
 SAMPLE = ROOT / "data" / "sample_reviews.csv"
 SENTIMENT = ROOT / "config" / "labels" / "sentiment.yaml"
@@ -36,7 +36,7 @@ def test_sample_reviews_load_with_gold_ids_of_the_sentiment_labels():
 
 def test_formats_text_column_extras_and_limit(tmp_path):
     tsv = write(tmp_path, "t.tsv", "review\tstars\nGreat  mug\n\t\n\nBad\t1\n")
-    assert load_items(tsv, text_column="review") == [TextItem("t0001", "Great mug"),
+    assert load_items(tsv, TextColumns(("review",))) == [TextItem("t0001", "Great mug"),
                                                       TextItem("t0002", "Bad", extra={"stars": "1"})]
     rows = [{"text": "Fine", "id": 7, "expected_label": "neutral"}, {"text": "Meh", "tags": ["a"]}]
     assert load_items(write(tmp_path, "t.json", json.dumps({"items": rows}))) == [
@@ -65,9 +65,9 @@ def test_gold_given_as_names_becomes_ids_and_unknown_ones_are_counted():
 @pytest.mark.parametrize("name, data, kwargs, message", [
     ("header.csv", "text,id\n", {}, "no items (the file has a header but no rows)"),
     ("notext.csv", "review\nGood\n", {}, "line 1: missing required column 'text'"),
-    ("other.csv", "text\nGood\n", {"text_column": "body"}, "line 1: missing required column 'body'"),
+    ("other.csv", "text\nGood\n", {"columns": TextColumns(("body",))}, "line 1: missing required column 'body'"),
     ("empty.csv", "id,text\na,Good\nb,  \n", {}, "line 3: empty text"),
-    ("emptybody.csv", "body\n\"\"\n\"  \"\n", {"text_column": "body"}, "line 3: empty body"),
+    ("emptybody.csv", "body\n\"\"\n\"  \"\n", {"columns": TextColumns(("body",))}, "line 3: empty body"),
     ("long.csv", "text\n" + "x" * 5000 + "\n", {}, "line 2: text longer than 4000 characters (5000)"),
     ("field.csv", "text,notes\nGood," + "y" * 20_001 + "\n", {}, "line 2: field 'notes' longer than 20000"),
     ("dupe.csv", "id,text\na,Good\nb,Bad\na,Ugly\n", {}, "line 4: duplicate id 'a' (first at line 2)"),

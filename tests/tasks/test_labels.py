@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from classify_text.labels import Label, LabelSet, load_labels
 from conftest import ROOT
 from labnb.errors import InputError
+from labnb.flat.labels import Label, LabelSet, load_labels
 
 GOOD = """name: tickets
 version: 1.10

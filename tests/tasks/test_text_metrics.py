@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from classify_text.labels import load_labels
-from classify_text.metrics import compute_metrics, confusion_matrix, write_metrics
 from conftest import ROOT
 from labnb.errors import InputError
+from labnb.flat.labels import load_labels
+from labnb.flat.metrics import compute_metrics, confusion_matrix, write_metrics
 
 LABELS = load_labels(ROOT / "config" / "labels" / "sentiment.yaml")
 

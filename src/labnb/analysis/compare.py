@@ -108,11 +108,12 @@ def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict:
             warnings.simplefilter("ignore")
             value = float(cohen_kappa_score(x.values, y.values))
         kappa = None if math.isnan(value) else round(value, DIGITS)
+    same = x.reset_index(drop=True).eq(y.reset_index(drop=True))  # by position: the items in common, in order
     return {
         "n_both": len(ids_a & ids_b),
         "n_compared": len(common),
-        "n_agree": int((x.values == y.values).sum()),
-        "agreement": round(float((x.values == y.values).mean()), DIGITS) if common else None,
+        "n_agree": int(same.sum()),
+        "agreement": round(float(same.mean()), DIGITS) if common else None,
         "kappa": kappa,
     }
 

@@ -63,7 +63,7 @@ def per_label_accuracy(table: pd.DataFrame, label: str = "label") -> Figure | No
     height = 0.8 / n_run
     y = np.arange(n_cat)
     for k, run in enumerate(table.columns):
-        ax.barh(y + k * height, table[run].fillna(0).values, height=height, label=str(run))
+        ax.barh(y + k * height, table[run].fillna(0).to_numpy(dtype=float), height=height, label=str(run))
     ax.set_yticks(y + height * (n_run - 1) / 2, [str(c) for c in table.index], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -106,7 +106,7 @@ def latency_distribution(latencies: dict[str, list[float]]) -> Figure | None:
     fig = _figure(6.5, 3.5)
     ax = fig.add_subplot()
     every = np.concatenate([np.asarray(v, dtype=float) for v in data.values()])
-    bins = np.linspace(every.min(), every.max(), 30) if every.max() > every.min() else 10
+    bins = list(np.linspace(every.min(), every.max(), 30)) if every.max() > every.min() else 10
     for name, values in data.items():
         ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=f"{name} (n={len(values)})")
     ax.set_xlabel("latency per call (ms)")

@@ -103,7 +103,7 @@ def _label_table(runs: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
     return table.astype(float) if not table.empty else table
 
 
-def _percent(value: object) -> str:
+def _percent(value: float | None) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):.1%}"
 
 

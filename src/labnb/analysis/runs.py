@@ -14,12 +14,11 @@ from labnb.errors import InputError
 from labnb.registry import task_class
 from labnb.store.lifecycle import STALE_AFTER_SECONDS
 from labnb.store.records import RunSummary, Timing, TokenUsage
-from labnb.task import Task
+from labnb.task import FRAMEWORK_COLUMNS, Task
 
 # The project's runs/, where the runner writes by default (plan.PROJECT_ROOT / "runs"), whatever the cwd.
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[3] / "runs"
 SUMMARY_FILE = Path("metadata") / "run_summary.json"
-COMMON_COLUMNS = ("raw_response", "model_used", "status", "error_type", "error", "latency_ms", "confidence", "call_id")
 FLOAT_COLUMNS = ("latency_ms", "confidence")
 # Keys of a run's one-line summary, in display order (``load_runs`` columns, ``list --json`` fields).
 RUN_FIELDS = (
@@ -79,7 +78,7 @@ def read_classifications(run_dir: Path, task: type[Task]) -> pd.DataFrame:
     """``outputs/classifications.csv`` with text kept as text, numbers and ``correct`` typed; a streamed run
     past the CSV size keeps ``outputs/classifications/part-*.parquet`` instead, read the same way."""
     path = run_dir / "outputs" / "classifications.csv"
-    names = (task.id_column, task.text_column, *task.answer_columns, *COMMON_COLUMNS)
+    names = (task.id_column, task.text_column, *task.answer_columns, *FRAMEWORK_COLUMNS)
     empty = pd.DataFrame({c: pd.Series(dtype=float if c in FLOAT_COLUMNS else str) for c in names})
     parts = run_dir / "outputs" / "classifications"
     if not path.is_file() and any(parts.glob("part-*.parquet")):

@@ -115,7 +115,7 @@ class EmbeddingClassifier(Classifier):
             results.append(ItemResult(
                 item.item_id, answer=dict(top[0][0].answer), status="ok",
                 raw_response=json.dumps({"top": entries}, separators=(",", ":"), sort_keys=True),
-                confidence=entries[0]["score"], latency_ms=round(call.latency_ms / len(items), 3),
+                confidence=float(top[0][1]), latency_ms=round(call.latency_ms / len(items), 3),
                 call_id=call.call_id))
         call.response = f"{len(results)} items scored"
         return BatchOutcome(results=results, calls=[call])
@@ -174,7 +174,7 @@ class EmbeddingClassifier(Classifier):
         return ItemResult(
             item.item_id, answer=dict(index.choices[order[0]].answer), status="ok",
             raw_response=json.dumps({"top": top}, separators=(",", ":"), sort_keys=True),
-            confidence=top[0]["score"], latency_ms=round(call.latency_ms / share, 3), call_id=call.call_id,
+            confidence=rounded[order[0]], latency_ms=round(call.latency_ms / share, 3), call_id=call.call_id,
         )
 
     def prompt_templates(self) -> dict[str, Any]:

@@ -111,7 +111,9 @@ def _views(templates: tuple[str, ...], name: str, parent: str, description: str)
 
 def examples(description: str) -> list[str]:
     """The items a description lists: split at commas, semicolons and colons outside parentheses."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in description:
         depth += (char == "(") - (char == ")")
         if char in ",;:" and depth <= 0:
@@ -194,7 +196,7 @@ def choice_index(embedder: Embedder, choices: Sequence[Choice], design: Design) 
         rows.extend(vectors[t] for t in example_texts[c.id])
     example_vectors = normalize(np.stack(rows) - center) if rows else None
     # The words of a choice: its own texts and its group's name.
-    node_words = [set().union(*(words(t) for t in texts[c.id]), words(c.group.name) if parents else set())
+    node_words = [set().union(*(words(t) for t in texts[c.id]), words(c.group.name) if c.group else set())
                   for c in choices]
     vocabulary = {w: i for i, w in enumerate(sorted(set().union(*node_words)))}
     word_choices = np.zeros((len(vocabulary), len(choices)), dtype=np.float64)
@@ -203,7 +205,7 @@ def choice_index(embedder: Embedder, choices: Sequence[Choice], design: Design) 
     index = ChoiceIndex(
         choices=choices, choice_vectors=normalize(subs - center),
         group_vectors=normalize(np.stack(cats) - center) if cats else None,
-        choice_group=np.array([parents.index(c.group) for c in choices]) if parents else None, center=center,
+        choice_group=np.array([parents.index(c.group) for c in choices if c.group]) if parents else None, center=center,
         example_vectors=example_vectors, example_spans=spans, vocabulary=vocabulary,
         idf=np.log(len(choices) / np.maximum(word_choices.sum(axis=1), 1)), word_choices=word_choices,
         texts=texts, example_texts=example_texts, tokens=embedder.count_tokens(flat),

@@ -78,7 +78,7 @@ class _LazyInit(importlib.abc.Loader):
             return value
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
-        module.__all__ = list(names)
+        module.__all__ = list(names)  # type: ignore[attr-defined]
 
 
 def openai_sdk() -> ModuleType:

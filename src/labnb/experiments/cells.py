@@ -71,7 +71,7 @@ def cell_plan(spec: Spec, cell: CellState, cache_argv: list[str] | None = None) 
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            args = spec.use_case.cli().build_parser().parse_args([*spec.argv(cell.options), *(cache_argv or [])])
+            args = spec.use_case.build_parser().parse_args([*spec.argv(cell.options), *(cache_argv or [])])
         task = task_class(spec.use_case.name)
         return prepare(task(), options_of(task, args), require_key=False)
     except SystemExit:  # argparse: its one line is on stderr
@@ -89,7 +89,7 @@ def missing_keys(plan: Plan) -> list[str]:
             if entry is not None:
                 entry.api_key()
         except MissingKeyError:
-            missing.append(entry.key_env or "")
+            missing.append(entry.key_env or "" if entry is not None else "")
     return missing
 
 
@@ -169,17 +169,18 @@ class CellProcess:
 def start(spec: Spec, cell: CellState, runs_dir: Path, log: Path, max_cost: float | None,
           cache_argv: list[str] | None = None) -> CellProcess:
     """Start ``cell`` as an ordinary run in ``runs_dir`` (or resume its run folder), stderr appended to ``log``."""
-    entry = str(spec.use_case.entry)
+    command = spec.use_case.command()
     if cell.run_dir:
-        argv = [sys.executable, entry, "--resume", cell.run_dir]
+        argv = [*command, "--resume", cell.run_dir]
     else:
-        argv = [sys.executable, entry, *spec.argv(cell.options), "--runs-dir", str(runs_dir), *(cache_argv or [])]
+        argv = [*command, *spec.argv(cell.options), "--runs-dir", str(runs_dir), *(cache_argv or [])]
     if max_cost is not None:
         argv += ["--max-cost", cap_text(max_cost)]
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**spec.use_case.environment(), "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                                   preexec_fn=_die_with(os.getpid()), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   preexec_fn=_die_with(os.getpid()), env=env)
     return CellProcess(cell, process, runs_dir)
 
 

@@ -49,8 +49,10 @@ def answers(df: pd.DataFrame, use: UseCase) -> pd.Series:
 
 def gold(df: pd.DataFrame, use: UseCase) -> pd.Series:
     """Each item's gold label (``a/b``), empty where it has none."""
-    has = pd.concat([_col(df, c) != "" for c in use.gold_columns], axis=1).any(axis=1) if len(df) else None
-    text = _joined(df, use.gold_columns).where(has, "") if len(df) else pd.Series(dtype=str)
+    if not len(df):
+        return pd.Series(dtype=str)
+    has = pd.concat([_col(df, c) != "" for c in use.gold_columns], axis=1).any(axis=1)
+    text = _joined(df, use.gold_columns).where(has, "")
     return pd.Series(text.values, index=ids(df, use).values, dtype=str)
 
 

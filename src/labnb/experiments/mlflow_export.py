@@ -188,7 +188,8 @@ def _export(refs: list[Path], tracking_uri: str) -> list[Exported]:
             experiment_id = experiment.experiment_id
         use = use_case_of(run_json(str(cells[0].run_dir), "metadata/run_summary.json")) if cells else None
         board = leaderboard.build(use, grid_keys, cells) if use else None
-        for result in board.results if board else []:
+        for result in board.results if board and use else []:
+            assert use is not None
             run_id, mark = str(result.cell.run_id), fingerprint(str(result.cell.run_dir))
             found = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{run_id}'",
                                        max_results=1)

@@ -64,7 +64,7 @@ def label_accuracy(board: Leaderboard) -> pd.DataFrame:
             continue
         golds = pd.Series(r.table[use.gold_columns[0]].values, index=items.ids(r.table, use).values)
         outcome = pd.Series(r.correct)
-        rows[r.row["cell"]] = outcome.groupby(golds.reindex(outcome.index).values).mean()
+        rows[r.row["cell"]] = outcome.groupby(golds.reindex(outcome.index).tolist()).mean()
     return pd.DataFrame(rows).T.sort_index(axis=1) if rows else pd.DataFrame()
 
 

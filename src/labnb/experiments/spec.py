@@ -119,7 +119,7 @@ def load_spec(path: str | Path, base: Path | None = None) -> Spec:
         raise fail("name", "required: a slug of lowercase letters, digits, '-' and '_'")
     try:
         use = use_case(str(data.get("use_case")))
-        declared = declared_options(use.cli().build_parser())
+        declared = declared_options(use.build_parser())
     except (InputError, ImportError) as exc:
         raise fail("use_case", f"{data.get('use_case')!r}: {exc}") from None
     options = data.get("options") or {}

@@ -39,6 +39,8 @@ def pareto_front(points: Sequence[tuple[float | None, float | None]]) -> list[bo
     and strictly better in one. Points missing either value are never on the front."""
     def dominated(i: int) -> bool:
         ci, ai = points[i]
+        if ci is None or ai is None:
+            return True
         return any(cj is not None and aj is not None and cj <= ci and aj >= ai and (cj < ci or aj > ai)
                    for j, (cj, aj) in enumerate(points) if j != i)
 

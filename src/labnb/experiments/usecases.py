@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
+import argparse
+import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from labnb.registry import package_of, task_class
+from labnb.registry import task_class
 
 SRC = Path(__file__).resolve().parents[2]
 SCORES = ("n", "accuracy", "accuracy_ci_low", "accuracy_ci_high")
@@ -16,7 +18,7 @@ SCORES = ("n", "accuracy", "accuracy_ci_low", "accuracy_ci_high")
 
 @dataclass(frozen=True)
 class UseCase:
-    """How to run a use case (``src/run_<package>.py``, argparse in ``<package>.cli``) and read its tables."""
+    """How to run a use case (``labnb run <name>``) and read its tables."""
 
     name: str
     id_column: str
@@ -29,12 +31,20 @@ class UseCase:
     def gate_metrics(self) -> tuple[str, ...]:
         return (*SCORES, *(column for column, _ in self.metrics))
 
-    @property
-    def entry(self) -> Path:
-        return SRC / f"run_{package_of(self.name)}.py"
+    def command(self) -> list[str]:
+        """The command line of one of its runs, before the run's options: ``python -m labnb run <name>``."""
+        return [sys.executable, "-m", "labnb", "run", self.name]
 
-    def cli(self) -> Any:
-        return importlib.import_module(f"{package_of(self.name)}.cli")
+    @staticmethod
+    def environment() -> dict[str, str]:
+        """The environment of that command: ``labnb`` importable from this source tree, installed or not."""
+        path = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
+        return {**os.environ, "PYTHONPATH": path}
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        from labnb.run.cli import build_parser
+
+        return build_parser(task_class(self.name), prog=f"labnb run {self.name}")
 
 
 @cache

@@ -44,6 +44,19 @@ class RowRules:
     max_text_chars: int
     max_field_chars: int = 20_000
     known: tuple[str, ...] = ()
+    more_text: tuple[str, ...] = ()  # further text columns: the text is then ``column: value | column: value``
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        return (self.text_column, *self.more_text)
+
+    def text_of(self, fields: dict[str, str]) -> str:
+        """The item's text: its one text column as written (whitespace collapsed), or every non-empty text
+        column named, in the order given."""
+        if not self.more_text:
+            return " ".join(fields.get(self.text_column, "").split())
+        parts = ((c, " ".join(fields.get(c, "").split())) for c in self.text_columns)
+        return " | ".join(f"{column}: {value}" for column, value in parts if value)
 
 
 def unicode_problem(text: str) -> str:
@@ -59,7 +72,7 @@ def unicode_problem(text: str) -> str:
 
 
 def _text_fields(path: Path, label: str, row: dict, rules: RowRules) -> dict[str, str]:
-    known = (rules.text_column, rules.id_column, *rules.known)
+    known = (*rules.text_columns, rules.id_column, *rules.known)
     fields: dict[str, str] = {}
     for key, value in row.items():
         if key is None:
@@ -88,8 +101,8 @@ def item_rows(path: Path, rows: list[Row], rules: RowRules, *, first_index: int 
     seen: dict[str, int] = {}
     for index, (number, row) in enumerate(rows, start=first_index):
         fields = _text_fields(path, f"{where} {number}", row, rules)
-        column = rules.text_column
-        text = " ".join(fields.get(column, "").split())
+        column = " and ".join(rules.text_columns)
+        text = rules.text_of(fields)
         if not text:
             raise InputError(f"{path}: {where} {number}: empty {column}")
         if len(text) > rules.max_text_chars:

@@ -22,7 +22,10 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from labnb.local.features import LexicalFeatures
 
@@ -187,8 +190,8 @@ class FittedLearner:
                 "model_sha256": self.model.sha256()}
 
 
-def fit_learner(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: LearnerSettings | None = None,
-                texts: Sequence[str] | None = None) -> FittedLearner:
+def fit_learner(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any,
+                settings: LearnerSettings | None = None, texts: Sequence[str] | None = None) -> FittedLearner:
     """Fit on the examples' vectors, their choice indexes, their zero-shot probabilities (examples x choices)
     and their texts (for the lexical features; without texts, or with ``settings.lexical`` False, the
     embeddings-only ridge learner)."""
@@ -201,7 +204,7 @@ def fit_learner(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: L
         return _fit(vectors, labels, zero_shot, settings or LearnerSettings(), texts)
 
 
-def _fit(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: LearnerSettings,
+def _fit(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any, settings: LearnerSettings,
          texts: Sequence[str] | None) -> FittedLearner:
     import numpy as np
 
@@ -215,10 +218,11 @@ def _fit(vectors: Any, labels: Sequence[int], zero_shot: Any, settings: LearnerS
     kinds: list[tuple[Any, LexicalFeatures | None, Sequence[float], Sequence[float], Any]] = [
         (LinearModel.path, None, settings.ridges, settings.temperatures, vectors)]
     if lexical is not None:
+        assert texts is not None  # lexical features are fitted on texts only
         kinds.append((LogisticModel.path, lexical, settings.costs, (1.0,), lexical.transform(vectors, texts)))
     path, features, _, _, x = kinds[-1]
     setting, temperature, weight = (DEFAULT_COST, 1.0, DEFAULT_CHOICE[2]) if features is not None else DEFAULT_CHOICE
-    tau, cv = 1.0, {"used": False}
+    tau, cv = 1.0, dict[str, Any](used=False)
     if len(y) >= MIN_FOR_CV:
         k = settings.folds if len(y) <= LARGE else min(settings.folds, LARGE_FOLDS)
         folds = _folds(len(y), min(k, len(y)), settings.seed)

@@ -35,7 +35,7 @@ def parse_concurrency(value: Any) -> int | str:
 
 def initial(value: int | str | None) -> int:
     """The number of requests the first wave sends (for cost projections)."""
-    return AUTO_START if value in (None, AUTO) else int(value)  # type: ignore[arg-type]
+    return AUTO_START if value is None or value == AUTO else int(value)
 
 
 class Slots:

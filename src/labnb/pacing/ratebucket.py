@@ -51,7 +51,8 @@ class Bucket:
 
     def _refill(self, now: float) -> None:
         if now > self.stamp:
-            self.level = min(self.capacity, self.level + self.rate * (now - self.stamp))  # type: ignore[operator]
+            capacity, rate = self.capacity or 0.0, self.rate or 0.0  # an unknown bucket never waits
+            self.level = min(capacity, self.level + rate * (now - self.stamp))
             self.stamp = now
 
     def delay(self, cost: float, now: float, reserve: float) -> float:

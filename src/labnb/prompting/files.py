@@ -152,7 +152,7 @@ def _marker(path: Path, part: str) -> str:
 
 def _template_line(exc: BaseException, marker: str) -> int:
     """The template line of the innermost traceback frame that jinja attributes to the template."""
-    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == marker]
+    lines = [frame.lineno or 0 for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == marker]
     return lines[-1] if lines else 0
 
 

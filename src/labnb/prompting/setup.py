@@ -74,7 +74,7 @@ class Prompting:
                          "group": c.group.name if c.group else ""} for c in choices],
             "examples": shown(examples, {c.id: c.code for c in choices}, {c.id: c.name for c in choices}),
             "answer_format": answer_format_text(task.item_noun, task.choice_noun, explain=explain),
-            "item_noun": task.item_noun, "explain": explain,
+            "item_noun": task.item_noun, "choice_noun": task.choice_noun, "explain": explain,
             **task.prompt_variables(explain=explain),
         }
 

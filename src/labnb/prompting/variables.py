@@ -8,6 +8,7 @@ System template (the cached prefix, identical for every request of a run):
                     {id, text, fields, k, label}; ``fields`` is a list of [name, value]
 * ``answer_format`` the answer instructions the task owns (appended when no template uses it)
 * ``item_noun``     the use case's word for an item
+* ``choice_noun``   the use case's word for a choice (e.g. label)
 * ``explain``       true with ``--explain``
 * plus the use case's own (``Task.prompt_extra_variables``)
 
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 from labnb.answers import answer_shape
 
-SYSTEM_VARIABLES = frozenset({"labels", "choices", "examples", "answer_format", "item_noun", "explain"})
+SYSTEM_VARIABLES = frozenset({"labels", "choices", "examples", "answer_format", "item_noun", "choice_noun",
+                              "explain"})
 USER_VARIABLES = SYSTEM_VARIABLES | {"items", "count"}
 
 

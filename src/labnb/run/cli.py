@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from labnb.errors import LabError, UsageError
@@ -23,8 +24,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser(task_class: type[Task], *, prog: str, description: str) -> argparse.ArgumentParser:
-    """The parser of a task's entry: the task's own options and every framework option."""
+def build_parser(task_class: type[Task], *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
+    """The parser of a task's entry: the task's own options and every framework option; the description is
+    the task's docstring unless given."""
+    if description is None:
+        description = " ".join((task_class.__doc__ or "").split())
     defaults = task_class.options_class()
     noun = task_class.item_noun
     p = _Parser(prog=console.invoked_as(prog), description=description, epilog=EPILOG.format(items=f"{noun}s"))
@@ -85,7 +89,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str) -> argp
     return p
 
 
-def entry(task_class: type[Task], *, prog: str, description: str) -> tuple[Any, Any]:
+def entry(task_class: type[Task], *, prog: str, description: str | None = None) -> tuple[
+        Callable[[], argparse.ArgumentParser], Callable[..., int]]:
     """``(build_parser, main)`` of a task's command line, for its thin ``cli`` module."""
 
     def build() -> argparse.ArgumentParser:
@@ -185,9 +190,11 @@ def dispatch(task: Task, args: argparse.Namespace, command: list[str]) -> RunRes
         overrides = {k: given[k] for k in REPLAY_ALLOWED if k in given}
         plan = resume.replay_plan(task, args.replay, **overrides)
         if args.dry_run or args.compare_models:
-            return _dry_run(plan, args)
+            _dry_run(plan, args)
+            return None
     elif args.dry_run or args.compare_models:
-        return _dry_run(prepare(task, options_of(type(task), args), require_key=False), args)
+        _dry_run(prepare(task, options_of(type(task), args), require_key=False), args)
+        return None
     else:
         if args.show_prompt:
             raise UsageError("--show-prompt only applies with --dry-run")
@@ -263,7 +270,7 @@ def main(task: Task, parser: argparse.ArgumentParser, argv: list[str] | None = N
         runlock.release_all()
     if result is None:  # a dry run printed its report
         return 0
-    answer = single_answer(task, args, result)
+    answer = single_answer(result.task or task, args, result)
     if answer:
         print(console.safe(answer))
     print(console.safe(result.summary_line))

@@ -44,10 +44,11 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
     folder.write_json("outputs/timing.json", Timing.build({
         **timing(calls, duration, processed, counts["invalid"] + counts["error"], setup=setup,
                  noun=plan.task.item_noun), **timing_fields(sessions)}).to_dict())
-    accuracy = None
+    accuracy: float | None = None
     if plan.with_gold:
         metrics = plan.task.write_metrics(folder.path)
-        accuracy = metrics.get("accuracy")
+        score = metrics.get("accuracy")
+        accuracy = float(score) if isinstance(score, int | float) else None
         if plan.escalation is not None:
             metrics["cascade"] = stage_metrics(plan.task, plan.items, rows, plan.entry.model_used,
                                                plan.options.escalate_below or 0.0)
@@ -64,7 +65,7 @@ def finalize_run(plan: Plan, folder: RunFolder, recorder: RunRecorder, *, status
         duration_seconds=round(duration, 3), file_sha256=folder.hashes(),
     )
     line = summary_line(folder, final, counts, usage, duration, accuracy, why_failed(rows))
-    return RunResult(folder, final, EXIT_CODES[final], line)
+    return RunResult(folder, final, EXIT_CODES[final], line, plan.task)
 
 
 def run_token_usage(calls: list[CallRecord], entry: ModelEntry) -> dict[str, Any]:

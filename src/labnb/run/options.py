@@ -74,6 +74,8 @@ class RunOptions:
         if single and (self.single() is None) == (self.input is None):
             flag = "--" + single.replace("_", "-")
             raise UsageError(f"give exactly one of {flag} {single.split('_')[-1].upper()} or --input FILE")
+        if not single and self.input is None:
+            raise UsageError("give the items to classify with --input FILE")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
         concurrency = parse_concurrency(self.concurrency)

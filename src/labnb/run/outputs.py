@@ -12,7 +12,7 @@ from labnb.store.calls import CallRecord, sent_record
 from labnb.store.logs import CsvLog, JsonlLog, TextLog, read_csv_rows, write_csv
 from labnb.store.results import DONE_STATUSES, BatchOutcome, ItemResult
 from labnb.store.scrub import scrub
-from labnb.task import Item, Task
+from labnb.task import FRAMEWORK_COLUMNS, Item, TableColumns, Task
 
 __all__ = ["DONE_STATUSES", "OutputWriter", "finalize_table", "latest_rows", "row_of"]
 
@@ -22,16 +22,41 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+CORRECT = "correct"
+
+
+def carried_name(column: str, own: TableColumns) -> str:
+    """An input column's name in classifications.csv: ``input_<name>`` where it would clash with another."""
+    taken = {*own.inputs, *own.answers, *FRAMEWORK_COLUMNS, *own.details, *own.gold, CORRECT, *CASCADE_COLUMNS}
+    return f"input_{column}" if column in taken else column
+
+
 def table_columns(task: Task, with_gold: bool) -> list[str]:
-    """The task's columns, plus the first model's answer and confidence in a cascade."""
-    return task.columns(with_gold) + (list(CASCADE_COLUMNS) if getattr(task, "cascading", False) else [])
+    """Every column: the task's inputs and answers, the framework's, the task's details, gold and ``correct``,
+    the carried input columns, and the first model's answer and confidence in a cascade."""
+    own = task.table()
+    columns = [*own.inputs, *own.answers, *FRAMEWORK_COLUMNS, *own.details]
+    if with_gold:
+        columns += [*own.gold, CORRECT]
+    columns += [carried_name(column, own) for column in own.carried]
+    return columns + (list(CASCADE_COLUMNS) if task.cascading else [])
 
 
 def row_of(task: Task, item: Item, result: ItemResult, model_used: str, with_gold: bool) -> dict[str, Any]:
-    """The CSV row of one item's result: the task's columns plus the framework's common fields."""
+    """The CSV row of one item's result: the task's own values, then every column the framework owns."""
     model_used = result.model_used or model_used
-    row = task.row(item, result, model_used, with_gold)
-    if getattr(task, "cascading", False):
+    own = task.table()
+    mine = task.row(item, result, with_gold)
+    row: dict[str, Any] = {column: mine.get(column, "") for column in (*own.inputs, *own.answers, *own.details)}
+    if with_gold:
+        row.update({column: mine.get(column, "") for column in own.gold})
+        # empty where nothing is scored (no gold label, never run), so df.correct.mean() is the accuracy
+        scored = item.has_gold and result.status != "not_run"
+        right = result.status == "ok" and all(row[a] == row[g] for a, g in zip(own.answers, own.gold))
+        row[CORRECT] = right if scored else None
+    carried = task.carried(item)
+    row.update({carried_name(column, own): carried.get(column, "") for column in own.carried})
+    if task.cascading:
         row.update({column: cascade_cell(result, column) for column in CASCADE_COLUMNS})
     row.update({
         "raw_response": _one_line(scrub(result.raw_response)), "model_used": model_used,

@@ -60,6 +60,7 @@ def prepare(task: Task, options: RunOptions, *, require_key: bool = True) -> Pla
     models_path = Path(options.models_config)
     entry = _entry(models_path, options.model, options.timeout, require_key=require_key)
     check_options(options, entry)
+    task = task.for_inputs(options)
     items = task.load(options)
     input_path = Path(options.input) if options.input is not None else None
     plan = checked(Plan(task, options, entry, models_path, items, input_path), require_key=require_key)
@@ -92,6 +93,7 @@ def from_run(task: Task, folder: RunFolder, **overrides: Any) -> Plan:
     try:
         recorded = read_json(config)
         options = replace(task.options_class.from_dict(recorded["options"]), **overrides)
+        task = task.for_inputs(options, folder)
         items = task.load_snapshot(folder, options)
     except FileNotFoundError as exc:
         raise InputError(f"{folder.path}: incomplete run folder, missing {Path(exc.filename).name}") from None

@@ -10,6 +10,7 @@ import socket
 import time
 import traceback
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from labnb import cache as response_cache
@@ -46,7 +47,7 @@ def start(plan: Plan, classifier: Classifier, command: list[str], **summary: Any
     # Load a local model (provenance hashes its weights) before the folder exists: Ctrl-C during the
     # seconds it takes then leaves nothing behind.
     provenance, templates = classifier.provenance(), classifier.prompt_templates()
-    folder = RunFolder.create(plan.options.runs_dir, task.run_prefix())
+    folder = RunFolder.create(Path(plan.options.runs_dir), task.run_prefix())
     folder.write_json(f"inputs/{task.items_file}", [p.to_dict() for p in plan.items])
     task.snapshot(folder)
     if task.prompting is not None:
@@ -207,7 +208,7 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: StopSignal) -> list[int]:
     """Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop new calls; in-flight ones get a few seconds to finish."""
-    handled = []
+    handled: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, stop.set, "interrupted")

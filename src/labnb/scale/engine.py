@@ -86,6 +86,7 @@ def run_streamed(task: Task, options: RunOptions, command: list[str]) -> RunResu
         from labnb.scale.ray_engine import require_ray
 
         require_ray()
+    task = task.for_inputs(options)  # the task these inputs need (e.g. a deeper label tree)
     task.load_labels(options)
     source = open_source(options.input or "")
     with_gold = task.stream_columns(source.columns, options)
@@ -140,6 +141,7 @@ def resume_streamed(task: Task, folder: RunFolder, command: list[str], *, concur
         require_ray()
     source, _parts, _rows = journal.read_plan(folder)
     source = verified_input(folder, source)
+    task = task.for_inputs(options, folder)
     task.load_labels(options, folder)
     with_gold = task.stream_columns(source.columns, options)
     classifier = _fitted(task, options, entry, folder)

@@ -1,4 +1,4 @@
-"""The flat label set of classify-text: a YAML file validated into typed records, errors naming file and line.
+"""The flat label set: a YAML file validated into typed records, errors naming file and line.
 
 The YAML is read as a node tree (``yaml.compose``) so every message can name the line of the
 offending value; anchors and aliases are refused before composing, so no alias bomb can expand.
@@ -85,21 +85,25 @@ def load_labels(path: str | Path) -> LabelSet:
 def _compose(path: Path, text: str) -> yaml.Node:
     try:
         for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+            line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise InputError(f"{path}: line {event.start_mark.line + 1}: YAML anchors and aliases are not allowed")
+                raise InputError(f"{path}: line {line}: YAML anchors and aliases are not allowed")
             tag = getattr(event, "tag", None)
             if tag and tag not in PLAIN_TAGS:
-                raise InputError(f"{path}: line {event.start_mark.line + 1}: YAML tag {tag!r} is not allowed")
+                raise InputError(f"{path}: line {line}: YAML tag {tag!r} is not allowed")
             if count > MAX_YAML_EVENTS:
-                raise InputError(f"{path}: line {event.start_mark.line + 1}: more than {MAX_YAML_EVENTS} YAML "
+                raise InputError(f"{path}: line {line}: more than {MAX_YAML_EVENTS} YAML "
                                  f"nodes; a label set is far smaller")
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}:" if mark is not None else ""
         raise InputError(f"{path}:{where} malformed YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+    if root is None:  # comments only
+        raise InputError(f"{path}: labels file is empty")
+    return root
 
 
 def _line(node: yaml.Node) -> int:

@@ -1,4 +1,4 @@
-"""Quality metrics of a classify-text run: accuracy, macro and weighted F1, per-label scores, confusion matrix.
+"""Quality metrics of a flat-label run: accuracy, macro and weighted F1, per-label scores, confusion matrix.
 
 The rules (``not_run`` left out, ``invalid``/``error`` predicted ``(none)``, F1 averages) are
 ``labnb.scoring``'s, shared with every use case.
@@ -7,29 +7,40 @@ The rules (``not_run`` left out, ``invalid``/``error`` predicted ``(none)``, F1 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from classify_text.labels import LabelSet
 from labnb import scoring
+from labnb.flat.labels import LabelSet
 from labnb.scoring import ratio
 
-_TEXT_COLUMNS = ("label", "expected_label")
+
+@dataclass(frozen=True)
+class Scored:
+    """Which columns of classifications.csv are scored: the answer, its gold, and the item id."""
+
+    answer: str = "label"
+    gold: str = "expected_label"
+    id_column: str = "item_id"
 
 
-def _scored(rows: pd.DataFrame | Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _scored(rows: pd.DataFrame | Iterable[dict[str, Any]], cols: Scored) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All rows, and the attempted gold rows with a ``pred`` column (``(none)`` for failures)."""
-    df = scoring.rows_frame(rows, _TEXT_COLUMNS, "item_id", "item")
+    df = scoring.rows_frame(rows, (cols.answer, cols.gold), cols.id_column, "item")
+    taken = [c for c in ("label", "expected_label") if c in df.columns and c not in (cols.answer, cols.gold)]
+    df = df.drop(columns=taken).rename(columns={cols.answer: "label", cols.gold: "expected_label"})
     sc = scoring.attempted(df, df["expected_label"] != "")
     sc["pred"] = scoring.predicted(sc, sc["label"], sc["label"] != "")
     return df, sc
 
 
-def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: LabelSet | None = None) -> dict:
+def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: LabelSet | None = None,
+                    cols: Scored = Scored()) -> dict:
     """Scores of ``rows`` (classifications.csv columns); ``labels`` gives the per-label order and names."""
-    df, sc = _scored(rows)
+    df, sc = _scored(rows, cols)
     gold, pred = sc["expected_label"], sc["pred"]
     classes = scoring.labels(gold, pred, labels.ids if labels else None)
     counts = scoring.counts(df, df["expected_label"] != "", sc)
@@ -52,13 +63,14 @@ def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: Label
     }
 
 
-def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: LabelSet | None = None) -> pd.DataFrame:
+def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: LabelSet | None = None,
+                     cols: Scored = Scored()) -> pd.DataFrame:
     """Counts: index = gold label, columns = predicted label plus ``(none)`` for failed rows."""
-    _, sc = _scored(rows)
+    _, sc = _scored(rows, cols)
     return scoring.confusion(sc["expected_label"], sc["pred"], labels.ids if labels else None)
 
 
-def write_metrics(run_dir: str | Path, labels: LabelSet) -> dict:
+def write_metrics(run_dir: str | Path, labels: LabelSet, cols: Scored = Scored()) -> dict:
     """Write ``outputs/metrics.json`` and ``outputs/confusion_matrix.csv`` of a run folder; return the metrics."""
-    return scoring.write_run_metrics(Path(run_dir), lambda rows: (compute_metrics(rows, labels),
-                                                                  confusion_matrix(rows, labels)))
+    return scoring.write_run_metrics(Path(run_dir), lambda rows: (compute_metrics(rows, labels, cols),
+                                                                  confusion_matrix(rows, labels, cols)))

@@ -1,4 +1,8 @@
-"""Input texts of classify-text: loaded from CSV, TSV, JSON or JSONL into typed records, gold labels checked."""
+"""Texts to label with a flat label set: loaded from CSV, TSV, JSON, JSONL or Excel into typed records.
+
+Which columns hold the text (one or more), the id and the gold label is the user's choice
+(``TextColumns``); every other column is carried along (never shown to an LLM; the local model reads it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from classify_text.labels import LabelSet
+from labnb.errors import InputError
+from labnb.flat.labels import LabelSet
 from labnb.inputs.itemrows import RowRules, item_rows, single_item
 from labnb.inputs.labelcols import carried_columns, check_fields, split_fields
 from labnb.inputs.tables import read_rows
@@ -68,30 +73,48 @@ class GoldCheck:
                 f"matched: {shown}")
 
 
-def rules(text_column: str = TEXT_COLUMN) -> RowRules:
-    """The row checks of classify-text for a text column named ``text_column``."""
-    return RowRules(noun="item", text_column=text_column, id_column=ID_COLUMN, id_prefix="t",
-                    max_text_chars=MAX_TEXT_CHARS, max_field_chars=MAX_FIELD_CHARS)
+@dataclass(frozen=True)
+class TextColumns:
+    """The input columns: ``text`` (one or more, joined as ``name: value | name: value`` when several), the
+    optional ``id`` (missing ids are ``t0001``… by position) and the optional ``gold`` label."""
+
+    text: tuple[str, ...] = (TEXT_COLUMN,)
+    id: str = ID_COLUMN
+    gold: str = GOLD_COLUMN
+
+    def rules(self) -> RowRules:
+        """The row checks of a flat-label input."""
+        return RowRules(noun="item", text_column=self.text[0], more_text=self.text[1:], id_column=self.id,
+                        id_prefix="t", max_text_chars=MAX_TEXT_CHARS, max_field_chars=MAX_FIELD_CHARS,
+                        known=(self.gold,))
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return (*self.text, self.id, self.gold)
 
 
 def single_text(text: str) -> list[TextItem]:
     """The item list of ``--single-text TEXT``."""
-    item_id, text = single_item(text, rules(), "--single-text")
+    item_id, text = single_item(text, TextColumns().rules(), "--single-text")
     return [TextItem(item_id=item_id, text=text)]
 
 
-def load_items(path: str | Path, *, text_column: str = TEXT_COLUMN, limit: int | None = None,
-               fields: tuple[str, ...] | None = None, label_words: tuple[str, ...] = ()) -> list[TextItem]:
+def load_items(path: str | Path, columns: TextColumns = TextColumns(), *, sheet: str | None = None,
+               limit: int | None = None, fields: tuple[str, ...] | None = None,
+               label_words: tuple[str, ...] = ()) -> list[TextItem]:
     """Read texts from ``path`` (format by extension); problems are one-line InputErrors naming file and line.
 
     ``fields`` names exactly the other columns offered to the model (default: all but label-like ones, and
     those named by ``label_words``, e.g. the label set's name ``sentiment``)."""
     path = Path(path)
-    rows = item_rows(path, read_rows(path, required=text_column, noun="item"), rules(text_column))
-    known = (text_column, ID_COLUMN, GOLD_COLUMN)
-    check_fields(fields, {k for row in rows for k in row.fields}, known, str(path))
-    items = [TextItem(row.item_id, row.text, row.fields.get(GOLD_COLUMN, ""),
-                      *split_fields(row.extra(known), fields, label_words)) for row in rows]
+    table = read_rows(path, required=columns.text[0], noun="item", sheet=sheet)
+    for column in columns.text[1:]:  # the first is checked by read_rows, in the header or every JSON item
+        if not any(column.casefold() in (str(k).strip().casefold() for k in row) for _, row in table):
+            raise InputError(f"{path}: no column '{column}' (--text-column)")
+    rows = item_rows(path, table, columns.rules())
+    check_fields(fields, {k for row in rows for k in row.fields}, columns.known, str(path))
+    items = [TextItem(row.item_id, row.text, row.fields.get(columns.gold, ""),
+                      *split_fields(row.extra(columns.known), fields, label_words)) for row in rows]
     return items[:limit] if limit is not None else items
 
 

@@ -14,17 +14,23 @@ from pathlib import Path
 
 import yaml
 
-from classify_text.items import TextItem
-from classify_text.labels import LabelSet
 from labnb.errors import UsageError
+from labnb.flat.items import TextItem
+from labnb.flat.labels import LabelSet
 from labnb.inputs.labelspace import column_value, distinct, find_column, slug, slug_ids
 from labnb.task import Label
 
 OPTION = "--labels-from-column"
 
 
-def gold_from_column(items: Sequence[TextItem], column: str, source: str | Path) -> list[TextItem]:
-    """The items with ``column`` as their gold label, and no longer among their other fields."""
+def gold_from_column(items: Sequence[TextItem], column: str, source: str | Path,
+                     gold_column: str | None = None) -> list[TextItem]:
+    """The items with ``column`` as their gold label, and no longer among their other fields (``gold_column``:
+    the column the items were read with as gold; naming it, the items are already labelled)."""
+    if gold_column is not None and column.casefold() == gold_column.casefold():
+        if not any(item.expected_label for item in items):
+            raise UsageError(f"{OPTION}: {source} has no labels in column '{column}'")
+        return list(items)
     present = {k for item in items for k in (*item.extra, *item.withheld)}
     if find_column(column, present) is None:
         shown = ", ".join(sorted(present))[:200] or "none"

@@ -1,0 +1,101 @@
+"""assign-cat on Google's or Shopify's taxonomy, any depth: products in, a node (with its path) out.
+
+Chosen by ``AssignCat.for_inputs`` when the taxonomy file is not the two-level XML; requests
+list each batch's candidate nodes when there are more assignable nodes than ``--candidates``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
+from assign_cat.inputs import AssignCatOptions, ProductInputs
+from assign_cat.products import Product
+from assign_cat.taxonomy import load_deep
+from labnb.errors import UsageError
+from labnb.store.results import ItemResult
+from labnb.task import Choice, JsonValue, Ranker
+
+
+class DeepAssignCat(ProductInputs):
+    """Catalog products into any node of Google's or Shopify's taxonomy (candidate shortlists when large)."""
+
+    snapshot_name = "inputs/taxonomy.txt"
+    details = DEEP_COLUMNS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deep: DeepLabels | None = None
+
+    def use_taxonomy(self, path: Path, options: AssignCatOptions) -> None:
+        tree = load_deep(path).restrict(options.taxonomy_root, leaves_only=options.leaves_only)
+        self.taxonomy_path, self.deep = path, DeepLabels(tree, path, options.candidates)
+
+    @property
+    def labels(self) -> DeepLabels:
+        if self.deep is None:
+            raise RuntimeError("the taxonomy is loaded by load() or load_snapshot() first")
+        return self.deep
+
+    def ready(self, products: list[Product]) -> list[Product]:
+        self.labels.prepare(products)
+        return products
+
+    def gold_choice(self, item: Product) -> str | None:
+        return self.labels.gold_choice(item)
+
+    def gold_warning(self, items: Sequence[Product]) -> str | None:
+        return self.labels.gold_warning(items)
+
+    def describe(self) -> str:
+        deep = self.labels
+        shortlist = f"{deep.k} candidates per {self.item_noun}" if deep.retrieves else "all offered"
+        return f"taxonomy '{deep.taxonomy.name}' ({len(deep.nodes):,} assignable nodes; {shortlist})"
+
+    def choices(self) -> dict[int, Choice]:
+        return self.labels.choices
+
+    def offered(self, items: Sequence[Product]) -> dict[int, Choice] | None:
+        return self.labels.offered(items)
+
+    def request_record(self, items: Sequence[Product]) -> dict[str, JsonValue]:
+        return self.labels.request_record(items)
+
+    def ranker(self) -> Ranker | None:
+        return self.labels.ranker()
+
+    def whole(self) -> DeepAssignCat | None:
+        if not self.labels.retrieves:
+            return None
+        whole = copy.copy(self)
+        whole.deep = self.labels.whole()
+        return whole
+
+    def answer_text(self, row: dict[str, str]) -> str:
+        return row.get("path") or row.get("subcategory", "")
+
+    def render_system(self, *, explain: bool = False) -> str:
+        return self.labels.render_system(explain=explain)
+
+    def render_user(self, items: Sequence[Product]) -> str:
+        return self.labels.render_user(items)
+
+    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        return self.labels.templates(explain=explain)
+
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        # the prompt files list a two-level taxonomy; deep requests list their own candidates
+        raise UsageError("--prompt and --examples with an LLM need the two-level XML taxonomy; on Google's or "
+                         "Shopify's taxonomy only --model local takes --examples (it learns from them)")
+
+    def row(self, item: Product, result: ItemResult, with_gold: bool) -> dict[str, str]:
+        return self.labels.row(item, result, with_gold)
+
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
+        return self.labels.write_metrics(run_dir)
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        return self.labels.score(rows)
