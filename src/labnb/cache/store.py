@@ -81,7 +81,17 @@ class ResponseCache:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            # Two processes opening a new file at once: switching to WAL can answer "locked" at once, without
+            # the busy handler, while the other one creates it; wait for it like any other lock.
+            deadline = time.monotonic() + BUSY_MS / 1000
+            while True:
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if not _locked(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(SCHEMA)
         db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
@@ -94,7 +104,7 @@ class ResponseCache:
         try:
             self._db = self._connect()
         except (sqlite3.DatabaseError, OSError) as exc:
-            if self.readonly or not self.path.is_file():
+            if self.readonly or not self.path.is_file() or _locked(exc):  # a lock is no sign of a broken file
                 self._off(exc)
                 return
             aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -181,3 +191,9 @@ class ResponseCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another process holds the file, which is not broken."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
