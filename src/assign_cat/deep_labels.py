@@ -9,16 +9,14 @@ exactly the union of its products' candidates.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from assign_cat import deep_prompts
 from assign_cat.candidates import CandidateFinder, Candidates, file_sha256
 from assign_cat.products import Product
-from assign_cat.taxonomy import DeepTaxonomy, Node
-from labnb.answers import answer_schema
+from assign_cat.taxonomy import SEPARATOR, DeepTaxonomy, Node
 from labnb.store.jsonio import read_jsonl
 from labnb.store.results import ItemResult
 from labnb.task import Choice, Ranker
@@ -82,18 +80,12 @@ class DeepLabels:
             return {}
         return {"candidates": {p.product_id: list(self.shortlists[p.product_id].node_ids) for p in products}}
 
-    def render_system(self, *, explain: bool = False) -> str:
-        return deep_prompts.render_system(self.taxonomy, None if self.retrieves else self.nodes, explain=explain)
-
-    def render_user(self, products: Sequence[Product]) -> str:
-        return deep_prompts.render_user(self.taxonomy, products, self.candidates(products))
-
-    def templates(self, *, explain: bool = False) -> dict[str, Any]:
-        out = deep_prompts.templates(self.taxonomy, self.render_system(explain=explain),
-                                     answer_schema(self.choices, explain=explain), explain=explain,
-                                     per_request=self.retrieves, k=self.k)
-        out["label_codes"] = {str(code): node.id for code, node in self.nodes.items()}
-        return out
+    def listing(self, codes: Mapping[int, Node]) -> str:
+        """One ``  k: path`` line per node, in number order, its path below the root (descriptions, where the
+        file has them, after " - "): the prompt's ``labels`` or a request's ``candidates``."""
+        depth = self.taxonomy.root_depth
+        return "\n".join(f"  {k}: {SEPARATOR.join(node.path[depth:])}"
+                         + (f" - {node.description}" if node.description else "") for k, node in sorted(codes.items()))
 
     def whole(self) -> DeepLabels:
         """These labels with every node offered in every request (retrieval off)."""

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.fromcolumns import label_columns
 from assign_cat.products import GOLD_FIELDS, KNOWN_FIELDS, Product, load_products, products_of_rows, single_product
-from assign_cat.prompts import FIELD_CHARS
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import column_split, parse_fields
 from labnb.run.options import PROJECT_ROOT, RunOptions
@@ -79,10 +78,10 @@ class ProductInputs(Task[Product, AssignCatOptions]):
     label_noun = "category"
     labels_option = "taxonomy"
     summary_metrics = ("category_accuracy",)
-    # --prompt and --examples: the two-level prompt file (a deep taxonomy takes --examples for the local model)
+    # the two-level taxonomy's prompt file (the deep task has its own)
     prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
-    prompt_extra_variables = ("taxonomy",)
-    prompt_text_chars = FIELD_CHARS
+    prompt_extra_variables: ClassVar[tuple[str, ...]] = ("taxonomy",)
+    prompt_text_chars = 300  # a title is cut there in the prompt, like every offered field
     snapshot_name: ClassVar[str]  # the taxonomy's copy in the run folder
     details: ClassVar[tuple[str, ...]] = ()  # answer columns after the framework's
 

@@ -267,6 +267,16 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
         return {}
 
+    def batch_variables(self, items: Sequence[ItemT]) -> dict[str, JsonValue]:
+        """Variables of its own (named in ``prompt_extra_variables``) the user template gets for ``items``,
+        e.g. the candidates this request offers."""
+        return {}
+
+    def prompt_file_refusal(self) -> str | None:
+        """Why this task's requests cannot be rendered from ``--prompt``/``--examples`` (None: they can);
+        the framework refuses the run with it when an LLM would render one."""
+        return None
+
     # --- outputs --------------------------------------------------------------------------------
     def table(self) -> TableColumns:
         """The task's own columns of classifications.csv (the framework adds status, errors, confidence…)."""

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from assign_cat.candidates import Candidates
 from assign_cat.deep_task import DeepAssignCat
 from assign_cat.inputs import AssignCatOptions
