@@ -97,7 +97,8 @@ def formats(entry: ModelEntry, taxonomy: Taxonomy) -> list[Format]:
     positional = shipped.replace(f"one entry per product, in the form {ANSWER_SHAPE}, where n is the "
                                  "product's number as given and k the number of its subcategory", POSITIONAL_RULE)
     if positional == shipped:
-        raise RuntimeError("config/prompts/assign-cat.yaml changed: update the positional variant in format_whatif.py")
+        raise RuntimeError("src/assign_cat/prompts/assign-cat.yaml changed: update the positional variant in "
+                           "format_whatif.py")
     return [
         Format(SHIPPED, shipped, answer_schema(taxonomy.codes),
                mean(n(_compact({"n": 10, "k": k}) + ",") for k in codes), task.render_user),

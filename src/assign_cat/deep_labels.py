@@ -12,14 +12,17 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assign_cat.candidates import CandidateFinder, Candidates, file_sha256
 from assign_cat.products import Product
 from assign_cat.taxonomy import SEPARATOR, DeepTaxonomy, Node
 from labnb.store.jsonio import read_jsonl
 from labnb.store.results import ItemResult
-from labnb.task import Choice, Ranker
+from labnb.task import Choice, JsonValue, Ranker
+
+if TYPE_CHECKING:  # pandas and scikit-learn are imported when a run is scored
+    import pandas as pd
 
 DEEP_COLUMNS = ("path", "depth")
 
@@ -75,7 +78,7 @@ class DeepLabels:
         codes = self.candidates(products)
         return None if codes is None else {code: self.choices[code] for code in codes}
 
-    def request_record(self, products: Sequence[Product]) -> dict[str, Any]:
+    def request_record(self, products: Sequence[Product]) -> dict[str, JsonValue]:
         if not self.retrieves:
             return {}
         return {"candidates": {p.product_id: list(self.shortlists[p.product_id].node_ids) for p in products}}
@@ -134,7 +137,7 @@ class DeepLabels:
                 row["expected_category"], row["expected_subcategory"] = top, gold.id
         return row
 
-    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """The two-level scores on (top-level node, node) plus the deep ones; metrics.json and the
         category-level confusion matrix."""
         import pandas as pd
@@ -148,7 +151,8 @@ class DeepLabels:
         matrix.to_csv(outputs / "confusion_matrix.csv")
         return metrics
 
-    def score(self, rows: Any, shortlists: dict[str, list[str]] | None = None) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame, shortlists: dict[str, list[str]] | None = None) -> tuple[dict[str, JsonValue],
+                                                                                             pd.DataFrame]:
         """The metrics and the category-level confusion matrix of rows (a ``weight`` column: summed counts)."""
         from assign_cat.deep_metrics import deep_metrics
         from assign_cat.metrics import compute_metrics, confusion_matrix

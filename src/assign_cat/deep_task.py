@@ -9,17 +9,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
-from assign_cat.inputs import AssignCatOptions, ProductInputs
+from assign_cat.inputs import PROMPTS, AssignCatOptions, ProductInputs
 from assign_cat.products import Product
 from assign_cat.taxonomy import load_deep
 from labnb.parts.prompt import PromptFromFile
 from labnb.prompting import answer_format_text
-from labnb.run.options import PROJECT_ROOT
 from labnb.store.results import ItemResult
 from labnb.task import Choice, JsonValue, Ranker
+
+if TYPE_CHECKING:  # pandas is imported when a run is scored
+    import pandas as pd
 
 
 class DeepAssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
@@ -27,7 +29,7 @@ class DeepAssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
 
     snapshot_name = "inputs/taxonomy.txt"
     details = DEEP_COLUMNS
-    prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat-deep.yaml"
+    prompt_file = PROMPTS / "assign-cat-deep.yaml"
     prompt_extra_variables = ("taxonomy", "candidates")
 
     def __init__(self) -> None:
@@ -81,7 +83,7 @@ class DeepAssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
     def answer_text(self, row: dict[str, str]) -> str:
         return row.get("path") or row.get("subcategory", "")
 
-    # --- the prompt: config/prompts/assign-cat-deep.yaml (labnb.parts.prompt) ----------------------------------
+    # --- the prompt: assign_cat/prompts/assign-cat-deep.yaml (labnb.parts.prompt) ----------------------------------
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """``labels``: every node when every request offers every node (else empty: requests list their own);
         ``taxonomy``: its name, version and root; ``answer_format`` answers with a category's number."""
@@ -113,5 +115,5 @@ class DeepAssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         return self.labels.write_metrics(run_dir)
 
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
         return self.labels.score(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assign_cat.fromcolumns import gold_from_columns, label_columns, taxonomy_from, taxonomy_xml
 from assign_cat.gold import resolve_gold
@@ -22,6 +22,9 @@ from labnb.parts.prompt import PromptFromFile
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, Group, JsonValue, Task
+
+if TYPE_CHECKING:  # pandas is imported when a run is scored
+    import pandas as pd
 
 __all__ = ["AssignCat", "AssignCatOptions"]
 
@@ -156,12 +159,12 @@ class AssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
 
         return write_metrics(run_dir)
 
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
         from assign_cat.metrics import compute_metrics, confusion_matrix
 
         return compute_metrics(rows, self._tax), confusion_matrix(rows, self._tax)
 
-    # --- the prompt: config/prompts/assign-cat.yaml (labnb.parts.prompt) ---------------------------------------
+    # --- the prompt: assign_cat/prompts/assign-cat.yaml (labnb.parts.prompt) ----------------------------------
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """``labels``: each category as ``Name - description``, its subcategories indented below as
         ``k: Name - description``; ``taxonomy``: its name and version."""

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     import argparse
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from labnb.local.retrieval import RetrievalIndex
+    from labnb.prompting.setup import Prompting
     from labnb.run.options import RunOptions
     from labnb.store.results import ItemResult
     from labnb.store.runfolder import RunFolder
@@ -140,7 +141,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     prompt_file: ClassVar[Path | None] = None
     prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
     prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
-    prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
+    prompting: Prompting | None = None  # the run's --prompt/--examples, set by the plan (None: the built-in prompt)
     cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
     labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
@@ -211,7 +212,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
         raise NotImplementedError
 
-    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: OptionsT,
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, object]]], options: OptionsT,
                       first_index: int) -> list[ItemT]:
         """The items of numbered rows of one part of ``path`` (``first_index``: the file position of the
         first, for default ids); a bad row is a one-line InputError."""
@@ -241,7 +242,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         paths); None: the framework's scoring of every choice. Loads the index on first use."""
         return None
 
-    def whole(self) -> Task | None:
+    def whole(self) -> Task[ItemT, OptionsT] | None:
         """The same task offering every choice in every request, to price what retrieval saves; None when
         it already does."""
         return None
@@ -297,7 +298,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
 
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
         """Metrics and confusion matrix of rows whose ``weight`` column counts how many rows each stands for
         (a streamed run sums them over its parts)."""
         raise NotImplementedError

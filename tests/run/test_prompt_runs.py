@@ -15,7 +15,7 @@ from conftest import ROOT
 from tasks.test_assign_cat_prompt_files import GOLDEN
 
 SAMPLE = ROOT / "data" / "sample_products.csv"
-SHIPPED = ROOT / "config" / "prompts" / "assign-cat.yaml"
+SHIPPED = AssignCat.prompt_file
 TASK = AssignCat(ROOT / "config" / "taxonomy.xml")
 
 

@@ -1,6 +1,6 @@
-"""assign-cat's prompts live only in its prompt files (config/prompts/assign-cat.yaml, assign-cat-deep.yaml):
-the built-in prompts rendered from them are byte for byte the prompts the Python templates rendered before the
-files became the only source (tests/tasks/data/assign_cat_prompts.json, rendered by that code at commit c48628f)."""
+"""assign-cat's prompts live only in its prompt files (src/assign_cat/prompts/): the built-in prompts rendered
+from them are byte for byte the prompts the Python templates rendered before the files became the only source
+(tests/tasks/data/assign_cat_prompts.json, rendered by that code at commit c48628f)."""
 
 from __future__ import annotations
 

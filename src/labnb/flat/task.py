@@ -31,7 +31,7 @@ from labnb.inputs.labelcols import parse_fields
 from labnb.parts.metrics import OneAnswerMetrics
 from labnb.parts.prompt import PromptFromFile
 from labnb.prompting import answer_format_text
-from labnb.run.options import PROJECT_ROOT, RunOptions
+from labnb.run.options import RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
@@ -90,7 +90,7 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
     items_file = "items.json"
     script = "labnb run classify"
     options_class = ClassifyOptions
-    prompt_file = PROJECT_ROOT / "config" / "prompts" / "classify-text.yaml"
+    prompt_file = Path(__file__).with_name("classify.yaml")  # the only copy of the built-in prompt
     prompt_extra_variables = ("label_set",)
     answer_noun: ClassVar[str] = "text"  # the answer format's word for an item: "one entry per text"
 
