@@ -18,6 +18,7 @@ from assign_cat.products import Product, load_products
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_taxonomy
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import parse_fields
+from labnb.inputs.labelspace import built_note
 from labnb.parts.prompt import PromptFromFile
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
@@ -73,10 +74,9 @@ class AssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
                                                sheet=options.sheet, fields=parse_fields(options.fields)),
                                  options.input)
         examples = self.labelled(load_products(Path(options.examples)), options.examples) if options.examples else []
-        source = options.input + (f" and {options.examples}" if options.examples else "")
         self.taxonomy = taxonomy_from([*products, *examples], Path(options.input).stem)
-        self.taxonomy_source = taxonomy_xml(self.taxonomy, f"Built by --taxonomy-from-columns "
-                                            f"{','.join(columns)} from {source}.")
+        self.taxonomy_source = taxonomy_xml(self.taxonomy, built_note("--taxonomy-from-columns", ",".join(columns),
+                                                                      options.input, options.examples))
         self.taxonomy_path = None
         self.__dict__.pop("_choices", None)
         limit = options.limit

@@ -28,6 +28,7 @@ from labnb.flat.items import (
 from labnb.flat.labels import LabelSet, load_labels
 from labnb.flat.labels_from_column import gold_from_column, label_set_from, label_set_yaml
 from labnb.inputs.labelcols import parse_fields
+from labnb.inputs.labelspace import built_note
 from labnb.parts.metrics import OneAnswerMetrics
 from labnb.parts.prompt import PromptFromFile
 from labnb.prompting import answer_format_text
@@ -152,10 +153,9 @@ class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextI
                                           fields=parse_fields(options.fields)), options.input)
         examples = self._labelled(load_items(Path(options.examples), self.columns), options.examples) \
             if options.examples else []
-        source = options.input + (f" and {options.examples}" if options.examples else "")
         self.label_set = label_set_from([*items, *examples], Path(options.input).stem)
-        self.labels_source = label_set_yaml(self.label_set, f"Built by --labels-from-column {self.label_column} "
-                                            f"from {source}.")
+        self.labels_source = label_set_yaml(self.label_set, built_note("--labels-from-column", self.label_column,
+                                                                       options.input, options.examples))
         self.labels_path = None
         self.__dict__.pop("_choices", None)
         items = check_gold(items, self._labels).items
