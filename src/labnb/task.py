@@ -116,7 +116,9 @@ OptionsT = TypeVar("OptionsT", bound="RunOptions")
 
 
 class Task(ABC, Generic[ItemT, OptionsT]):
-    """A use case. Subclasses set the class attributes and implement the abstract methods."""
+    """A use case. Subclasses set the class attributes and implement the abstract methods, or compose the
+    parts of ``labnb.parts`` that implement them: ``PromptFromFile`` (the prompt, from the task's prompt
+    file: its only copy) and ``OneAnswerMetrics`` (the scores of one answer column)."""
 
     name: ClassVar[str]  # the use case, the run-id prefix by default
     item_noun: ClassVar[str]  # keys such as <noun>s_processed and messages use it
