@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from labnb.fewshot import ExampleSet, Leakage
     from labnb.local.retrieval import RetrievalIndex
-    from labnb.prompting.setup import Prompting
     from labnb.run.options import RunOptions
     from labnb.store.results import ItemResult
     from labnb.store.runfolder import RunFolder
@@ -112,6 +112,27 @@ class Item(Protocol):
 
 
 ItemT = TypeVar("ItemT", bound=Item)
+
+
+class RunPrompting(Protocol):
+    """A run's prompt file and examples as the framework uses them (``labnb.prompting.setup.Prompting``)."""
+
+    examples: ExampleSet | None
+    leakage: Leakage
+
+    def system(self, task: Task, *, explain: bool) -> str: ...
+
+    def user(self, task: Task, items: Sequence[Item], *, explain: bool) -> str: ...
+
+    def example_ids(self, items: Sequence[Item]) -> list[str]: ...
+
+    def record(self, system: str) -> dict[str, JsonValue]: ...
+
+    def snapshot(self, folder: RunFolder) -> None: ...
+
+    def summary(self) -> dict[str, JsonValue]: ...
+
+    def warning(self, noun: str) -> str | None: ...
 OptionsT = TypeVar("OptionsT", bound="RunOptions")
 
 
@@ -143,7 +164,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     prompt_file: ClassVar[Path | None] = None
     prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
     prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
-    prompting: Prompting | None = None  # the run's --prompt/--examples, set by the plan (None: the built-in prompt)
+    prompting: RunPrompting | None = None  # the run's --prompt/--examples, set by the plan (None: built-in prompt)
     cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
     labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
