@@ -165,8 +165,19 @@ def main() -> None:
         f"Scoring time for all rows: {time.perf_counter() - started:.1f} s.",
         "",
     ])
-    RESULTS.write_text(text + encoder_comparison(), encoding="utf-8")
+    RESULTS.write_text(text + encoder_comparison() + kept_section(), encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+KEPT = "## Before: the design table with the torch encoder"
+
+
+def kept_section() -> str:
+    """The torch encoder's design table from the results file as it was (this benchmark runs one encoder)."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else ""
+    if KEPT not in text:
+        return ""
+    return "\n" + KEPT + text.split(KEPT, 1)[1].split("\n## ")[0].rstrip("\n") + "\n"
 
 
 def encoder_comparison() -> str:
@@ -177,7 +188,9 @@ def encoder_comparison() -> str:
         return ""
     section = text[text.index("## Same answers"):].split("\n## ")[0]
     return (f"\n## The encoder before (torch) and now (ONNX int8)\n\nFrom `{source.relative_to(ROOT)}` "
-            "(`python benchmarks/local_encoders.py --before …`):\n\n" + section.split("\n", 1)[1].lstrip("\n"))
+            "(`python benchmarks/local_encoders.py`); the items whose zero-shot answer differs are listed in "
+            "`benchmarks/encoder_flips_results.md` (`python benchmarks/encoder_flips.py`):\n\n"
+            + section.split("\n", 1)[1].lstrip("\n"))
 
 
 if __name__ == "__main__":
