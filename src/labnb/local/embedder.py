@@ -180,7 +180,7 @@ def _load(package: str) -> Embedder:
 
     try:
         from labnb.local.onnx_encoder import OnnxEncoder
-        model = OnnxEncoder(model_file, tokenizer_file, files.max_seq_length, files.dimension)
+        model = OnnxEncoder(model_file, tokenizer_file, files.max_seq_length, files.dimension, files.model.sha256)
     except ImportError as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C while numpy was being imported under it
             raise KeyboardInterrupt from None

@@ -16,9 +16,15 @@ ARCHITECTURE = "bert (ONNX), mean pooling, L2-normalized"
 class OnnxEncoder:
     """One ONNX Runtime session, single-threaded per call: ``labnb.local.embedder`` runs calls on worker threads."""
 
-    def __init__(self, model_file: Path, tokenizer_file: Path, max_seq_length: int, dimension: int) -> None:
+    def __init__(self, model_file: Path, tokenizer_file: Path, max_seq_length: int, dimension: int,
+                 model_sha256: str | None = None) -> None:
+        """``model_sha256`` (the verified file's): open the optimized copy kept in labnb's cache (``folded_model``)."""
         import onnxruntime
         from tokenizers import Tokenizer
+
+        from labnb.local.folded_model import folded_model
+
+        graph = folded_model(model_file, model_sha256) if model_sha256 else model_file
 
         options = onnxruntime.SessionOptions()
         # One thread per call: on two cores two concurrent single-threaded calls beat one call on two threads,
@@ -30,7 +36,7 @@ class OnnxEncoder:
         options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(str(model_file), sess_options=options,
+        self.session = onnxruntime.InferenceSession(str(graph), sess_options=options,
                                                     providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         missing = {"input_ids", "attention_mask"} - self.inputs
