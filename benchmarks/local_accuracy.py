@@ -98,11 +98,14 @@ def cache_encodings(embedder: Embedder) -> None:
 def accuracy(taxonomy: Taxonomy, products: list[Product], design: Design) -> tuple[float, float]:
     """(category accuracy, pair accuracy) of ``design`` on ``products``."""
     embedder = load_embedder()
-    index = choice_index(embedder, list(AssignCat(taxonomy).choices().values()), design)
+    task = AssignCat(taxonomy)
+    choices = {choice.id: choice for choice in task.choices().values()}
+    index = choice_index(embedder, list(choices.values()), design)
     probs, _ = score_items(embedder, index, design, products)
-    picks = [index.pairs[int(i)] for i in probs.argmax(axis=1)]
-    cat = sum(c == p.expected_category for (c, _), p in zip(picks, products)) / len(products)
-    pair = sum((c, s) == (p.expected_category, p.expected_subcategory) for (c, s), p in zip(picks, products))
+    picks = [index.choices[int(i)] for i in probs.argmax(axis=1)]
+    golds = [choices[task.gold_choice(p)] for p in products]
+    cat = sum(pick.group == gold.group for pick, gold in zip(picks, golds)) / len(products)
+    pair = sum(pick.id == gold.id for pick, gold in zip(picks, golds))
     return cat, pair / len(products)
 
 
