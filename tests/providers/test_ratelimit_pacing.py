@@ -146,3 +146,31 @@ def test_concurrency_is_auto_or_a_positive_number():
     for bad, message in (("0", "at least 1"), ("many", "'auto' or a number")):
         with pytest.raises(UsageError, match=message):
             parse_concurrency(bad)
+
+
+def test_auto_concurrency_keeps_a_queueing_server_busy_and_no_more():
+    """A headerless one-slot server answers the k-th of n queued requests after k x 1 s: latency grows with the
+    number in flight, and auto comes down to what keeps it busy plus one waiting; a server with headers does not
+    (its limits pace it), and answers from the response cache (no request sent) teach nothing."""
+    async def scenario(paced: bool) -> tuple[int, int]:
+        slots = Slots("auto")
+        for _ in range(8):
+            await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(100)]
+        await asyncio.sleep(0)
+        slots.finished(0.001, 0, False, load=1, sent=False)  # a cache hit before the first request
+        for k in range(1, 9):  # the first wave: the k-th waited for k - 1 ahead of it
+            slots.finished(float(k), 0, False, load=k, paced=paced)
+        first_cut = slots.target
+        for _ in range(40):  # from then on each finds about ``target`` in the server: a latency of that many
+            load = slots.target
+            slots.finished(float(load), 0, False, load=load, paced=paced)
+            slots.finished(0.001, 0, False, load=load, sent=False)
+        for task in queued:
+            task.cancel()
+        return first_cut, slots.target
+
+    assert asyncio.run(scenario(paced=False)) == (2, 2)
+    described = Slots("auto")
+    assert "decided" not in described.describe()
+    assert asyncio.run(scenario(paced=True))[1] >= 8  # headers present: latency does not lower it (as before)

@@ -1,9 +1,16 @@
-"""How many units are in flight: a fixed number, or ``auto`` (start at 8, grow while it pays, AIMD on 429s).
+"""How many units are in flight: a fixed number, or ``auto`` (start at 8, grow while it pays, shrink when it hurts).
 
 ``auto`` grows like TCP slow start (one more slot per finished unit, so it doubles every round trip) while every
 slot is taken, latency holds (within 1.5x the best seen), no 429 came and the rate limits do not set the pace (no
 request held back, no bucket half empty); after a 429 from a server that sends no rate-limit headers it halves,
 then grows by one slot per round trip. It never exceeds 64.
+
+A server that sends no rate-limit headers (llama-server, Ollama, vLLM) does not refuse what it cannot serve: it
+queues it, and every request waits behind the others. ``auto`` sees that as latency growing with the number in
+flight (TCP Vegas, Netflix's concurrency-limits): once the smoothed latency is more than twice the best seen, it
+estimates by Little's law how many requests the server works on at once (in flight x best latency / latency) and
+keeps that many plus one in flight (one waiting, so the server never idles), growing again when latency allows.
+Against providers that send rate-limit headers the headers set the pace, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from labnb.errors import UsageError
 AUTO = "auto"
 AUTO_START, AUTO_MAX = 8, 64
 LATENCY_HOLDS = 1.5  # latency (smoothed) within this factor of the best seen
+QUEUEING = 2.0  # latency (smoothed) beyond this factor of the best seen: a headerless server queues requests
+HEADROOM = 1  # requests kept waiting at a queueing server beyond what it serves at once (it never idles)
+SMOOTHING = 0.2  # weight of a new latency sample
 
 
 def parse_concurrency(value: Any) -> int | str:
@@ -54,6 +64,11 @@ class Slots:
         self._smooth: float | None = None
         self._seen_429 = 0
         self._cut_at = 0.0
+        self._load: float | None = None  # units in flight when a unit started (smoothed like latency)
+        # In flight needed to keep a queueing server busy (Little's law: its throughput x the best latency).
+        self.served: float | None = None
+        self.queue_cuts = 0  # times the target was lowered because the server queued
+        self._from_server = False  # a unit that sent a request has finished
 
     async def enter(self) -> None:
         if self.active < self.target and not self._waiters:
@@ -71,16 +86,23 @@ class Slots:
                 return
         self.active -= 1
 
-    def finished(self, latency: float, rate_limited: int, limited: bool) -> None:
+    def finished(self, latency: float, rate_limited: int, limited: bool, *, load: int = 0,
+                 paced: bool = False, sent: bool = True) -> None:
         """A unit took ``latency`` seconds; ``rate_limited``: 429s so far that came without rate-limit headers;
-        ``limited``: the rate limits set the pace now (more slots would only wait).
+        ``limited``: the rate limits set the pace now (more slots would only wait); ``load``: units in flight
+        when it started (itself included); ``paced``: the provider sends rate-limit headers; ``sent``: the unit
+        sent a request (one answered from the response cache did not: its latency says nothing of the server).
 
         (Where the provider sends headers, the rate limiter paces by them and answers 429s itself.)
         """
-        if not self.auto:
+        if not self.auto or (not sent and self._from_server):
             return
-        self._smooth = latency if self._smooth is None else self._smooth * 0.8 + latency * 0.2
+        if sent and not self._from_server:  # the first server latency: forget the units that reached none
+            self._from_server, self._smooth, self._best, self._load = True, None, None, None
+        self._smooth = latency if self._smooth is None else self._smooth * (1 - SMOOTHING) + latency * SMOOTHING
         self._best = self._smooth if self._best is None else min(self._best, self._smooth)
+        load = load or self.active
+        self._load = load if self._load is None else self._load * (1 - SMOOTHING) + load * SMOOTHING
         now = time.monotonic()
         if rate_limited > self._seen_429:
             self._seen_429 = rate_limited
@@ -88,6 +110,9 @@ class Slots:
                 self._cut_at = now
                 self.target = max(1, self.target // 2)
                 self._threshold = self.target
+            return
+        if not paced and self._smooth > QUEUEING * self._best:
+            self._queued()
             return
         if not self._waiters or limited or self._smooth > LATENCY_HOLDS * self._best:
             return
@@ -99,6 +124,20 @@ class Slots:
                 self._credit -= 1
                 self._grow(1)
 
+    def _queued(self) -> None:
+        """Latency grew with the number in flight: keep what keeps the server busy, plus ``HEADROOM``.
+
+        The server answers ``load / latency`` requests a second; at the best latency seen that many times it in
+        flight keep it busy (a one-slot server: 1, plus the client's own share of the round trip)."""
+        assert self._load is not None and self._smooth is not None and self._best is not None
+        self.served = self._load * self._best / self._smooth
+        keep = max(1, round(self.served)) + HEADROOM
+        if keep < self.target:
+            self.target = keep
+            self._threshold = keep  # from here on grow by one slot per round trip, not by slow start
+            self._credit = 0.0
+            self.queue_cuts += 1
+
     def _grow(self, n: int) -> None:
         self.target = min(AUTO_MAX, self.target + n)
         self.peak = max(self.peak, self.target)
@@ -109,5 +148,15 @@ class Slots:
                 future.set_result(None)
 
     def describe(self) -> dict[str, Any]:
-        return {"mode": AUTO if self.auto else "fixed", "start": AUTO_START if self.auto else self.target,
-                "peak": self.peak, "final": self.target, **({"max": AUTO_MAX} if self.auto else {})}
+        if not self.auto:
+            return {"mode": "fixed", "start": self.target, "peak": self.peak, "final": self.target}
+        out: dict[str, Any] = {"mode": AUTO, "start": AUTO_START, "peak": self.peak, "final": self.target,
+                               "max": AUTO_MAX, "queue_cuts": self.queue_cuts}
+        if self._best is not None and self._smooth is not None:
+            out.update(best_latency_s=round(self._best, 3), latency_s=round(self._smooth, 3))
+        if self.queue_cuts:
+            busy = self.served or 0.0
+            out["keeps_server_busy"] = round(busy, 2)
+            out["decided"] = (f"the server queued requests (latency grew with the number in flight): kept "
+                              f"{self.target} in flight, as about {busy:.1f} keep it busy")
+        return out

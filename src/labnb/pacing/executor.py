@@ -80,9 +80,11 @@ class Executor(Generic[T, R]):
                     if not self.admit(unit):  # type: ignore[arg-type]
                         self.refused += 1  # smaller units may still fit the budget
                         continue
-                    CURRENT.set(await limiter.acquire(self.tokens_of(unit)))  # type: ignore[arg-type]
+                    ticket = await limiter.acquire(self.tokens_of(unit))  # type: ignore[arg-type]
+                    CURRENT.set(ticket)
                     if stop.is_set:
                         return
+                    load = slots.active  # units in flight as this one starts, itself included
                     clock = time.perf_counter()
                     try:
                         result = await self.work(unit)  # type: ignore[arg-type]
@@ -92,7 +94,8 @@ class Executor(Generic[T, R]):
                     except BaseException:
                         failed = True
                         raise
-                    slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed)
+                    slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed, load=load,
+                                   paced=bool(limiter.buckets), sent=not ticket.fresh)
                 finally:
                     slots.leave()
                 self.on_result(unit, result)  # type: ignore[arg-type]
