@@ -251,6 +251,9 @@ class FakeAPIServer:
             prompt = self.meter.count(parsed.system + parsed.user)
             if prompt > self.context_size:
                 return Reply.of(400, context_error(prompt, self.context_size), headers={"connection": "close"})
+            room = self.context_size - prompt  # llama-server stops writing when the context is full
+            if fault is None and room < int(body.get("max_tokens") or body.get("max_completion_tokens") or room):
+                return Reply.of(200, self._answer(provider, path, body, "truncated", f"chars:{room * 4}"))
         if kind == "malformed":
             assert fault is not None
             return Reply(200, damage(provider, self._answer(provider, path, body, None), fault.variant))
@@ -280,7 +283,9 @@ class FakeAPIServer:
                 titles = dict(product_titles(parsed.user))
                 probabilities = [self.answer_probabilities.get(titles.get(row.get("n"), ""), DEFAULT_PROBABILITY)
                                  for row in obj.get("r") or [] if isinstance(row, dict)]
-            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}", probabilities)
+            keep = int(variant[6:]) if variant.startswith("chars:") else None
+            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}", probabilities,
+                                                keep)
             if self.llama and not batch:
                 out = llama_completion(out, self.slots.service if self.slots else 0.0)
         else:

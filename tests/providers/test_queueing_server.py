@@ -69,3 +69,29 @@ def test_a_prompt_longer_than_the_server_context_is_that_items_error_row_sent_on
     made = calls(result)
     assert [c["error_type"] for c in made] == ["context_exceeded"] * 3 and all(c["retries"] == 0 for c in made)
     assert [s["status"] for s in fake_api.served] == [400] * 3 and len(fake_api.requests) == 3
+
+
+def test_an_answer_cut_off_by_a_full_context_says_so_and_keeps_the_servers_counts(cli, fake_api):
+    fake_api.like_llama_server(slots=1, service=0.0)
+    first = cli("--input", SAMPLE, "--limit", "1", "--no-cache")
+    assert first.code == 0, first.err
+    sent = fake_api.requests_to("/v1/chat/completions")[0]["json"]
+    prompt = tokens(sent["messages"][0]["content"] + sent["messages"][1]["content"])
+    fake_api.context_size = prompt + 5  # room for 5 tokens of answer: llama-server stops there, finish "length"
+    result = cli("--input", SAMPLE, "--limit", "1", "--no-cache")
+    assert result.code == 1, result.err
+    table = rows(result)
+    (call,) = calls(result)
+    served = json.loads(call["response"])
+    assert served["choices"][0]["finish_reason"] == "length" and served["usage"]["completion_tokens"] == 5
+    assert (call["status"], call["error_type"], call["usage"]["output_tokens"]) == ("error", "truncated", 5)
+    assert call["usage"]["input_tokens"] == prompt and call["retries"] == 0
+    assert list(table["status"]) == ["error"] and list(table["error_type"]) == ["truncated"]
+    assert table["error"][0] == (f"the answer was cut off after 5 tokens, before max_tokens "
+                                 f"({sent['max_tokens']}): prompt and answer ({prompt + 5} tokens) filled the "
+                                 "model's context; give the server a larger context (llama-server --ctx-size) or "
+                                 "send a shorter prompt")
+    # llama-server's own shape, kept as it came: timings, its fingerprint, usage without completion details
+    assert set(served) == {"choices", "created", "model", "system_fingerprint", "object", "usage", "id", "timings"}
+    assert served["system_fingerprint"] == "b0-unknown" and set(served["usage"]) == {
+        "completion_tokens", "prompt_tokens", "total_tokens", "prompt_tokens_details"}
