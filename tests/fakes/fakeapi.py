@@ -78,6 +78,7 @@ class FakeAPIServer:
         self.slots: Slots | None = None  # set with ``like_llama_server``: OpenAI calls queue for a slot
         self.context_size: int | None = None  # OpenAI calls with a longer prompt get llama-server's HTTP 400
         self.llama = False  # OpenAI answers in llama-server's shape (no x-request-id, timings, ...)
+        self.timings = True  # ... with its ``timings`` (the server's own time for the request)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
@@ -126,11 +127,13 @@ class FakeAPIServer:
         self.rate = RateLimiter(RateLimits(requests, tokens, window, headers))
         return self.rate
 
-    def like_llama_server(self, slots: int = 1, service: float = 0.05, context_size: int | None = None) -> Slots:
+    def like_llama_server(self, slots: int = 1, service: float = 0.05, context_size: int | None = None, *,
+                          timings: bool = True) -> Slots:
         """Answer OpenAI calls as llama-server with ``--parallel slots``: each holds a slot for ``service``
-        seconds, the others queue; answers in its shape; no rate-limit headers; a prompt of more than
-        ``context_size`` tokens (the fake's count) gets its HTTP 400 ``exceed_context_size_error``."""
-        self.slots, self.context_size, self.llama = Slots(slots, service), context_size, True
+        seconds, the others queue; answers in its shape (``timings=False``: without its ``timings``); no
+        rate-limit headers; a prompt of more than ``context_size`` tokens (the fake's count) gets its HTTP 400
+        ``exceed_context_size_error``."""
+        self.slots, self.context_size, self.llama, self.timings = Slots(slots, service), context_size, True, timings
         return self.slots
 
     def hold(self, from_index: int = 0) -> None:
@@ -287,7 +290,7 @@ class FakeAPIServer:
             out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}", probabilities,
                                                 keep)
             if self.llama and not batch:
-                out = llama_completion(out, self.slots.service if self.slots else 0.0)
+                out = llama_completion(out, self.slots.service if self.slots else 0.0, self.timings)
         else:
             out, entry = wire.anthropic_message(parsed, obj, kind, self.meter, f"msg_fake{n:06d}")
         with self._lock:

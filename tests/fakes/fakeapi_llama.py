@@ -65,15 +65,16 @@ def context_error(prompt_tokens: int, n_ctx: int) -> dict[str, Any]:
                       "n_prompt_tokens": prompt_tokens, "n_ctx": n_ctx}}
 
 
-def llama_completion(body: dict[str, Any], service: float) -> dict[str, Any]:
-    """``body`` (the fake's OpenAI chat completion) in llama-server's shape and key order."""
+def llama_completion(body: dict[str, Any], service: float, timings: bool = True) -> dict[str, Any]:
+    """``body`` (the fake's OpenAI chat completion) in llama-server's shape and key order (without ``timings``:
+    as a server that does not say how long it worked, e.g. vLLM)."""
     choice = body["choices"][0]
     message = {"role": "assistant", "content": choice["message"]["content"]}
     usage = body["usage"]
     prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
     cached = usage["prompt_tokens_details"]["cached_tokens"]
     prompt_ms, predicted_ms = service * 200.0, service * 800.0  # a fifth of the time reading, the rest writing
-    return {
+    out = {
         "choices": [{"finish_reason": choice["finish_reason"], "index": 0, "message": message}],
         "created": body["created"], "model": body["model"], "system_fingerprint": "b0-unknown",
         "object": "chat.completion",
@@ -87,3 +88,6 @@ def llama_completion(body: dict[str, Any], service: float) -> dict[str, Any]:
                     "predicted_per_token_ms": predicted_ms / max(1, completion),
                     "predicted_per_second": 1000.0 * completion / max(predicted_ms, 1e-9)},
     }
+    if not timings:
+        del out["timings"]
+    return out

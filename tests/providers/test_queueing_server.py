@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from fakeapi_answer import tokens
 
 from conftest import ROOT
@@ -26,8 +27,11 @@ def calls(result) -> list[dict]:
     return [json.loads(line) for line in (result.run_dir / "outputs" / "calls.jsonl").read_text().splitlines()]
 
 
-def test_auto_concurrency_keeps_a_one_slot_server_queue_short(cli, fake_api):
-    slots = fake_api.like_llama_server(slots=1, service=0.2)
+@pytest.mark.parametrize("timings", [True, False], ids=["server-says-its-time", "latency-only"])
+def test_auto_concurrency_keeps_a_one_slot_server_queue_short(cli, fake_api, timings):
+    # With ``timings`` (llama-server) the client measures latency against the server's own time; without
+    # (vLLM, Ollama) against the best latency it has seen.
+    slots = fake_api.like_llama_server(slots=1, service=0.2, timings=timings)
     result = cli("--input", SAMPLE, "--limit", str(ITEMS), "--concurrency", "auto")
     assert result.code == 0, result.err
     table = rows(result)
@@ -35,7 +39,7 @@ def test_auto_concurrency_keeps_a_one_slot_server_queue_short(cli, fake_api):
     made = calls(result)
     assert len(made) == ITEMS == len(slots.arrivals) and all(c["retries"] == 0 for c in made)
     # The first 8 go out at once and queue (the 8th finds 7 ahead of it); until the smoothed latency is twice the
-    # best seen the client keeps 8 or more in flight. Then it keeps what keeps the server busy (its throughput x
+    # server's time (or the best seen) the client keeps 8 or more in flight. Then it keeps what keeps the server busy (its throughput x
     # the best latency: 1 slot, plus the client's own share of a round trip) plus one waiting: 2 or 3. It grows
     # by one slot per round trip while latency is within 1.5x the best, and is cut again once latency doubles,
     # so an arriving request finds at most 4 in the server (itself included) unless the client's own time per
@@ -45,6 +49,7 @@ def test_auto_concurrency_keeps_a_one_slot_server_queue_short(cli, fake_api):
     assert cut <= ITEMS - 10 and max(slots.arrivals[cut:]) <= 4, slots.arrivals
     concurrency = result.json("outputs/token_usage.json")["rate_limits"]["concurrency"]
     assert concurrency["mode"] == "auto" and concurrency["queue_cuts"] >= 1 and concurrency["final"] <= 4
+    assert concurrency["overload_cuts"] == 0  # no timeouts, no 429s: latency alone told
     assert concurrency["keeps_server_busy"] < 3 and concurrency["decided"].startswith(
         f"the server queued requests (latency grew with the number in flight): kept {concurrency['final']} in flight")
     assert result.json("outputs/timing.json")["rate_limit"]["concurrency"] == concurrency

@@ -174,3 +174,33 @@ def test_auto_concurrency_keeps_a_queueing_server_busy_and_no_more():
     described = Slots("auto")
     assert "decided" not in described.describe()
     assert asyncio.run(scenario(paced=True))[1] >= 8  # headers present: latency does not lower it (as before)
+
+
+def test_auto_concurrency_measures_by_the_servers_own_time_and_halves_on_timeouts():
+    """llama-server says how long it worked on each request (``timings``): a slow first request (a cold prompt
+    cache) does not hide the queue behind it. A timeout at a headerless server halves, once per round trip."""
+    async def scenario(paced: bool) -> tuple[int, int, int, float, str]:
+        slots = Slots("auto")
+        for _ in range(8):
+            await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(100)]
+        await asyncio.sleep(0)
+        slots.finished(15.0, 0, False, load=1, service=15.0, paced=paced)  # cold: the whole prompt read
+        for k in range(2, 9):  # then 2 s each, behind the 15 s one and each other: latency >> the server's time
+            slots.finished(15.0 + 2 * (k - 1), 0, False, load=k, service=2.0, paced=paced)
+        cut = slots.target
+        slots.finished(300.0, 0, False, load=cut, timeouts=1, paced=paced)  # a call got no answer in time
+        slots.finished(300.0, 0, False, load=cut, timeouts=2, paced=paced)  # the same round trip: not again
+        for task in queued:
+            task.cancel()
+        return cut, slots.target, slots.overload_cuts, round(slots.served or 0.0, 2), \
+            slots.describe().get("decided", "")
+
+    # Without the server's time, the best latency seen (15 s) would hide the queue: 29 s is below 2 x 15 s.
+    cut, after, overloads, busy, decided = asyncio.run(scenario(paced=False))
+    assert (cut, after, overloads) == (2, 1, 1) and 0 < busy < 1.5  # the cold one's wait makes it look lower
+    assert decided == (f"the server queued requests (latency grew with the number in flight): kept 1 in flight, "
+                       f"as about {busy:.1f} keep it busy; halved 1 time after timeouts or 429s without rate-limit "
+                       "headers (1 in flight at the end)")
+    cut, after, overloads, _, decided = asyncio.run(scenario(paced=True))  # rate-limit headers: they set the pace
+    assert cut == after >= 8 and overloads == 0 and decided == ""

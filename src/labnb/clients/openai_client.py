@@ -67,6 +67,7 @@ class OpenAIClient(ModelClient):
                             retries=raw.retries_taken) from None
         response = chat_response(completion, body, retries=raw.retries_taken, request_id=raw.request_id)
         ratelimit.record_usage(response.usage.input_tokens, response.usage.output_tokens)
+        ratelimit.record_service(server_seconds(completion.get("timings") if isinstance(completion, dict) else None))
         return response
 
     async def aclose(self) -> None:
@@ -124,6 +125,18 @@ def _usage(usage: Any) -> Usage | None:
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return reported_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), cached)
+
+
+def server_seconds(timings: Any) -> float:
+    """The time llama-server says it spent on a request (reading the prompt, writing the answer), without the time
+    the request waited in its queue; 0 when the server says nothing (OpenAI, vLLM, Ollama)."""
+    if not isinstance(timings, dict):
+        return 0.0
+    parts = [timings.get("prompt_ms"), timings.get("predicted_ms")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+               for v in parts):
+        return 0.0
+    return sum(parts) / 1000.0
 
 
 def _token_logprobs(choice: Any) -> tuple[tuple[str, float], ...]:

@@ -10,7 +10,10 @@ queues it, and every request waits behind the others. ``auto`` sees that as late
 flight (TCP Vegas, Netflix's concurrency-limits): once the smoothed latency is more than twice the best seen, it
 estimates by Little's law how many requests the server works on at once (in flight x best latency / latency) and
 keeps that many plus one in flight (one waiting, so the server never idles), growing again when latency allows.
-Against providers that send rate-limit headers the headers set the pace, as before.
+Where the server says how long it worked on a request (llama-server's ``timings``), latency over that time is
+the measure, not the best latency seen (which a slow first request, or long answers, would inflate). A call that
+times out at such a server counts like a 429 without headers: it halves. Against providers that send rate-limit
+headers the headers set the pace, as before.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ LATENCY_HOLDS = 1.5  # latency (smoothed) within this factor of the best seen
 QUEUEING = 2.0  # latency (smoothed) beyond this factor of the best seen: a headerless server queues requests
 HEADROOM = 1  # requests kept waiting at a queueing server beyond what it serves at once (it never idles)
 SMOOTHING = 0.2  # weight of a new latency sample
+
+
+def _ema(smooth: float | None, sample: float) -> float:
+    return sample if smooth is None else smooth * (1 - SMOOTHING) + sample * SMOOTHING
 
 
 def parse_concurrency(value: Any) -> int | str:
@@ -62,10 +69,12 @@ class Slots:
         self._credit = 0.0
         self._best: float | None = None
         self._smooth: float | None = None
-        self._seen_429 = 0
+        self._seen_429 = self._seen_timeouts = 0
         self._cut_at = 0.0
+        self._stretch: float | None = None  # latency / the server's own time, smoothed (when it says its time)
+        self.overload_cuts = 0  # halvings after a 429 without headers or a timeout
         self._load: float | None = None  # units in flight when a unit started (smoothed like latency)
-        # In flight needed to keep a queueing server busy (Little's law: its throughput x the best latency).
+        # In flight needed to keep a queueing server busy (Little's law).
         self.served: float | None = None
         self.queue_cuts = 0  # times the target was lowered because the server queued
         self._from_server = False  # a unit that sent a request has finished
@@ -86,12 +95,14 @@ class Slots:
                 return
         self.active -= 1
 
-    def finished(self, latency: float, rate_limited: int, limited: bool, *, load: int = 0,
-                 paced: bool = False, sent: bool = True) -> None:
+    def finished(self, latency: float, rate_limited: int, limited: bool, *, load: int = 0, paced: bool = False,
+                 sent: bool = True, service: float = 0.0, timeouts: int = 0) -> None:
         """A unit took ``latency`` seconds; ``rate_limited``: 429s so far that came without rate-limit headers;
         ``limited``: the rate limits set the pace now (more slots would only wait); ``load``: units in flight
         when it started (itself included); ``paced``: the provider sends rate-limit headers; ``sent``: the unit
-        sent a request (one answered from the response cache did not: its latency says nothing of the server).
+        sent a request (one answered from the response cache did not: its latency says nothing of the server);
+        ``service``: seconds the server says it worked on the unit (llama-server's ``timings``; 0: not said);
+        ``timeouts``: calls so far that got no answer within their deadline.
 
         (Where the provider sends headers, the rate limiter paces by them and answers 429s itself.)
         """
@@ -99,22 +110,26 @@ class Slots:
             return
         if sent and not self._from_server:  # the first server latency: forget the units that reached none
             self._from_server, self._smooth, self._best, self._load = True, None, None, None
-        self._smooth = latency if self._smooth is None else self._smooth * (1 - SMOOTHING) + latency * SMOOTHING
+        self._smooth = _ema(self._smooth, latency)
         self._best = self._smooth if self._best is None else min(self._best, self._smooth)
-        load = load or self.active
-        self._load = load if self._load is None else self._load * (1 - SMOOTHING) + load * SMOOTHING
-        now = time.monotonic()
-        if rate_limited > self._seen_429:
-            self._seen_429 = rate_limited
+        self._load = _ema(self._load, load or self.active)
+        if service > 0:  # the server's own time: latency beyond it was spent waiting in its queue
+            self._stretch = _ema(self._stretch, max(latency / service, 1.0))
+        stretch = self._stretch if self._stretch is not None else self._smooth / max(self._best, 1e-9)
+        overloaded = rate_limited > self._seen_429 or (not paced and timeouts > self._seen_timeouts)
+        self._seen_429, self._seen_timeouts = rate_limited, timeouts
+        if overloaded:  # a 429 we cannot pace by, or a headerless server too slow to answer: halve (AIMD)
+            now = time.monotonic()
             if now - self._cut_at > self._smooth:  # at most one cut per round trip
                 self._cut_at = now
                 self.target = max(1, self.target // 2)
                 self._threshold = self.target
+                self.overload_cuts += 1
             return
-        if not paced and self._smooth > QUEUEING * self._best:
-            self._queued()
+        if not paced and stretch > QUEUEING:
+            self._queued(stretch)
             return
-        if not self._waiters or limited or self._smooth > LATENCY_HOLDS * self._best:
+        if not self._waiters or limited or stretch > LATENCY_HOLDS:
             return
         if self.target < self._threshold:
             self._grow(1)
@@ -124,13 +139,14 @@ class Slots:
                 self._credit -= 1
                 self._grow(1)
 
-    def _queued(self) -> None:
+    def _queued(self, stretch: float) -> None:
         """Latency grew with the number in flight: keep what keeps the server busy, plus ``HEADROOM``.
 
-        The server answers ``load / latency`` requests a second; at the best latency seen that many times it in
-        flight keep it busy (a one-slot server: 1, plus the client's own share of the round trip)."""
-        assert self._load is not None and self._smooth is not None and self._best is not None
-        self.served = self._load * self._best / self._smooth
+        ``stretch`` is latency over the no-queue latency (the server's own time, or the best latency seen): a
+        server answering ``load`` requests in ``stretch`` times the time one takes is kept busy by ``load /
+        stretch`` in flight (Little's law; a one-slot server: 1, plus the client's own share of a round trip)."""
+        assert self._load is not None
+        self.served = self._load / stretch
         keep = max(1, round(self.served)) + HEADROOM
         if keep < self.target:
             self.target = keep
@@ -151,12 +167,18 @@ class Slots:
         if not self.auto:
             return {"mode": "fixed", "start": self.target, "peak": self.peak, "final": self.target}
         out: dict[str, Any] = {"mode": AUTO, "start": AUTO_START, "peak": self.peak, "final": self.target,
-                               "max": AUTO_MAX, "queue_cuts": self.queue_cuts}
+                               "max": AUTO_MAX, "queue_cuts": self.queue_cuts, "overload_cuts": self.overload_cuts}
         if self._best is not None and self._smooth is not None:
             out.update(best_latency_s=round(self._best, 3), latency_s=round(self._smooth, 3))
+        said = []
         if self.queue_cuts:
             busy = self.served or 0.0
             out["keeps_server_busy"] = round(busy, 2)
-            out["decided"] = (f"the server queued requests (latency grew with the number in flight): kept "
-                              f"{self.target} in flight, as about {busy:.1f} keep it busy")
+            said.append(f"the server queued requests (latency grew with the number in flight): kept {self.target} "
+                        f"in flight, as about {busy:.1f} keep it busy")
+        if self.overload_cuts:
+            said.append(f"halved {self.overload_cuts} time{'s' * (self.overload_cuts > 1)} after timeouts or 429s "
+                        f"without rate-limit headers ({self.target} in flight at the end)")
+        if said:
+            out["decided"] = "; ".join(said)
         return out

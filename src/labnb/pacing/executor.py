@@ -95,7 +95,8 @@ class Executor(Generic[T, R]):
                         failed = True
                         raise
                     slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed, load=load,
-                                   paced=bool(limiter.buckets), sent=not ticket.fresh)
+                                   paced=bool(limiter.buckets), sent=not ticket.fresh, service=ticket.service,
+                                   timeouts=limiter.timeouts)
                 finally:
                     slots.leave()
                 self.on_result(unit, result)  # type: ignore[arg-type]
