@@ -38,12 +38,12 @@ def test_auto_concurrency_keeps_a_one_slot_server_queue_short(cli, fake_api, tim
     assert len(table) == ITEMS and set(table["status"]) == {"ok"}
     made = calls(result)
     assert len(made) == ITEMS == len(slots.arrivals) and all(c["retries"] == 0 for c in made)
-    # The first 8 go out at once and queue (the 8th finds 7 ahead of it); until the smoothed latency is twice the
-    # server's time (or the best seen) the client keeps 8 or more in flight. Then it keeps what keeps the server busy (its throughput x
-    # the best latency: 1 slot, plus the client's own share of a round trip) plus one waiting: 2 or 3. It grows
-    # by one slot per round trip while latency is within 1.5x the best, and is cut again once latency doubles,
-    # so an arriving request finds at most 4 in the server (itself included) unless the client's own time per
-    # request were several times the server's 0.2 s. Before the fix every arrival found 8 or more.
+    # The first 8 go out at once and queue (the 8th finds 7 ahead of it); until the smoothed latency is twice
+    # the server's time (or the best seen) the client keeps 8 or more in flight. Then it keeps what keeps the
+    # server busy (1 slot, plus the client's own share of a round trip) plus one waiting: 2 or 3. It grows by one
+    # slot per round trip while latency is within 1.5x, and is cut again once latency doubles, so an arriving
+    # request finds at most 4 in the server (itself included) unless the client's own time per request were
+    # several times the server's 0.2 s. Before the fix every arrival found 8 or more.
     assert slots.arrivals[:START] == list(range(1, START + 1))
     cut = next(i for i, n in enumerate(slots.arrivals) if i >= START and n <= 3)  # the first request after the cut
     assert cut <= ITEMS - 10 and max(slots.arrivals[cut:]) <= 4, slots.arrivals
