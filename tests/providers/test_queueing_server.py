@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from fakeapi_answer import tokens
 
-from conftest import ROOT
+from conftest import ROOT, write_models_yaml
 
 SAMPLE = str(ROOT / "data" / "sample_products.csv")
 ITEMS = 40
@@ -54,6 +54,23 @@ def test_auto_concurrency_keeps_a_one_slot_server_queue_short(cli, fake_api, tim
         f"the server queued requests (latency grew with the number in flight): kept {concurrency['final']} in flight")
     assert result.json("outputs/timing.json")["rate_limit"]["concurrency"] == concurrency
     assert result.json("outputs/token_usage.json")["rate_limits"]["limits"] == {}  # no rate-limit headers
+
+
+@pytest.mark.parametrize("timings", [True, False], ids=["server-says-its-time", "latency-only"])
+def test_a_server_of_the_users_own_is_probed_with_one_request_and_never_gets_a_blind_wave(cli, fake_api, tmp_path,
+                                                                                           timings):
+    # base_url in models.yaml (a server of the user's own): auto sends one request, sees no rate-limit headers in
+    # its answer, and grows from 1 only while answers come back without waiting in the server's queue.
+    slots = fake_api.like_llama_server(slots=1, service=0.2, timings=timings)
+    models = write_models_yaml(tmp_path / "own.yaml", gpt4o_mini={"base_url": f"{fake_api.url}/v1"})
+    result = cli("--input", SAMPLE, "--limit", str(ITEMS), "--concurrency", "auto", models_config=models)
+    assert result.code == 0, result.err
+    assert len(rows(result)) == ITEMS and set(rows(result)["status"]) == {"ok"}
+    # The second request goes out only once the first is answered (the server is empty again); from then on, by
+    # the argument of the test above, at most 4 in the server, now from the very first request.
+    assert slots.arrivals[:2] == [1, 1] and max(slots.arrivals) <= 4, slots.arrivals
+    concurrency = result.json("outputs/token_usage.json")["rate_limits"]["concurrency"]
+    assert concurrency["start"] == 1 and concurrency["peak"] <= 4 and concurrency["final"] <= 4
 
 
 def test_a_prompt_longer_than_the_server_context_is_that_items_error_row_sent_once(cli, fake_api):

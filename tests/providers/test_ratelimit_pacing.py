@@ -204,3 +204,20 @@ def test_auto_concurrency_measures_by_the_servers_own_time_and_halves_on_timeout
                        "headers (1 in flight at the end)")
     cut, after, overloads, _, decided = asyncio.run(scenario(paced=True))  # rate-limit headers: they set the pace
     assert cut == after >= 8 and overloads == 0 and decided == ""
+
+
+def test_auto_concurrency_probes_a_server_of_the_users_own_with_one_request():
+    async def scenario(paced: bool) -> tuple[int, int]:
+        slots = Slots("auto", probe=True)
+        await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(20)]
+        await asyncio.sleep(0)
+        first = slots.target
+        slots.finished(1.0, 0, False, load=1, paced=paced)
+        for task in queued:
+            task.cancel()
+        return first, slots.target
+
+    assert asyncio.run(scenario(paced=True)) == (1, 9)  # rate-limit headers: 8 as usual, +1 for the answer (as before)
+    assert asyncio.run(scenario(paced=False)) == (1, 2)  # none: slow start from 1
+    assert Slots("auto", probe=True).describe()["start"] == 1 and Slots("auto").describe()["start"] == 8

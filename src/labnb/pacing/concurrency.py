@@ -10,6 +10,9 @@ queues it, and every request waits behind the others. ``auto`` sees that as late
 flight (TCP Vegas, Netflix's concurrency-limits): once the smoothed latency is more than twice the best seen, it
 estimates by Little's law how many requests the server works on at once (in flight x best latency / latency) and
 keeps that many plus one in flight (one waiting, so the server never idles), growing again when latency allows.
+Against a server of the user's own (``base_url`` in models.yaml) ``auto`` sends one request first: if its
+answer carries rate-limit headers it goes on at 8 as above, if not it grows from 1 by slow start while answers
+come back without waiting (a queueing server would otherwise get 8 at once, and on a slow CPU they time out).
 Where the server says how long it worked on a request (llama-server's ``timings``), latency over that time is
 the measure, not the best latency seen (which a slow first request, or long answers, would inflate). A call that
 times out at such a server counts like a 429 without headers: it halves. Against providers that send rate-limit
@@ -58,9 +61,12 @@ def initial(value: int | str | None) -> int:
 class Slots:
     """At most ``target`` holders at once; ``enter`` waits first come, first served."""
 
-    def __init__(self, concurrency: int | str | None) -> None:
+    def __init__(self, concurrency: int | str | None, *, probe: bool = False) -> None:
         self.auto = concurrency in (None, AUTO)
-        self.target = AUTO_START if self.auto else int(concurrency)  # type: ignore[arg-type]
+        # ``probe`` (auto, a server of the user's own: base_url): one request first, to see what answers it
+        self._probing = self.auto and probe
+        self.start = 1 if self._probing else AUTO_START if self.auto else int(concurrency)  # type: ignore[arg-type]
+        self.target = self.start
         self.workers = AUTO_MAX if self.auto else self.target
         self.peak = self.target
         self.active = 0
@@ -110,11 +116,18 @@ class Slots:
             return
         if sent and not self._from_server:  # the first server latency: forget the units that reached none
             self._from_server, self._smooth, self._best, self._load = True, None, None, None
+        if sent and self._probing:  # the first answer: a provider with rate-limit headers gets the usual start
+            self._probing = False
+            if paced:
+                self._grow(AUTO_START - self.target)
         self._smooth = _ema(self._smooth, latency)
         self._best = self._smooth if self._best is None else min(self._best, self._smooth)
         self._load = _ema(self._load, load or self.active)
         if service > 0:  # the server's own time: latency beyond it was spent waiting in its queue
-            self._stretch = _ema(self._stretch, max(latency / service, 1.0))
+            now_stretch = max(latency / service, 1.0)
+            self._stretch = _ema(self._stretch, now_stretch)
+        else:
+            now_stretch = latency / max(self._best, 1e-9)
         stretch = self._stretch if self._stretch is not None else self._smooth / max(self._best, 1e-9)
         overloaded = rate_limited > self._seen_429 or (not paced and timeouts > self._seen_timeouts)
         self._seen_429, self._seen_timeouts = rate_limited, timeouts
@@ -130,6 +143,8 @@ class Slots:
             self._queued(stretch)
             return
         if not self._waiters or limited or stretch > LATENCY_HOLDS:
+            return
+        if not paced and now_stretch > LATENCY_HOLDS:  # this answer waited: no more until one does not
             return
         if self.target < self._threshold:
             self._grow(1)
@@ -166,7 +181,7 @@ class Slots:
     def describe(self) -> dict[str, Any]:
         if not self.auto:
             return {"mode": "fixed", "start": self.target, "peak": self.peak, "final": self.target}
-        out: dict[str, Any] = {"mode": AUTO, "start": AUTO_START, "peak": self.peak, "final": self.target,
+        out: dict[str, Any] = {"mode": AUTO, "start": self.start, "peak": self.peak, "final": self.target,
                                "max": AUTO_MAX, "queue_cuts": self.queue_cuts, "overload_cuts": self.overload_cuts}
         if self._best is not None and self._smooth is not None:
             out.update(best_latency_s=round(self._best, 3), latency_s=round(self._smooth, 3))
