@@ -132,11 +132,13 @@ def server_seconds(timings: Any) -> float:
     the request waited in its queue; 0 when the server says nothing (OpenAI, vLLM, Ollama)."""
     if not isinstance(timings, dict):
         return 0.0
-    parts = [timings.get("prompt_ms"), timings.get("predicted_ms")]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-               for v in parts):
-        return 0.0
-    return sum(parts) / 1000.0
+    total = 0.0
+    for key in ("prompt_ms", "predicted_ms"):
+        value = timings.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            return 0.0
+        total += value
+    return total / 1000.0
 
 
 def _token_logprobs(choice: Any) -> tuple[tuple[str, float], ...]:
