@@ -221,3 +221,21 @@ def test_auto_concurrency_probes_a_server_of_the_users_own_with_one_request():
     assert asyncio.run(scenario(paced=True)) == (1, 9)  # rate-limit headers: 8 as usual, +1 for the answer (as before)
     assert asyncio.run(scenario(paced=False)) == (1, 2)  # none: slow start from 1
     assert Slots("auto", probe=True).describe()["start"] == 1 and Slots("auto").describe()["start"] == 8
+
+
+def test_auto_concurrency_keeps_a_slow_servers_queue_within_half_the_deadline():
+    """A CPU server at 188 s an answer with a 300 s timeout: a second request in flight would wait 188 s and then
+    take its own, past the deadline, so auto stays at 1 (and says why); at 1 s an answer it grows."""
+    async def scenario(alone: float) -> tuple[int, str]:
+        slots = Slots("auto", probe=True, deadline=300.0)
+        await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(20)]
+        await asyncio.sleep(0)
+        slots.finished(alone, 0, False, load=1, service=alone)
+        for task in queued:
+            task.cancel()
+        return slots.target, slots.describe().get("decided", "")
+
+    assert asyncio.run(scenario(188.0)) == (1, "kept to 1 in flight: with more, a request could wait past half the "
+                                                "300 s timeout")
+    assert asyncio.run(scenario(1.0)) == (2, "")

@@ -61,7 +61,7 @@ def initial(value: int | str | None) -> int:
 class Slots:
     """At most ``target`` holders at once; ``enter`` waits first come, first served."""
 
-    def __init__(self, concurrency: int | str | None, *, probe: bool = False) -> None:
+    def __init__(self, concurrency: int | str | None, *, probe: bool = False, deadline: float | None = None) -> None:
         self.auto = concurrency in (None, AUTO)
         # ``probe`` (auto, a server of the user's own: base_url): one request first, to see what answers it
         self._probing = self.auto and probe
@@ -84,6 +84,8 @@ class Slots:
         self.served: float | None = None
         self.queue_cuts = 0  # times the target was lowered because the server queued
         self._from_server = False  # a unit that sent a request has finished
+        self.deadline = deadline  # seconds a call may take (models.yaml ``timeout``)
+        self.deadline_holds = 0  # growths not made: one more in flight could wait past half the deadline
 
     async def enter(self) -> None:
         if self.active < self.target and not self._waiters:
@@ -146,6 +148,9 @@ class Slots:
             return
         if not paced and now_stretch > LATENCY_HOLDS:  # this answer waited: no more until one does not
             return
+        if not paced and self.deadline and self._past_deadline(stretch):
+            self.deadline_holds += 1
+            return
         if self.target < self._threshold:
             self._grow(1)
         else:
@@ -153,6 +158,13 @@ class Slots:
             if self._credit >= 1:
                 self._credit -= 1
                 self._grow(1)
+
+    def _past_deadline(self, stretch: float) -> bool:
+        """One more in flight could make a request wait past half its deadline: at a queueing server each takes
+        about (in flight / served at once) x the no-queue latency (a CPU server at minutes per answer)."""
+        assert self._smooth is not None and self.deadline is not None
+        alone = self._smooth / max(stretch, 1.0)
+        return (self.target + 1) * alone > self.deadline / 2 * max(1.0, self.served or 1.0)
 
     def _queued(self, stretch: float) -> None:
         """Latency grew with the number in flight: keep what keeps the server busy, plus ``HEADROOM``.
@@ -191,6 +203,10 @@ class Slots:
             out["keeps_server_busy"] = round(busy, 2)
             said.append(f"the server queued requests (latency grew with the number in flight): kept {self.target} "
                         f"in flight, as about {busy:.1f} keep it busy")
+        if self.deadline_holds:
+            out["deadline_holds"] = self.deadline_holds
+            said.append(f"kept to {self.target} in flight: with more, a request could wait past half the "
+                        f"{self.deadline:g} s timeout")
         if self.overload_cuts:
             said.append(f"halved {self.overload_cuts} time{'s' * (self.overload_cuts > 1)} after timeouts or 429s "
                         f"without rate-limit headers ({self.target} in flight at the end)")

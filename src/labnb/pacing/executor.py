@@ -50,11 +50,12 @@ class Executor(Generic[T, R]):
     admit: Callable[[T], bool] = lambda unit: True  # False: the unit is not started
     grace: float = 5.0
     probe: bool = False  # auto: one request first, to see whether the server sends rate-limit headers
+    deadline: float | None = None  # seconds a call may take: auto keeps a queueing server's wait well within it
     refused: int = 0  # units not admitted, or whose work raised BudgetRefused (left unprocessed)
 
     def __post_init__(self) -> None:
         self.limiter = self.limiter or RateLimiter()
-        self.slots = Slots(self.concurrency, probe=self.probe)
+        self.slots = Slots(self.concurrency, probe=self.probe, deadline=self.deadline)
 
     def stats(self) -> RateStats:
         """Limits learnt, 429s, waiting and concurrency of the work so far."""
