@@ -158,13 +158,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start(log_path: Path | None = None, ready_within: float = 300.0) -> LlamaServer:
-    """Build if needed, start on a free 127.0.0.1 port with one slot, and return once /health says ok."""
+def start(log_path: Path | None = None, ready_within: float = 300.0, ctx_size: int = 4096) -> LlamaServer:
+    """Build if needed, start on a free 127.0.0.1 port with one slot and ``ctx_size`` tokens of context, and
+    return once /health says ok."""
     binary, model = build_binary(), model_path()
     port = free_port()
     log_path = log_path or Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
     command = [str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-               "--ctx-size", "4096", "--parallel", "1", "--threads", "2", "--alias", "gemma-3-270m",
+               "--ctx-size", str(ctx_size), "--parallel", "1", "--threads", "2", "--alias", "gemma-3-270m",
                "--no-webui"]
     with log_path.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)

@@ -122,20 +122,35 @@ def subprocess_env(server: FakeAPIServer) -> dict[str, str]:
     return env
 
 
+def _llama_script():
+    import importlib.util
+
+    name = "llama_server_script"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "llama_server.py")
+        assert spec is not None and spec.loader is not None
+        script = importlib.util.module_from_spec(spec)
+        sys.modules[name] = script  # dataclasses look their module up there
+        spec.loader.exec_module(script)
+    return sys.modules[name]
+
+
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """A real llama.cpp ``llama-server`` serving Gemma 3 270M on a free 127.0.0.1 port with one slot; built from
     source by scripts/llama_server.py the first time (minutes; then cached), stopped when the session ends.
     Never skipped: a failed build fails the tests that use it."""
-    import importlib.util
-    import sys
+    server = _llama_script().start(tmp_path_factory.mktemp("llama") / "llama-server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
 
-    spec = importlib.util.spec_from_file_location("llama_server_script", ROOT / "scripts" / "llama_server.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script  # dataclasses look their module up there
-    spec.loader.exec_module(script)
-    server = script.start(tmp_path_factory.mktemp("llama") / "llama-server.log")
+
+@pytest.fixture
+def small_context_llama_server(tmp_path):
+    """The same server with a 1,024-token context, which assign-cat's taxonomy prompt (~3,000 tokens) overflows."""
+    server = _llama_script().start(tmp_path / "llama-server-small.log", ctx_size=1024)
     try:
         yield server
     finally:

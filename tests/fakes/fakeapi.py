@@ -5,7 +5,8 @@
         anthropic.Anthropic(api_key="test-key", base_url=server.url)
 
 Standalone (benchmarks): ``python tests/fakes/fakeapi.py --port 0 --latency 0.2`` prints the URL, serves until killed;
-``--rate-requests N --rate-tokens N --rate-window SECONDS`` add the providers' rate limits (fakeapi_ratelimit.py).
+``--rate-requests N --rate-tokens N --rate-window SECONDS`` add the providers' rate limits (fakeapi_ratelimit.py);
+``--slots N --service SECONDS [--ctx-size N]`` make it answer like llama-server (fakeapi_llama.py).
 Answers come from fakeapi_answer.py, wire formats from fakeapi_wire.py, batches from fakeapi_batches.py.
 """
 
@@ -32,6 +33,7 @@ if str(Path(__file__).parent) not in sys.path:  # the sibling modules, also when
 import fakeapi_wire as wire
 from fakeapi_answer import answer, dumps, parse_anthropic, parse_openai, product_titles, tokens
 from fakeapi_batches import Batches
+from fakeapi_llama import Slots, context_error, llama_completion
 from fakeapi_malformed import damage
 from fakeapi_ratelimit import RateLimiter, RateLimits, error_body
 from fakeapi_wire import Fault, Meter, Reply, anthropic_error, openai_error
@@ -73,6 +75,10 @@ class FakeAPIServer:
         self._held = threading.Condition()
         self.held = 0
         self.rate: RateLimiter | None = None  # set with ``limit_rate``
+        self.slots: Slots | None = None  # set with ``like_llama_server``: OpenAI calls queue for a slot
+        self.context_size: int | None = None  # OpenAI calls with a longer prompt get llama-server's HTTP 400
+        self.llama = False  # OpenAI answers in llama-server's shape (no x-request-id, timings, ...)
+        self.timings = True  # ... with its ``timings`` (the server's own time for the request)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
@@ -121,6 +127,15 @@ class FakeAPIServer:
         self.rate = RateLimiter(RateLimits(requests, tokens, window, headers))
         return self.rate
 
+    def like_llama_server(self, slots: int = 1, service: float = 0.05, context_size: int | None = None, *,
+                          timings: bool = True) -> Slots:
+        """Answer OpenAI calls as llama-server with ``--parallel slots``: each holds a slot for ``service``
+        seconds, the others queue; answers in its shape (``timings=False``: without its ``timings``); no
+        rate-limit headers; a prompt of more than ``context_size`` tokens (the fake's count) gets its HTTP 400
+        ``exceed_context_size_error``."""
+        self.slots, self.context_size, self.llama, self.timings = Slots(slots, service), context_size, True, timings
+        return self.slots
+
     def hold(self, from_index: int = 0) -> None:
         """Model calls number ``from_index`` (0-based, in arrival order) and later are received, answered and
         logged in ``served``, but their answers are held back until ``release()``."""
@@ -164,7 +179,8 @@ class FakeAPIServer:
         except Exception:  # a bug in the fake: answer 500 and keep the traceback for the test to see
             self.errors.append(traceback.format_exc())
             reply = Reply.of(500, openai_error(500) if provider == "openai" else anthropic_error(500, rid))
-        reply.headers.setdefault("x-request-id" if provider == "openai" else "request-id", rid)
+        if not (self.llama and provider == "openai"):  # llama-server sends no request id
+            reply.headers.setdefault("x-request-id" if provider == "openai" else "request-id", rid)
         return reply
 
     def _route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes,
@@ -197,7 +213,11 @@ class FakeAPIServer:
                 return Reply.of(429, error_body(provider, verdict, str(body.get("model")), rid),
                                 headers=verdict.headers)
             limits = verdict.headers
-        reply = self._admitted_call(provider, path, body, key, rid)
+        if self.slots is not None and provider == "openai":
+            with self.slots.serve():
+                reply = self._admitted_call(provider, path, body, key, rid)
+        else:
+            reply = self._admitted_call(provider, path, body, key, rid)
         reply.headers.update(limits)
         if reply.hold:
             with self._held:
@@ -229,6 +249,14 @@ class FakeAPIServer:
     def _faulted_call(self, provider: str, path: str, body: dict[str, Any], key: str, rid: str,
                       fault: Fault | None) -> Reply:
         kind = fault.kind if fault else None
+        if self.context_size is not None and provider == "openai":
+            parsed = parse_openai(body)
+            prompt = self.meter.count(parsed.system + parsed.user)
+            if prompt > self.context_size:
+                return Reply.of(400, context_error(prompt, self.context_size), headers={"connection": "close"})
+            room = self.context_size - prompt  # llama-server stops writing when the context is full
+            if fault is None and room < int(body.get("max_tokens") or body.get("max_completion_tokens") or room):
+                return Reply.of(200, self._answer(provider, path, body, "truncated", f"chars:{room * 4}"))
         if kind == "malformed":
             assert fault is not None
             return Reply(200, damage(provider, self._answer(provider, path, body, None), fault.variant))
@@ -258,7 +286,11 @@ class FakeAPIServer:
                 titles = dict(product_titles(parsed.user))
                 probabilities = [self.answer_probabilities.get(titles.get(row.get("n"), ""), DEFAULT_PROBABILITY)
                                  for row in obj.get("r") or [] if isinstance(row, dict)]
-            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}", probabilities)
+            keep = int(variant[6:]) if variant.startswith("chars:") else None
+            out, entry = wire.openai_completion(parsed, obj, kind, self.meter, f"chatcmpl-fake{n:06d}", probabilities,
+                                                keep)
+            if self.llama and not batch:
+                out = llama_completion(out, self.slots.service if self.slots else 0.0, self.timings)
         else:
             out, entry = wire.anthropic_message(parsed, obj, kind, self.meter, f"msg_fake{n:06d}")
         with self._lock:
@@ -369,12 +401,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-requests", type=int, help="requests per window (a bucket that starts full)")
     parser.add_argument("--rate-tokens", type=int, help="input + output tokens per window")
     parser.add_argument("--rate-window", type=float, default=60.0, help="seconds for an empty bucket to refill")
+    parser.add_argument("--slots", type=int, help="answer like llama-server with this many slots (the rest queue)")
+    parser.add_argument("--service", type=float, default=0.05, help="seconds a call holds a slot (with --slots)")
+    parser.add_argument("--ctx-size", type=int, help="prompt tokens beyond which a call gets HTTP 400 (--slots)")
     args = parser.parse_args(argv)
     server = FakeAPIServer(api_key=args.api_key, latency=args.latency, cache_min_tokens=args.cache_min_tokens,
                            host=args.host, port=args.port)
     server.batch_polls_to_finish = args.batch_polls
     if args.rate_requests or args.rate_tokens:
         server.limit_rate(args.rate_requests, args.rate_tokens, args.rate_window)
+    if args.slots:
+        server.like_llama_server(args.slots, args.service, args.ctx_size)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:

@@ -159,16 +159,16 @@ def _entry(provider: str, prompt: int, completion: int, cached: int, cache_write
 
 
 def openai_completion(parsed: Parsed, obj: dict[str, Any], kind: str | None, meter: Meter,
-                      completion_id: str, choice_probabilities: list[float] | None = None
-                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+                      completion_id: str, choice_probabilities: list[float] | None = None,
+                      keep_chars: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """A ChatCompletion body and its usage log entry; with ``choice_probabilities`` (the request asked
     for logprobs), token logprobs in which each answer's ``k`` digits carry its probability."""
     text: str | None = dumps(obj)
     refusal, finish = None, "stop"
     if kind == "refusal":
         text, refusal = None, REFUSAL
-    elif kind == "truncated":
-        text, finish = text[: len(text) // 2], "length"
+    elif kind == "truncated":  # cut at half, or (a full context, as llama-server) after ``keep_chars``
+        text, finish = text[: len(text) // 2 if keep_chars is None else keep_chars], "length"
     usage, entry = meter.openai(parsed, text if text is not None else REFUSAL)
     message = {"role": "assistant", "content": text, "refusal": refusal, "annotations": []}
     body = {

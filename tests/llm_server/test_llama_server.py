@@ -3,12 +3,14 @@
 A 270M model is for wiring, not for labels: accuracy is not asserted. What is asserted is what the project
 promises for any OpenAI-compatible server: every row a valid label or an error row with its reason, usage
 from the server's own counts, no rate-limit headers (none are sent), no errors with --concurrency auto on a
-one-slot server, $0 for a price-0 model, and the second identical run answered from the response cache.
+one-slot server, $0 for a price-0 model, the second identical run answered from the response cache, and a
+prompt longer than the server's context an error row that says so, sent once.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -21,16 +23,21 @@ pytestmark = pytest.mark.xdist_group("llama")  # one worker, one server
 TRANSPORT_ERRORS = {"timeout", "server_error", "rate_limit", "connection_error", "overloaded", "bad_request"}
 
 
-@pytest.fixture
-def models(tmp_path, llama_server, monkeypatch) -> Path:
-    monkeypatch.setenv("LLAMA_KEY", "no-key")  # llama-server runs without --api-key; the SDK wants one
-    path = tmp_path / "local-models.yaml"  # in_process_cli writes its own models.yaml
+def models_yaml(path: Path, server) -> Path:
+    # max_tokens 96: an answer for one item takes under 40 tokens, but a 270M model often rambles on to the limit,
+    # and on 2 busy cores every token of that costs up to a second.
     path.write_text(yaml.safe_dump({"default": "gemma", "models": {"gemma": {
-        "provider": "openai", "model": "gemma-3-270m", "base_url": f"{llama_server.url}/v1",
-        "api_key_env": "LLAMA_KEY", "temperature": 0, "max_tokens": 256, "max_retries": 1, "timeout": 300,
+        "provider": "openai", "model": "gemma-3-270m", "base_url": f"{server.url}/v1",
+        "api_key_env": "LLAMA_KEY", "temperature": 0, "max_tokens": 96, "max_retries": 1, "timeout": 300,
         "pricing": {"input": 0, "cached_input": 0, "cache_write": 0, "output": 0, "batch_discount": 0,
                     "prices_as_of": "2026-12-06"}}}}))
     return path
+
+
+@pytest.fixture
+def models(tmp_path, llama_server, monkeypatch) -> Path:
+    monkeypatch.setenv("LLAMA_KEY", "no-key")  # llama-server runs without --api-key; the SDK wants one
+    return models_yaml(tmp_path / "local-models.yaml", llama_server)  # in_process_cli writes its own models.yaml
 
 
 def calls(run_dir: Path) -> list[dict]:
@@ -56,7 +63,11 @@ def check_run(result, valid, label_columns: list[str]) -> pd.DataFrame:
             assert call["usage"]["output_tokens"] == served["completion_tokens"] > 0
     usage = result.json("outputs/token_usage.json")
     assert usage["total_tokens"] == sum(c["usage"]["input_tokens"] + c["usage"]["output_tokens"] for c in made)
-    assert usage["cost_usd"] == 0 and usage["rate_limits"] == {"limits": {}, "rate_limited_responses": 0}
+    assert usage["cost_usd"] == 0 and usage["rate_limits"]["limits"] == {}  # llama-server sends no such headers
+    assert usage["rate_limits"]["rate_limited_responses"] == 0
+    concurrency = usage["rate_limits"]["concurrency"]  # what --concurrency auto decided, on record
+    # base_url: auto probed with one request, then grew only while answers did not wait (no blind wave of 8)
+    assert concurrency["mode"] == "auto" and concurrency["start"] == 1 and concurrency["overload_cuts"] == 0
     return rows
 
 
@@ -95,3 +106,29 @@ def test_classify_text_with_the_sentiment_labels_on_ten_texts(llama_server, mode
     result = run("--model", "gemma", "--input", str(items), "--labels", str(labels), "--concurrency", "auto",
                  models_config=models)
     check_run(result, lambda label: label in ids, ["label"])
+
+
+def test_a_prompt_longer_than_the_servers_context_is_an_error_row_sent_once(small_context_llama_server, tmp_path,
+                                                                             capsys, monkeypatch):
+    from assign_cat.cli import main
+
+    monkeypatch.setenv("LLAMA_KEY", "no-key")
+    models = models_yaml(tmp_path / "small-context.yaml", small_context_llama_server)
+    items = tmp_path / "products.csv"
+    pd.read_csv(ROOT / "data" / "sample_products.csv", dtype=str).head(2).to_csv(items, index=False)
+    result = in_process_cli(main, tmp_path, capsys)("--model", "gemma", "--input", str(items), "--concurrency",
+                                                     "auto", models_config=models)
+    assert result.code == 1 and "Traceback" not in result.err  # nothing classified: exit 1, one-line reason
+    rows = pd.read_csv(result.run_dir / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
+    assert list(rows["status"]) == ["error", "error"] and set(rows["error_type"]) == {"context_exceeded"}
+    for error in rows["error"]:
+        match = re.fullmatch(r"the prompt is (\d+) tokens, more than the server's context size of 1024 tokens: "
+                             r"start the server with a larger context \(llama-server --ctx-size (\d+)\) or send a "
+                             r"shorter prompt \(a smaller --batch-size\)", error)
+        assert match and 1024 < int(match[1]) < int(match[2]) - 511, error
+    made = calls(result.run_dir)
+    assert [(c["status"], c["error_type"], c["retries"]) for c in made] == [("error", "context_exceeded", 0)] * 2
+    # The server's own log: each request refused once, none sent again.
+    refused = [line for line in small_context_llama_server.log_path.read_text().splitlines()
+               if "exceeds the available context size (1024 tokens)" in line]
+    assert len(refused) == 2, refused

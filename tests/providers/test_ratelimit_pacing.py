@@ -146,3 +146,96 @@ def test_concurrency_is_auto_or_a_positive_number():
     for bad, message in (("0", "at least 1"), ("many", "'auto' or a number")):
         with pytest.raises(UsageError, match=message):
             parse_concurrency(bad)
+
+
+def test_auto_concurrency_keeps_a_queueing_server_busy_and_no_more():
+    """A headerless one-slot server answers the k-th of n queued requests after k x 1 s: latency grows with the
+    number in flight, and auto comes down to what keeps it busy plus one waiting; a server with headers does not
+    (its limits pace it), and answers from the response cache (no request sent) teach nothing."""
+    async def scenario(paced: bool) -> tuple[int, int]:
+        slots = Slots("auto")
+        for _ in range(8):
+            await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(100)]
+        await asyncio.sleep(0)
+        slots.finished(0.001, 0, False, load=1, sent=False)  # a cache hit before the first request
+        for k in range(1, 9):  # the first wave: the k-th waited for k - 1 ahead of it
+            slots.finished(float(k), 0, False, load=k, paced=paced)
+        first_cut = slots.target
+        for _ in range(40):  # from then on each finds about ``target`` in the server: a latency of that many
+            load = slots.target
+            slots.finished(float(load), 0, False, load=load, paced=paced)
+            slots.finished(0.001, 0, False, load=load, sent=False)
+        for task in queued:
+            task.cancel()
+        return first_cut, slots.target
+
+    assert asyncio.run(scenario(paced=False)) == (2, 2)
+    described = Slots("auto")
+    assert "decided" not in described.describe()
+    assert asyncio.run(scenario(paced=True))[1] >= 8  # headers present: latency does not lower it (as before)
+
+
+def test_auto_concurrency_measures_by_the_servers_own_time_and_halves_on_timeouts():
+    """llama-server says how long it worked on each request (``timings``): a slow first request (a cold prompt
+    cache) does not hide the queue behind it. A timeout at a headerless server halves, once per round trip."""
+    async def scenario(paced: bool) -> tuple[int, int, int, float, str]:
+        slots = Slots("auto")
+        for _ in range(8):
+            await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(100)]
+        await asyncio.sleep(0)
+        slots.finished(15.0, 0, False, load=1, service=15.0, paced=paced)  # cold: the whole prompt read
+        for k in range(2, 9):  # then 2 s each, behind the 15 s one and each other: latency >> the server's time
+            slots.finished(15.0 + 2 * (k - 1), 0, False, load=k, service=2.0, paced=paced)
+        cut = slots.target
+        slots.finished(300.0, 0, False, load=cut, timeouts=1, paced=paced)  # a call got no answer in time
+        slots.finished(300.0, 0, False, load=cut, timeouts=2, paced=paced)  # the same round trip: not again
+        for task in queued:
+            task.cancel()
+        return cut, slots.target, slots.overload_cuts, round(slots.served or 0.0, 2), \
+            slots.describe().get("decided", "")
+
+    # Without the server's time, the best latency seen (15 s) would hide the queue: 29 s is below 2 x 15 s.
+    cut, after, overloads, busy, decided = asyncio.run(scenario(paced=False))
+    assert (cut, after, overloads) == (2, 1, 1) and 0 < busy < 1.5  # the cold one's wait makes it look lower
+    assert decided == (f"the server queued requests (latency grew with the number in flight): kept 1 in flight, "
+                       f"as about {busy:.1f} keep it busy; halved 1 time after timeouts or 429s without rate-limit "
+                       "headers (1 in flight at the end)")
+    cut, after, overloads, _, decided = asyncio.run(scenario(paced=True))  # rate-limit headers: they set the pace
+    assert cut == after >= 8 and overloads == 0 and decided == ""
+
+
+def test_auto_concurrency_probes_a_server_of_the_users_own_with_one_request():
+    async def scenario(paced: bool) -> tuple[int, int]:
+        slots = Slots("auto", probe=True)
+        await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(20)]
+        await asyncio.sleep(0)
+        first = slots.target
+        slots.finished(1.0, 0, False, load=1, paced=paced)
+        for task in queued:
+            task.cancel()
+        return first, slots.target
+
+    assert asyncio.run(scenario(paced=True)) == (1, 9)  # rate-limit headers: 8 as usual, +1 for the answer (as before)
+    assert asyncio.run(scenario(paced=False)) == (1, 2)  # none: slow start from 1
+    assert Slots("auto", probe=True).describe()["start"] == 1 and Slots("auto").describe()["start"] == 8
+
+
+def test_auto_concurrency_keeps_a_slow_servers_queue_within_half_the_deadline():
+    """A CPU server at 188 s an answer with a 300 s timeout: a second request in flight would wait 188 s and then
+    take its own, past the deadline, so auto stays at 1 (and says why); at 1 s an answer it grows."""
+    async def scenario(alone: float) -> tuple[int, str]:
+        slots = Slots("auto", probe=True, deadline=300.0)
+        await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(20)]
+        await asyncio.sleep(0)
+        slots.finished(alone, 0, False, load=1, service=alone)
+        for task in queued:
+            task.cancel()
+        return slots.target, slots.describe().get("decided", "")
+
+    assert asyncio.run(scenario(188.0)) == (1, "kept to 1 in flight: with more, a request could wait past half the "
+                                                "300 s timeout")
+    assert asyncio.run(scenario(1.0)) == (2, "")

@@ -43,7 +43,7 @@ def judge(items: Sequence[Item], response: ChatResponse, call: CallRecord, task:
             return Judged(split=True)  # too long for one answer: ask for each item alone
         kind = "truncated" if response.finish == "length" else "refusal"
         call.status, call.error_type = "error", kind
-        call.error = response.refusal or "the answer was cut off at max_tokens"
+        call.error = response.refusal or cut_off(response, call)
         return Judged({p.item_id: failed(p, call, response.text) for p in items})
     offered = task.offered(items)
     codes = task.choices() if offered is None else offered
@@ -54,6 +54,16 @@ def judge(items: Sequence[Item], response: ChatResponse, call: CallRecord, task:
         if result is not None and result.status == "ok":
             result.confidence = probability
     return Judged(stamp(parsed.results, call), parsed.problem)
+
+
+def cut_off(response: ChatResponse, call: CallRecord) -> str:
+    """Why an answer stopped early: max_tokens, or (fewer tokens than that) a server context that filled up."""
+    written, allowed = response.usage.output_tokens, call.usage_max.output_tokens
+    if response.usage_known and 0 < written < allowed:
+        return (f"the answer was cut off after {written} tokens, before max_tokens ({allowed}): prompt and answer "
+                f"({response.usage.input_tokens + written} tokens) filled the model's context; give the server a "
+                "larger context (llama-server --ctx-size) or send a shorter prompt")
+    return "the answer was cut off at max_tokens"
 
 
 def schema_violations(items: Sequence[Item], judged: Judged, raw: str) -> dict[str, ItemResult]:

@@ -11,6 +11,7 @@ from typing import Any
 from labnb.config import ModelEntry
 from labnb.cost.usage import Usage
 from labnb.errors import CallError
+from labnb.pacing import ratelimit
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,12 @@ class ModelClient(ABC):
         try:
             async with asyncio.timeout(self.entry.timeout):
                 return await self.generate(request)
+        except CallError as exc:
+            if exc.error_type == "timeout":  # the SDK's own read timeout
+                ratelimit.record_timeout()
+            raise
         except TimeoutError:
+            ratelimit.record_timeout()  # auto concurrency halves for a server that sends no rate-limit headers
             raise CallError("timeout", f"no complete answer within the {self.entry.timeout:g} s deadline "
                                        "(--timeout, or timeout in models.yaml)") from None
 

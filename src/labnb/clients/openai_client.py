@@ -67,6 +67,7 @@ class OpenAIClient(ModelClient):
                             retries=raw.retries_taken) from None
         response = chat_response(completion, body, retries=raw.retries_taken, request_id=raw.request_id)
         ratelimit.record_usage(response.usage.input_tokens, response.usage.output_tokens)
+        ratelimit.record_service(server_seconds(completion.get("timings") if isinstance(completion, dict) else None))
         return response
 
     async def aclose(self) -> None:
@@ -124,6 +125,20 @@ def _usage(usage: Any) -> Usage | None:
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return reported_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), cached)
+
+
+def server_seconds(timings: Any) -> float:
+    """The time llama-server says it spent on a request (reading the prompt, writing the answer), without the time
+    the request waited in its queue; 0 when the server says nothing (OpenAI, vLLM, Ollama)."""
+    if not isinstance(timings, dict):
+        return 0.0
+    total = 0.0
+    for key in ("prompt_ms", "predicted_ms"):
+        value = timings.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            return 0.0
+        total += value
+    return total / 1000.0
 
 
 def _token_logprobs(choice: Any) -> tuple[tuple[str, float], ...]:

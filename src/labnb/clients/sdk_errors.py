@@ -12,6 +12,9 @@ from labnb.errors import AuthenticationFailed, CallError, QuotaExhausted
 from labnb.store.scrub import redact_url, scrub
 
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_error", "credit_balance_too_low"}
+# A prompt longer than the model's context: llama-server's error type, OpenAI's code, Anthropic's message.
+CONTEXT_TYPES = {"exceed_context_size_error", "context_length_exceeded"}
+ANTHROPIC_TOO_LONG = "prompt is too long"
 
 
 def retries_of(exc: Exception) -> int:
@@ -47,6 +50,32 @@ def _unreachable(exc: Exception, message: str) -> str:
     return scrub(f"could not reach {where}: {detail}")[:2000]
 
 
+def context_exceeded(exc: Exception) -> str | None:
+    """For a 400 saying the prompt does not fit the model's context: a one-line error saying what to do."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if getattr(exc, "status_code", None) != 400 or not isinstance(inner, dict):
+        return None
+    said = str(inner.get("message") or "")
+    if not ({str(inner.get("type")), str(inner.get("code"))} & CONTEXT_TYPES or said.startswith(ANTHROPIC_TOO_LONG)):
+        return None
+    prompt, context = inner.get("n_prompt_tokens"), inner.get("n_ctx")
+    if isinstance(prompt, int) and isinstance(context, int):  # llama-server says both
+        return (f"the prompt is {prompt} tokens, more than the server's context size of {context} tokens: start "
+                f"the server with a larger context (llama-server --ctx-size {_room(prompt)}) or send a shorter "
+                "prompt (a smaller --batch-size)")
+    return scrub(f"the prompt does not fit the model's context ({said[:300] or 'HTTP 400'}): send a shorter prompt "
+                 "(a smaller --batch-size) or use a model with a longer context")
+
+
+def _room(prompt: int) -> int:
+    """A context size that holds ``prompt`` and an answer: the next power of two with 512 tokens to spare."""
+    size = 1024
+    while size < prompt + 512:
+        size *= 2
+    return size
+
+
 def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Exception:
     """The error to raise for ``exc``: ``RunAborted`` subclasses stop the run, ``CallError`` fails items."""
     status = getattr(exc, "status_code", None)
@@ -62,6 +91,9 @@ def map_sdk_error(exc: Exception, sdk: ModuleType, entry: ModelEntry) -> Excepti
             f"{entry.provider} rejected the API key ({status}): check {entry.key_env or 'the API key'}"
             f"{' and base_url ' + redact_url(entry.base_url) if entry.base_url else ''}"
         )
+    too_long = context_exceeded(exc)
+    if too_long is not None:  # the same request would fail again: not retried (the SDK never retries a 400)
+        return CallError("context_exceeded", too_long, retries=retries)
     if isinstance(exc, sdk.RateLimitError):
         return CallError("rate_limit", message, retries=retries)
     if isinstance(exc, sdk.APITimeoutError):

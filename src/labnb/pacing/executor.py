@@ -49,11 +49,13 @@ class Executor(Generic[T, R]):
     tokens_of: Callable[[T], int] = lambda unit: 0
     admit: Callable[[T], bool] = lambda unit: True  # False: the unit is not started
     grace: float = 5.0
+    probe: bool = False  # auto: one request first, to see whether the server sends rate-limit headers
+    deadline: float | None = None  # seconds a call may take: auto keeps a queueing server's wait well within it
     refused: int = 0  # units not admitted, or whose work raised BudgetRefused (left unprocessed)
 
     def __post_init__(self) -> None:
         self.limiter = self.limiter or RateLimiter()
-        self.slots = Slots(self.concurrency)
+        self.slots = Slots(self.concurrency, probe=self.probe, deadline=self.deadline)
 
     def stats(self) -> RateStats:
         """Limits learnt, 429s, waiting and concurrency of the work so far."""
@@ -80,9 +82,11 @@ class Executor(Generic[T, R]):
                     if not self.admit(unit):  # type: ignore[arg-type]
                         self.refused += 1  # smaller units may still fit the budget
                         continue
-                    CURRENT.set(await limiter.acquire(self.tokens_of(unit)))  # type: ignore[arg-type]
+                    ticket = await limiter.acquire(self.tokens_of(unit))  # type: ignore[arg-type]
+                    CURRENT.set(ticket)
                     if stop.is_set:
                         return
+                    load = slots.active  # units in flight as this one starts, itself included
                     clock = time.perf_counter()
                     try:
                         result = await self.work(unit)  # type: ignore[arg-type]
@@ -92,7 +96,9 @@ class Executor(Generic[T, R]):
                     except BaseException:
                         failed = True
                         raise
-                    slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed)
+                    slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed, load=load,
+                                   paced=bool(limiter.buckets), sent=not ticket.fresh, service=ticket.service,
+                                   timeouts=limiter.timeouts)
                 finally:
                     slots.leave()
                 self.on_result(unit, result)  # type: ignore[arg-type]

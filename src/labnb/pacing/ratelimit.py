@@ -48,7 +48,8 @@ class Ticket:
     limiter: RateLimiter
     tokens: int
     stamp: Stamp
-    fresh: bool = True
+    fresh: bool = True  # no request sent yet
+    service: float = 0.0  # seconds the server said it worked on the unit's requests (llama-server's timings)
 
     async def stamp_for_request(self) -> Stamp:
         if self.fresh:
@@ -77,6 +78,7 @@ class RateLimiter:
         self._ratio_in, self._out = 1.0, 0.0  # calibration: provider tokens per estimated token; output per call
         self._samples = 0
         self.blind_429s = 0  # 429s without rate-limit headers: only concurrency can answer those
+        self.timeouts = 0  # calls without an answer within their deadline (an overloaded server, or a slow one)
         self._blocked_until = 0.0
         self._raised_at = -1.0
         self._lock = asyncio.Lock()
@@ -263,3 +265,17 @@ def record_usage(input_tokens: int, output_tokens: int) -> None:
     ticket = CURRENT.get()
     if ticket is not None:
         ticket.limiter.observe_usage(ticket.tokens, input_tokens, output_tokens)
+
+
+def record_service(seconds: float) -> None:
+    """The server's own time for the current ticket's request (without its queue): what latency is measured by."""
+    ticket = CURRENT.get()
+    if ticket is not None and seconds > 0:
+        ticket.service += seconds
+
+
+def record_timeout() -> None:
+    """A call of the current ticket got no answer within its deadline."""
+    ticket = CURRENT.get()
+    if ticket is not None:
+        ticket.limiter.timeouts += 1

@@ -40,9 +40,11 @@ def _summed(sessions: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def usage_fields(sessions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """For token_usage.json: the limits learnt (latest session) and the number of 429s."""
+    """For token_usage.json: the limits learnt (latest session), the number of 429s and what concurrency did
+    (``--concurrency auto``: whether it saw the server queue, and how many it kept in flight)."""
     total = _summed(sessions)
-    return {"rate_limits": {"limits": total["limits"], "rate_limited_responses": total["rate_limited_responses"]}}
+    return {"rate_limits": {"limits": total["limits"], "rate_limited_responses": total["rate_limited_responses"],
+                            "concurrency": total["concurrency"]}}
 
 
 def timing_fields(sessions: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -83,7 +83,8 @@ def run_token_usage(calls: list[CallRecord], entry: ModelEntry) -> dict[str, Any
 
 
 ERROR_KINDS = {"connection": "connection error", "timeout": "timeout", "rate_limit": "rate limited",
-               "server_error": "server error", "bad_request": "bad request", "bad_response": "bad response"}
+               "server_error": "server error", "bad_request": "bad request", "bad_response": "bad response",
+               "context_exceeded": "prompt longer than the context"}
 REASON_CHARS = 160
 
 

@@ -187,8 +187,10 @@ async def _process(plan: Plan, classifier: Classifier, todo: list[Item], writer:
         progress.advance(len(outcome.results), failed=counts["error"] + counts["invalid"],
                          tokens=spent_tokens, cost=ledger.settled)
 
+    # A server of the user's own (llama-server, Ollama, vLLM) may queue what it cannot serve: auto probes it first.
     executor = Executor(work=classifier.classify, on_result=on_result, concurrency=options.concurrency,
-                        limiter=limiter, tokens_of=tokens_of)
+                        limiter=limiter, tokens_of=tokens_of, probe=bool(entry.base_url or entry.base_url_env),
+                        deadline=entry.timeout)
     loop = asyncio.get_running_loop()
     handled = _install_signals(loop, stop)
     heartbeat = asyncio.create_task(recorder.heartbeat())

@@ -11,6 +11,7 @@ DONE_STATUSES = ("ok", "invalid", "error")
 ERROR_TYPES = (
     "rate_limit", "server_error", "timeout", "connection", "bad_response",
     "invalid_label", "refusal", "truncated", "missing_answer", "not_run", "bad_request",
+    "context_exceeded",  # the prompt is longer than the model's (or the server's) context: HTTP 400, not retried
     "batch_expired", "batch_cancelled", "batch_errored", "cancelled", "budget_exhausted",
     "bad_input",  # a malformed row of a streamed input (labnb.scale): that item's invalid row
 )
