@@ -221,6 +221,10 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """An item standing for a malformed row in its ``invalid`` output row."""
         raise NotImplementedError
 
+    def raw_cells(self) -> tuple[str, str, str]:
+        """The input columns a malformed row's id and text are read from, and the prefix of ids by position."""
+        return self.id_column, self.text_column, getattr(self, "id_prefix", "") or self.item_noun[0]
+
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod
     def choices(self) -> dict[int, Choice]:

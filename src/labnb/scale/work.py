@@ -106,8 +106,9 @@ class PartWorker:
                     problem = str(exc)
             else:
                 problem = f"{path}: line {row.line}: {row.problem}"
-            out.append((task.bare_item(_cell(row, task.id_column) or f"{_prefix(task)}{index:04d}",
-                                       _cell(row, task.text_column)[:200]), problem))
+            id_column, text_column, prefix = task.raw_cells()
+            out.append((task.bare_item(_cell(row, id_column) or f"{prefix}{index:04d}",
+                                       _cell(row, text_column)[:200]), problem))
         return out
 
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -135,12 +136,8 @@ class PartWorker:
 def _cell(row: RawRow, column: str) -> str:
     if not row.fields:
         return ""
-    value = next((v for k, v in row.fields.items() if str(k).strip().casefold() == column), "")
+    value = next((v for k, v in row.fields.items() if str(k).strip().casefold() == column.casefold()), "")
     return " ".join(str(value).split()) if isinstance(value, (str, int, float)) else ""
-
-
-def _prefix(task: Task) -> str:
-    return getattr(task, "id_prefix", "") or task.item_noun[0]
 
 
 def write_part(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> str:
