@@ -21,6 +21,7 @@ from labnb.classify.base import Classifier
 from labnb.errors import InputError
 from labnb.run.options import RunOptions
 from labnb.run.outputs import row_of
+from labnb.scale.memory import release_freed
 from labnb.scale.source import Part, RawRow, Source, read_part
 from labnb.store.results import ItemResult
 from labnb.store.timeutil import utc_now
@@ -61,6 +62,13 @@ class PartWorker:
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     def run(self, part: Part) -> dict[str, Any]:
+        """Classify ``part``, write its file; its record. Memory freed by the part goes back to the system."""
+        try:
+            return self._run(part)
+        finally:
+            release_freed()
+
+    def _run(self, part: Part) -> dict[str, Any]:
         clock, started = time.perf_counter(), utc_now()
         context, task = self.context, self.context.task
         raw = read_part(context.source, part)
