@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from scale.catalogs import read_rows, write_cycled
+
 ROOT = Path(__file__).resolve().parents[2]
 REVIEWS = ROOT / "data" / "sample_reviews.csv"
 TICKETS = ROOT / "data" / "sample_tickets.csv"
@@ -12,37 +14,19 @@ INTENT = ROOT / "config" / "labels" / "intent.yaml"
 BAD_TEXTS = {5: "too_many_fields", 9: "empty_text"}  # 1-based item positions of the malformed rows
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def write_texts(path: Path, n: int, *, source: Path = REVIEWS, skip: int = 0, malformed: bool = True) -> list[str]:
     """``n`` rows of ``source`` (its rows from ``skip`` on, cycled; unique ids, gold kept); with ``malformed``,
-    the rows at ``BAD_TEXTS`` are broken. Returns the ids in file order."""
-    sample = _rows(source)[skip:]
-    columns = list(sample[0])
-    ids = []
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for i in range(n):
-            row = dict(sample[i % len(sample)])
-            row["id"] = f"{row['id']}-{i:05d}"
-            ids.append(row["id"])
-            values = [row[c] for c in columns]
-            kind = BAD_TEXTS.get(i + 1) if malformed else None
-            if kind == "too_many_fields":
-                values += ["stray"]
-            elif kind == "empty_text":
-                values[-2] = " "  # the text (reviews) or the body (tickets): the column before the gold
-            writer.writerow(values)
-    return ids
+    the rows at ``BAD_TEXTS`` are broken (a stray cell; the text, or a ticket's body, blank). Returns the ids."""
+    sample = read_rows(source)[skip:]
+    blank = "text" if "text" in sample[0] else "body"
+    breaks = {i: (["stray"], "") if kind == "too_many_fields" else ([], blank)
+              for i, kind in BAD_TEXTS.items()} if malformed else {}
+    return write_cycled(path, sample, n, "id", "05d", breaks)
 
 
 def write_examples(path: Path, source: Path, n: int) -> None:
     """The first ``n`` rows of ``source``, as an --examples file."""
-    rows = _rows(source)[:n]
+    rows = read_rows(source)[:n]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -1,0 +1,69 @@
+"""The classify task streamed in this process (--engine process): the rows and metrics of the usual run, a
+Parquet input, and what a streamed classify run refuses (one line, no run folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from scale.texts import write_texts
+
+COMPARED = ("item_id", "text", "label", "expected_label", "status", "confidence", "correct", "raw_response")
+
+
+def _folder(result) -> Path:
+    return Path(result.out.strip().rsplit(" | ", 1)[-1])
+
+
+def _table(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
+
+
+def test_streamed_classify_gives_the_rows_and_metrics_of_the_usual_run(tmp_path, text_cli):
+    reviews = tmp_path / "reviews.csv"
+    ids = write_texts(reviews, 130, malformed=False)
+    parquet = tmp_path / "reviews.parquet"
+    pd.read_csv(reviews, dtype=str, keep_default_na=False).to_parquet(parquet, index=False)
+    usual = text_cli("--model", "local", "--input", str(reviews), "--runs-dir", str(tmp_path / "usual"))
+    assert usual.code == 0, usual.err
+    folders = {"usual": _folder(usual)}
+    for name, path in (("csv", reviews), ("parquet", parquet)):
+        result = text_cli("--model", "local", "--input", str(path), "--engine", "process", "--part-rows", "50",
+                          "--runs-dir", str(tmp_path / name))
+        assert result.code == 0, result.err
+        assert result.out.startswith("completed: 130 classified, 0 failed | accuracy ")
+        folders[name] = _folder(result)
+        records = [json.loads(x) for x in (folders[name] / "outputs" / "parts.jsonl").read_text().splitlines()]
+        assert sorted((r["part"], r["rows"]) for r in records) == [(0, 50), (1, 50), (2, 30)]
+    tables = {name: _table(folder) for name, folder in folders.items()}
+    assert list(tables["usual"]["item_id"]) == ids
+    for name in ("csv", "parquet"):
+        for column in COMPARED:
+            assert list(tables[name][column]) == list(tables["usual"][column]), (name, column)
+    metrics = {name: json.loads((f / "outputs" / "metrics.json").read_text()) for name, f in folders.items()}
+    # metrics summed from the parts' counts (weighted lines) equal those of every row at once
+    assert metrics["csv"] == metrics["parquet"] == metrics["usual"]
+    assert metrics["csv"]["n_correct"] == int((tables["usual"]["correct"] == "True").sum())
+    matrix = (folders["usual"] / "outputs" / "confusion_matrix.csv").read_text()
+    assert (folders["csv"] / "outputs" / "confusion_matrix.csv").read_text() == matrix
+
+
+def test_streamed_classify_refuses_in_one_line_without_a_run_folder(tmp_path, text_cli):
+    reviews = tmp_path / "reviews.csv"
+    write_texts(reviews, 20, malformed=False)
+    runs = tmp_path / "runs"
+    cases = {
+        ("--single-text", "Great!"): ("error: --engine reads an --input file (CSV, TSV, JSONL, Parquet or a "
+                                      "directory of Parquet files)"),
+        ("--input", str(reviews), "--labels-from-column", "expected_label"): (
+            "error: --engine does not take --labels-from-column (the label set would need every row first); "
+            "give the labels with --labels FILE"),
+        ("--input", str(reviews), "--text-column", "body"): f"error: {reviews}: no column 'body' (--text-column)",
+    }
+    for args, message in cases.items():
+        result = text_cli("--model", "local", "--engine", "process", *args, "--runs-dir", str(runs))
+        assert result.code == 2, result.err
+        assert result.err.strip().splitlines()[-1] == message
+        assert not runs.exists() or not list(runs.iterdir())
