@@ -27,6 +27,10 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory patterns: ORT keeps one per input shape it has seen, and batches of one token length come
+        # in many shapes, so the process grew with every new one (398 -> 503 MB over 30,000 titles; flat at
+        # ~403 MB without). Measured in benchmarks/scale.py's notes (docs/guides/scale-with-ray.md).
+        options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(model_file), sess_options=options,
                                                     providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
