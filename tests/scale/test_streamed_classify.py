@@ -4,11 +4,16 @@ Parquet input, and what a streamed classify run refuses (one line, no run folder
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 
-from scale.texts import write_texts
+from scale.texts import ROOT, write_texts
 
 COMPARED = ("item_id", "text", "label", "expected_label", "status", "confidence", "correct", "raw_response")
 
@@ -67,3 +72,37 @@ def test_streamed_classify_refuses_in_one_line_without_a_run_folder(tmp_path, te
         assert result.code == 2, result.err
         assert result.err.strip().splitlines()[-1] == message
         assert not runs.exists() or not list(runs.iterdir())
+
+
+def test_kill_9_then_resume_of_a_streamed_classify_run(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    ids = write_texts(reviews, 600, malformed=False)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, str(ROOT / "src" / "run_classify_text.py")]
+    driver = subprocess.Popen([*command, "--model", "local", "--input", str(reviews), "--engine", "process",
+                               "--part-rows", "100", "--runs-dir", str(runs)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while True:  # two parts recorded, then kill -9 mid-run
+            journal = list(runs.glob("*/outputs/parts.jsonl"))
+            if journal and journal[0].read_text().count("\n") >= 2:
+                break
+            assert driver.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(driver.pid, signal.SIGKILL)
+    finally:
+        driver.wait(30)
+    folder = journal[0].parents[1]
+    before = {json.loads(x)["part"] for x in journal[0].read_text().splitlines()}
+    assert 2 <= len(before) < 6
+    done = subprocess.run([*command, "--resume", str(folder)], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("completed: 600 classified, 0 failed | accuracy ")
+    records = [json.loads(x) for x in journal[0].read_text().splitlines()]
+    assert {r["part"] for r in records if r["session"] == 1} == before
+    assert {r["part"] for r in records if r["session"] == 2} == set(range(6)) - before  # none redone
+    table = _table(folder)
+    assert list(table["item_id"]) == ids and set(table["status"]) == {"ok"}  # each item once, in order
