@@ -207,6 +207,11 @@ class Task(ABC, Generic[ItemT, OptionsT]):
 
         raise UsageError(f"{self.name} does not run on --engine yet; drop --engine")
 
+    def stream_refusal(self, options: OptionsT) -> str | None:
+        """Why a streamed run cannot honour ``options`` (a one-line message), or None; a large input is then
+        not streamed without ``--engine``."""
+        return None
+
     def stream_columns(self, columns: Sequence[str], options: OptionsT) -> bool:
         """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
         raise NotImplementedError

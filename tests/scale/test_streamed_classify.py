@@ -106,3 +106,19 @@ def test_kill_9_then_resume_of_a_streamed_classify_run(tmp_path):
     assert {r["part"] for r in records if r["session"] == 2} == set(range(6)) - before  # none redone
     table = _table(folder)
     assert list(table["item_id"]) == ids and set(table["status"]) == {"ok"}  # each item once, in order
+
+
+def test_a_parquet_input_streams_without_engine_unless_the_options_cannot(tmp_path, text_cli):
+    from labnb.flat.task import Classify, ClassifyOptions
+    from labnb.scale.engine import auto_engine
+
+    parquet = tmp_path / "reviews.parquet"
+    pd.DataFrame({"id": ["a", "b"], "text": ["Great", "Awful"], "expected_label": ["positive", "negative"]}) \
+        .to_parquet(parquet, index=False)
+    models = str(text_cli.models)
+    streams = ClassifyOptions(model="local", input=str(parquet), labels="config/labels/sentiment.yaml",
+                              models_config=models)
+    assert auto_engine(Classify(), streams) == "process"
+    by_column = ClassifyOptions(model="local", input=str(parquet), labels=None, labels_from_column="expected_label",
+                                models_config=models)
+    assert auto_engine(Classify(), by_column) is None  # the usual engine, which builds the label set first

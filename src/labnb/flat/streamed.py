@@ -32,12 +32,18 @@ class StreamedTexts:
         @property
         def _labels(self) -> LabelSet: ...
 
-    def load_labels(self, options: ClassifyOptions, folder: RunFolder | None = None) -> None:
+    def stream_refusal(self, options: ClassifyOptions) -> str | None:
         if options.single_text is not None:
-            raise UsageError("--engine reads an --input file; --single-text runs in this process")
+            return "--engine reads an --input file; --single-text runs in this process"
         if options.labels_from_column is not None:
-            raise UsageError("--engine does not take --labels-from-column (the label set would need every row "
-                             "first); give the labels with --labels FILE")
+            return ("--engine does not take --labels-from-column (the label set would need every row first); "
+                    "give the labels with --labels FILE")
+        return None
+
+    def load_labels(self, options: ClassifyOptions, folder: RunFolder | None = None) -> None:
+        refusal = self.stream_refusal(options)
+        if refusal:
+            raise UsageError(refusal)
         from labnb.flat.task import LABELS_SNAPSHOT
 
         assert folder is not None or options.labels is not None  # checked by ClassifyOptions.check
