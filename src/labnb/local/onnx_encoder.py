@@ -28,8 +28,8 @@ class OnnxEncoder:
         options.log_severity_level = 3
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # No memory patterns: ORT keeps one per input shape it has seen, and batches of one token length come
-        # in many shapes, so the process grew with every new one (398 -> 503 MB over 30,000 titles; flat at
-        # ~403 MB without). Measured in benchmarks/scale.py's notes (docs/guides/scale-with-ray.md).
+        # in many shapes, so the process grew with every new one (398 -> 495 MB over 16,000 titles; 385 -> 417
+        # MB without). Measurements: docs/guides/scale-with-ray.md, "Memory".
         options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(model_file), sess_options=options,
                                                     providers=["CPUExecutionProvider"])
