@@ -15,8 +15,8 @@ from labnb.inputs.itemrows import item_rows
 from labnb.inputs.labelcols import check_fields, parse_fields
 from labnb.store.runfolder import RunFolder
 
-if TYPE_CHECKING:
-    from labnb.flat.task import ClassifyOptions
+ClassifyOptions = Any  # labnb.flat.task.ClassifyOptions (which imports this module)
+LABELS_SNAPSHOT = "inputs/labels.yaml"  # the run's label set in its folder
 
 
 class StreamedTexts:
@@ -44,8 +44,6 @@ class StreamedTexts:
         refusal = self.stream_refusal(options)
         if refusal:
             raise UsageError(refusal)
-        from labnb.flat.task import LABELS_SNAPSHOT
-
         assert folder is not None or options.labels is not None  # checked by ClassifyOptions.check
         self.columns, self.label_column = options.columns, None
         self._use_labels(folder.file(LABELS_SNAPSHOT) if folder else Path(options.labels or ""))

@@ -27,7 +27,7 @@ from labnb.flat.items import (
 )
 from labnb.flat.labels import LabelSet, load_labels
 from labnb.flat.labels_from_column import gold_from_column, label_set_from, label_set_yaml
-from labnb.flat.streamed import StreamedTexts
+from labnb.flat.streamed import LABELS_SNAPSHOT, StreamedTexts
 from labnb.inputs.labelcols import parse_fields
 from labnb.parts.metrics import OneAnswerMetrics
 from labnb.parts.prompt import PromptFromFile
@@ -37,8 +37,6 @@ from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, JsonValue, TableColumns
-
-LABELS_SNAPSHOT = "inputs/labels.yaml"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Measured with a per-part probe (VmRSS, VmHWM, tracemalloc): a streamed run's Pyt
 after part (~43 MB traced), but glibc's malloc keeps the pages each part frees (its rows, DataFrame and
 Parquet buffers, the encoder's per-batch arrays, spread over the arenas of the encoder's threads):
 ``malloc_trim`` after a part gave 45-60 MB back (379-390 MB instead of 437 MB after the first part of
-100,000 products). The growth with the number of items was the encoder's (ONNX Runtime memory patterns,
+100,000 items). The growth with the number of items was the encoder's (ONNX Runtime memory patterns,
 turned off in ``labnb.local.onnx_encoder``); see docs/guides/scale-with-ray.md.
 """
 
