@@ -13,13 +13,13 @@ chat framing, completion projection and cache assumptions); ``check_shipped`` pr
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
-from assign_cat import prompts
 from assign_cat.products import Product
+from assign_cat.task import AssignCat
 from assign_cat.taxonomy import Taxonomy
 from labnb.answers import ANSWER_SHAPE, answer_schema
 from labnb.clients.requests import CHAT_FRAMING_TOKENS, batches
@@ -52,6 +52,7 @@ class Format:
     system: str
     schema: dict[str, Any]
     item_tokens: float  # mean tokens of one product's answer item, trailing comma included
+    user: Callable[[Sequence[Product]], str]  # the user turn of a batch (the shipped one, for every format)
 
 
 def _compact(obj: object) -> str:
@@ -78,7 +79,7 @@ def _previous_schema(taxonomy: Taxonomy) -> dict[str, Any]:
 
 
 def _positional_schema(taxonomy: Taxonomy) -> dict[str, Any]:
-    item = {"type": "integer", "enum": list(prompts.label_codes(taxonomy))}
+    item = {"type": "integer", "enum": list(taxonomy.codes)}
     return {"type": "object", "properties": {"r": {"type": "array", "items": item}}, "required": ["r"],
             "additionalProperties": False}
 
@@ -88,20 +89,23 @@ def formats(entry: ModelEntry, taxonomy: Taxonomy) -> list[Format]:
     def n(text: str) -> int:
         return tokens.count(entry, text)
 
-    codes = prompts.label_codes(taxonomy)
-    shipped = prompts.render_system(taxonomy)
+    codes = taxonomy.codes
+    task = AssignCat(taxonomy)
+    shipped = task.render_system()
     previous = PREVIOUS_SYSTEM.format(name=taxonomy.name, version=taxonomy.version,
                                       taxonomy=_previous_taxonomy(taxonomy), answer_shape=PREVIOUS_SHAPE)
     positional = shipped.replace(f"one entry per product, in the form {ANSWER_SHAPE}, where n is the "
                                  "product's number as given and k the number of its subcategory", POSITIONAL_RULE)
     if positional == shipped:
-        raise RuntimeError("prompts.SYSTEM_TEMPLATE changed: update the positional variant in format_whatif.py")
+        raise RuntimeError("src/assign_cat/prompts/assign-cat.yaml changed: update the positional variant in "
+                           "format_whatif.py")
     return [
-        Format(SHIPPED, shipped, answer_schema(prompts.label_codes(taxonomy)),
-               mean(n(_compact({"n": 10, "k": k}) + ",") for k in codes)),
+        Format(SHIPPED, shipped, answer_schema(taxonomy.codes),
+               mean(n(_compact({"n": 10, "k": k}) + ",") for k in codes), task.render_user),
         Format(PREVIOUS, previous, _previous_schema(taxonomy),
-               mean(n(_compact({"n": 10, "c": c, "s": s}) + ",") for c, s in codes.values())),
-        Format(POSITIONAL, positional, _positional_schema(taxonomy), mean(n(f"{k},") for k in codes)),
+               mean(n(_compact({"n": 10, "c": c, "s": s}) + ",") for c, s in codes.values()), task.render_user),
+        Format(POSITIONAL, positional, _positional_schema(taxonomy), mean(n(f"{k},") for k in codes),
+               task.render_user),
     ]
 
 
@@ -113,7 +117,7 @@ def project_format(entry: ModelEntry, fmt: Format, products: Sequence[Product], 
 
     groups = batches(products, size)
     prefix = n(fmt.system) + n(_compact(fmt.schema))
-    inputs = sum(prefix + n(prompts.render_user(group)) + CHAT_FRAMING_TOKENS for group in groups)
+    inputs = sum(prefix + n(fmt.user(group)) + CHAT_FRAMING_TOKENS for group in groups)
     outputs = round(sum(3 + fmt.item_tokens * len(group) for group in groups))
     return priced(entry, len(groups), inputs, outputs, prefix, concurrency)
 

@@ -9,19 +9,20 @@ exactly the union of its products' candidates.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from assign_cat import deep_prompts
 from assign_cat.candidates import CandidateFinder, Candidates, file_sha256
 from assign_cat.products import Product
-from assign_cat.taxonomy import DeepTaxonomy, Node
-from labnb.answers import answer_schema
+from assign_cat.taxonomy import SEPARATOR, DeepTaxonomy, Node
 from labnb.store.jsonio import read_jsonl
 from labnb.store.results import ItemResult
-from labnb.task import Choice, Ranker
+from labnb.task import Choice, JsonValue, Ranker
+
+if TYPE_CHECKING:  # pandas and scikit-learn are imported when a run is scored
+    import pandas as pd
 
 DEEP_COLUMNS = ("path", "depth")
 
@@ -77,23 +78,17 @@ class DeepLabels:
         codes = self.candidates(products)
         return None if codes is None else {code: self.choices[code] for code in codes}
 
-    def request_record(self, products: Sequence[Product]) -> dict[str, Any]:
+    def request_record(self, products: Sequence[Product]) -> dict[str, JsonValue]:
         if not self.retrieves:
             return {}
         return {"candidates": {p.product_id: list(self.shortlists[p.product_id].node_ids) for p in products}}
 
-    def render_system(self, *, explain: bool = False) -> str:
-        return deep_prompts.render_system(self.taxonomy, None if self.retrieves else self.nodes, explain=explain)
-
-    def render_user(self, products: Sequence[Product]) -> str:
-        return deep_prompts.render_user(self.taxonomy, products, self.candidates(products))
-
-    def templates(self, *, explain: bool = False) -> dict[str, Any]:
-        out = deep_prompts.templates(self.taxonomy, self.render_system(explain=explain),
-                                     answer_schema(self.choices, explain=explain), explain=explain,
-                                     per_request=self.retrieves, k=self.k)
-        out["label_codes"] = {str(code): node.id for code, node in self.nodes.items()}
-        return out
+    def listing(self, codes: Mapping[int, Node]) -> str:
+        """One ``  k: path`` line per node, in number order, its path below the root (descriptions, where the
+        file has them, after " - "): the prompt's ``labels`` or a request's ``candidates``."""
+        depth = self.taxonomy.root_depth
+        return "\n".join(f"  {k}: {SEPARATOR.join(node.path[depth:])}"
+                         + (f" - {node.description}" if node.description else "") for k, node in sorted(codes.items()))
 
     def whole(self) -> DeepLabels:
         """These labels with every node offered in every request (retrieval off)."""
@@ -142,7 +137,7 @@ class DeepLabels:
                 row["expected_category"], row["expected_subcategory"] = top, gold.id
         return row
 
-    def write_metrics(self, run_dir: Path) -> dict[str, Any]:
+    def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """The two-level scores on (top-level node, node) plus the deep ones; metrics.json and the
         category-level confusion matrix."""
         import pandas as pd
@@ -156,7 +151,8 @@ class DeepLabels:
         matrix.to_csv(outputs / "confusion_matrix.csv")
         return metrics
 
-    def score(self, rows: Any, shortlists: dict[str, list[str]] | None = None) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame, shortlists: dict[str, list[str]] | None = None) -> tuple[dict[str, JsonValue],
+                                                                                             pd.DataFrame]:
         """The metrics and the category-level confusion matrix of rows (a ``weight`` column: summed counts)."""
         from assign_cat.deep_metrics import deep_metrics
         from assign_cat.metrics import compute_metrics, confusion_matrix

@@ -9,22 +9,28 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
-from assign_cat.inputs import AssignCatOptions, ProductInputs
+from assign_cat.inputs import PROMPTS, AssignCatOptions, ProductInputs
 from assign_cat.products import Product
 from assign_cat.taxonomy import load_deep
-from labnb.errors import UsageError
+from labnb.parts.prompt import PromptFromFile
+from labnb.prompting import answer_format_text
 from labnb.store.results import ItemResult
 from labnb.task import Choice, JsonValue, Ranker
 
+if TYPE_CHECKING:  # pandas is imported when a run is scored
+    import pandas as pd
 
-class DeepAssignCat(ProductInputs):
+
+class DeepAssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
     """Catalog products into any node of Google's or Shopify's taxonomy (candidate shortlists when large)."""
 
     snapshot_name = "inputs/taxonomy.txt"
     details = DEEP_COLUMNS
+    prompt_file = PROMPTS / "assign-cat-deep.yaml"
+    prompt_extra_variables = ("taxonomy", "candidates")
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,19 +83,31 @@ class DeepAssignCat(ProductInputs):
     def answer_text(self, row: dict[str, str]) -> str:
         return row.get("path") or row.get("subcategory", "")
 
-    def render_system(self, *, explain: bool = False) -> str:
-        return self.labels.render_system(explain=explain)
+    # --- the prompt: assign_cat/prompts/assign-cat-deep.yaml (labnb.parts.prompt) ----------------------------------
+    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
+        """``labels``: every node when every request offers every node (else empty: requests list their own);
+        ``taxonomy``: its name, version and root; ``answer_format`` answers with a category's number."""
+        deep = self.labels
+        tax = deep.taxonomy
+        return {**super().prompt_variables(explain=explain),
+                "labels": "" if deep.retrieves else deep.listing(deep.nodes),
+                "taxonomy": {"name": tax.name, "version": tax.version or "unstated",
+                             "root": tax.root.path_text if tax.root else ""},
+                "answer_format": answer_format_text(self.item_noun, "category", explain=explain)}
 
-    def render_user(self, items: Sequence[Product]) -> str:
-        return self.labels.render_user(items)
+    def batch_variables(self, items: Sequence[Product]) -> dict[str, JsonValue]:
+        """``candidates``: the nodes this request offers (its products' shortlists), else empty."""
+        codes = self.labels.candidates(items)
+        return {"candidates": "" if codes is None else self.labels.listing(codes)}
+
+    def prompt_file_refusal(self) -> str | None:
+        # an example's node is often outside the candidates a request offers
+        return ("--prompt and --examples with an LLM need the two-level XML taxonomy; on Google's or Shopify's "
+                "taxonomy only --model local takes --examples (it learns from them)")
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        return self.labels.templates(explain=explain)
-
-    def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        # the prompt files list a two-level taxonomy; deep requests list their own candidates
-        raise UsageError("--prompt and --examples with an LLM need the two-level XML taxonomy; on Google's or "
-                         "Shopify's taxonomy only --model local takes --examples (it learns from them)")
+        deep = self.labels
+        return {**super().prompt_templates(explain=explain), "candidates": deep.k if deep.retrieves else None}
 
     def row(self, item: Product, result: ItemResult, with_gold: bool) -> dict[str, str]:
         return self.labels.row(item, result, with_gold)
@@ -97,5 +115,5 @@ class DeepAssignCat(ProductInputs):
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         return self.labels.write_metrics(run_dir)
 
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
         return self.labels.score(rows)

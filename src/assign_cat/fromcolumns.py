@@ -18,7 +18,7 @@ from lxml import etree
 from assign_cat.products import Product
 from assign_cat.taxonomy import Category, Subcategory, Taxonomy
 from labnb.errors import UsageError
-from labnb.inputs.labelspace import column_value, distinct, find_column, parse_columns, slug_ids
+from labnb.inputs.labelspace import column_value, distinct, find_column, parse_columns, require_columns, slug_ids
 
 OPTION = "--taxonomy-from-columns"
 
@@ -30,11 +30,7 @@ def label_columns(text: str) -> tuple[str, str]:
 
 def gold_from_columns(products: Sequence[Product], columns: tuple[str, str], source: str | Path) -> list[Product]:
     """The products with ``columns`` as their gold (category, subcategory) and no longer among their fields."""
-    present = {k for p in products for k in (*p.extra, *p.withheld)}
-    for name in columns:
-        if find_column(name, present) is None:
-            shown = ", ".join(sorted(present))[:200] or "none"
-            raise UsageError(f"{OPTION}: {source} has no column '{name}' (its other columns: {shown})")
+    require_columns(columns, {k for p in products for k in (*p.extra, *p.withheld)}, OPTION, source)
     out = []
     for p in products:
         fields = {**p.extra, **p.withheld}

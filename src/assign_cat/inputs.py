@@ -12,12 +12,11 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from assign_cat.candidates import DEFAULT_CANDIDATES
 from assign_cat.fromcolumns import label_columns
 from assign_cat.products import GOLD_FIELDS, KNOWN_FIELDS, Product, load_products, products_of_rows, single_product
-from assign_cat.prompts import FIELD_CHARS
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import column_split, parse_fields
 from labnb.run.options import PROJECT_ROOT, RunOptions
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 GOLD_COLUMNS = ("expected_category", "expected_subcategory")
+PROMPTS = Path(__file__).with_name("prompts")  # the built-in prompts: their only copy, shipped with the code
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,10 @@ class ProductInputs(Task[Product, AssignCatOptions]):
     label_noun = "category"
     labels_option = "taxonomy"
     summary_metrics = ("category_accuracy",)
-    # --prompt and --examples: the two-level prompt file (a deep taxonomy takes --examples for the local model)
-    prompt_file = PROJECT_ROOT / "config" / "prompts" / "assign-cat.yaml"
-    prompt_extra_variables = ("taxonomy",)
-    prompt_text_chars = FIELD_CHARS
+    # the two-level taxonomy's prompt file (the deep task has its own)
+    prompt_file = PROMPTS / "assign-cat.yaml"
+    prompt_extra_variables: ClassVar[tuple[str, ...]] = ("taxonomy",)
+    prompt_text_chars = 300  # a title is cut there in the prompt, like every offered field
     snapshot_name: ClassVar[str]  # the taxonomy's copy in the run folder
     details: ClassVar[tuple[str, ...]] = ()  # answer columns after the framework's
 
@@ -164,7 +164,7 @@ class ProductInputs(Task[Product, AssignCatOptions]):
         self.offered_columns, self.withheld_columns = [c for c in columns if c and c.casefold() not in known], []
         return any(c.casefold() in GOLD_FIELDS for c in columns)
 
-    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: AssignCatOptions,
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, object]]], options: AssignCatOptions,
                       first_index: int) -> list[Product]:
         return self.with_gold(products_of_rows(path, rows, fields=parse_fields(options.fields),
                                                title_column=options.title_column, first_index=first_index))

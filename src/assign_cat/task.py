@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from assign_cat import prompts
 from assign_cat.fromcolumns import gold_from_columns, label_columns, taxonomy_from, taxonomy_xml
 from assign_cat.gold import resolve_gold
 from assign_cat.inputs import AssignCatOptions, ProductInputs
@@ -19,14 +18,19 @@ from assign_cat.products import Product, load_products
 from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_taxonomy
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import parse_fields
+from labnb.inputs.labelspace import built_note
+from labnb.parts.prompt import PromptFromFile
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, Group, JsonValue, Task
 
+if TYPE_CHECKING:  # pandas is imported when a run is scored
+    import pandas as pd
+
 __all__ = ["AssignCat", "AssignCatOptions"]
 
 
-class AssignCat(ProductInputs):
+class AssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
     """Catalog products into a taxonomy: (category, subcategory) of a two-level XML one, or any node of
     Google's or Shopify's."""
 
@@ -70,10 +74,9 @@ class AssignCat(ProductInputs):
                                                sheet=options.sheet, fields=parse_fields(options.fields)),
                                  options.input)
         examples = self.labelled(load_products(Path(options.examples)), options.examples) if options.examples else []
-        source = options.input + (f" and {options.examples}" if options.examples else "")
         self.taxonomy = taxonomy_from([*products, *examples], Path(options.input).stem)
-        self.taxonomy_source = taxonomy_xml(self.taxonomy, f"Built by --taxonomy-from-columns "
-                                            f"{','.join(columns)} from {source}.")
+        self.taxonomy_source = taxonomy_xml(self.taxonomy, built_note("--taxonomy-from-columns", ",".join(columns),
+                                                                      options.input, options.examples))
         self.taxonomy_path = None
         self.__dict__.pop("_choices", None)
         limit = options.limit
@@ -151,28 +154,31 @@ class AssignCat(ProductInputs):
         sub = next(s for s in cat.subcategories if s.id == row["subcategory"])
         return f"{cat.name} > {sub.name}"
 
-    def render_system(self, *, explain: bool = False) -> str:
-        return prompts.render_system(self._tax, explain=explain)
-
-    def render_user(self, items: Sequence[Product]) -> str:
-        return prompts.render_user(items)
-
-    def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        return prompts.templates(self._tax, explain=explain)
-
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         from assign_cat.metrics import write_metrics  # scikit-learn is imported when a run is scored
 
         return write_metrics(run_dir)
 
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
         from assign_cat.metrics import compute_metrics, confusion_matrix
 
         return compute_metrics(rows, self._tax), confusion_matrix(rows, self._tax)
 
+    # --- the prompt: assign_cat/prompts/assign-cat.yaml (labnb.parts.prompt) ----------------------------------
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        return {"labels": prompts.render_taxonomy(self._tax),
+        """``labels``: each category as ``Name - description``, its subcategories indented below as
+        ``k: Name - description``; ``taxonomy``: its name and version."""
+        lines, k = [], 0
+        for cat in self._tax.categories:
+            lines.append(cat.name + (f" - {cat.description}" if cat.description else ""))
+            for sub in cat.subcategories:
+                k += 1
+                lines.append(f"  {k}: {sub.name}" + (f" - {sub.description}" if sub.description else ""))
+        return {**super().prompt_variables(explain=explain), "labels": "\n".join(lines),
                 "taxonomy": {"name": self._tax.name, "version": self._tax.version}}
+
+    def code_record(self, choice: Choice) -> JsonValue:
+        return [choice.answer["category"], choice.answer["subcategory"]]
 
     def row(self, item: Product, result: ItemResult, with_gold: bool) -> dict[str, str]:
         row = {"product_id": item.product_id, "title": item.title, "category": result.answer.get("category", ""),

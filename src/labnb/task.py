@@ -13,13 +13,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     import argparse
 
     import pandas as pd
 
+    from labnb.fewshot import ExampleSet, Leakage
     from labnb.local.retrieval import RetrievalIndex
     from labnb.run.options import RunOptions
     from labnb.store.results import ItemResult
@@ -111,11 +112,34 @@ class Item(Protocol):
 
 
 ItemT = TypeVar("ItemT", bound=Item)
+
+
+class RunPrompting(Protocol):
+    """A run's prompt file and examples as the framework uses them (``labnb.prompting.setup.Prompting``)."""
+
+    examples: ExampleSet | None
+    leakage: Leakage
+
+    def system(self, task: Task, *, explain: bool) -> str: ...
+
+    def user(self, task: Task, items: Sequence[Item], *, explain: bool) -> str: ...
+
+    def example_ids(self, items: Sequence[Item]) -> list[str]: ...
+
+    def record(self, system: str) -> dict[str, JsonValue]: ...
+
+    def snapshot(self, folder: RunFolder) -> None: ...
+
+    def summary(self) -> dict[str, JsonValue]: ...
+
+    def warning(self, noun: str) -> str | None: ...
 OptionsT = TypeVar("OptionsT", bound="RunOptions")
 
 
 class Task(ABC, Generic[ItemT, OptionsT]):
-    """A use case. Subclasses set the class attributes and implement the abstract methods."""
+    """A use case. Subclasses set the class attributes and implement the abstract methods, or compose the
+    parts of ``labnb.parts`` that implement them: ``PromptFromFile`` (the prompt, from the task's prompt
+    file: its only copy) and ``OneAnswerMetrics`` (the scores of one answer column)."""
 
     name: ClassVar[str]  # the use case, the run-id prefix by default
     item_noun: ClassVar[str]  # keys such as <noun>s_processed and messages use it
@@ -140,7 +164,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     prompt_file: ClassVar[Path | None] = None
     prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
     prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
-    prompting: Any = None  # the run's labnb.prompting.setup.Prompting, set by the plan (None: built-in prompt)
+    prompting: RunPrompting | None = None  # the run's --prompt/--examples, set by the plan (None: built-in prompt)
     cascading: bool = False  # set by the plan for --escalate-to: the table gets the first model's columns
     labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists
 
@@ -216,7 +240,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
         raise NotImplementedError
 
-    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, Any]]], options: OptionsT,
+    def items_of_rows(self, path: Path, rows: list[tuple[int, dict[str, object]]], options: OptionsT,
                       first_index: int) -> list[ItemT]:
         """The items of numbered rows of one part of ``path`` (``first_index``: the file position of the
         first, for default ids); a bad row is a one-line InputError."""
@@ -250,7 +274,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         paths); None: the framework's scoring of every choice. Loads the index on first use."""
         return None
 
-    def whole(self) -> Task | None:
+    def whole(self) -> Task[ItemT, OptionsT] | None:
         """The same task offering every choice in every request, to price what retrieval saves; None when
         it already does."""
         return None
@@ -276,6 +300,16 @@ class Task(ABC, Generic[ItemT, OptionsT]):
         """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
         return {}
 
+    def batch_variables(self, items: Sequence[ItemT]) -> dict[str, JsonValue]:
+        """Variables of its own (named in ``prompt_extra_variables``) the user template gets for ``items``,
+        e.g. the candidates this request offers."""
+        return {}
+
+    def prompt_file_refusal(self) -> str | None:
+        """Why this task's requests cannot be rendered from ``--prompt``/``--examples`` (None: they can);
+        the framework refuses the run with it when an LLM would render one."""
+        return None
+
     # --- outputs --------------------------------------------------------------------------------
     def table(self) -> TableColumns:
         """The task's own columns of classifications.csv (the framework adds status, errors, confidence…)."""
@@ -296,7 +330,7 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
         """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
 
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
         """Metrics and confusion matrix of rows whose ``weight`` column counts how many rows each stands for
         (a streamed run sums them over its parts)."""
         raise NotImplementedError

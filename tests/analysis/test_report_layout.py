@@ -34,3 +34,19 @@ def test_a_paid_run_beside_a_free_one_plots_cost_with_both_points_and_the_agreei
     html = write_report([a, b], tmp_path / "r.html").read_text()
     assert 'alt="cost vs accuracy"' in html and 'alt="latency"' in html and "Too few calls" not in html
     assert "The runs agree on every product they share." in html
+
+
+def test_without_matplotlib_the_report_keeps_its_tables_and_says_in_one_line_why_it_has_no_chart(tmp_path,
+                                                                                                 monkeypatch):
+    from labnb.analysis import pngfig
+
+    monkeypatch.setattr(pngfig, "Figure", None)  # as when `import matplotlib` fails (it is not in requirements.txt)
+    answers = [(f"p{i}", f"t{i}", "a/a1", "a/a1" if i % 2 else "b/b1") for i in range(10)]
+    a = make_run(tmp_path, "run-a", answers, cost=0.0)
+    b = make_run(tmp_path, "run-b", answers, cost=0.02)
+    html = write_report([a, b], tmp_path / "r.html").read_text()
+    assert "<img" not in html
+    # the top note, then in place of each chart: cost, two confusion matrices, latency (5 in all)
+    assert html.count(pngfig.MISSING) == 5
+    assert "No latencies recorded" not in html and "no gold labels" not in html and "Every run cost" not in html
+    assert "The runs agree on every product they share." in html and "<table" in html

@@ -39,3 +39,15 @@ def test_twenty_four_cells_each_get_a_row_and_one_scatter(tmp_path):
     assert len(page.xpath("//section[1]//tbody/tr")) == 24
     assert [img.get("alt") for img in page.iter("img")] == ["cost against accuracy", "accuracy per category"]
     assert page.xpath("//section[1]//tbody/tr[1]/td[@class='num']")[0].text_content() == "1"
+
+
+def test_without_matplotlib_the_leaderboard_stays_and_one_line_says_why_there_is_no_chart(tmp_path, monkeypatch):
+    from labnb.analysis import pngfig
+
+    monkeypatch.setattr(pngfig, "Figure", None)  # as when `import matplotlib` fails (it is not in requirements.txt)
+    board = board_of(tmp_path, [("x", PAIR_X, 0.0), ("y", PAIR_Y, 0.001)])
+    page = lxml.html.fromstring(render(board, "exp"))
+    assert list(page.iter("img")) == []
+    notes = [p.text_content() for p in page.xpath("//p[@class='note']")]
+    assert notes.count(pngfig.MISSING) == 3  # the top note, cost against accuracy, accuracy per category
+    assert len(page.xpath("//section[1]//tbody/tr")) == 2

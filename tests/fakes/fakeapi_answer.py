@@ -1,7 +1,7 @@
 """How the fake API (tests/fakes/fakeapi.py) reads a request and decides its answer.
 
-Understands the prompts of ``assign_cat.prompts``: the taxonomy rendered in the system prompt,
-numbered product lines in the user turn, and the answer schema: a subcategory number ``k`` (the
+Understands the prompts of assign-cat's prompt files (src/assign_cat/prompts/): the taxonomy rendered in the
+system prompt, numbered product lines in the user turn, and the answer schema: a subcategory number ``k`` (the
 current format, `Category name` lines with `  k: Subcategory name` lines) or ``c``/``s`` id enums.
 """
 

@@ -44,3 +44,14 @@ def test_pip_install_puts_the_commands_on_the_path_and_the_snippet_imports(tmp_p
     assert done.returncode == 0, done.stderr
     count, rows, where = done.stdout.split()
     assert (count, rows) == ("1", "8") and where.startswith(str(venv))
+    # the built-in prompts are files shipped with the code (their only copy), not config/ beside a checkout
+    prompts = ("from assign_cat.deep_task import DeepAssignCat\nfrom assign_cat.task import AssignCat\n"
+               "from labnb.flat.task import Classify\n"
+               "for task in (AssignCat, DeepAssignCat, Classify): print(task.prompt_file, task.prompt_file.is_file())")
+    shipped = subprocess.run([str(bin_ / "python"), "-c", prompts], capture_output=True, text=True, env=env,
+                             cwd=tmp_path)
+    assert shipped.returncode == 0, shipped.stderr
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    files = ("assign_cat/prompts/assign-cat.yaml", "assign_cat/prompts/assign-cat-deep.yaml",
+             "labnb/flat/classify.yaml")
+    assert [line.split() for line in shipped.stdout.splitlines()] == [[str(site / name), "True"] for name in files]

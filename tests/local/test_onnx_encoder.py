@@ -56,6 +56,16 @@ def test_a_vector_does_not_depend_on_the_lengths_of_the_texts_batched_with_it(em
     assert np.abs(embedder.encode(TEXTS[:3] * 40)[:3] - together[:3]).max() < 1e-6
 
 
+def test_the_session_keeps_no_memory_arena_and_encoding_hands_freed_memory_back(embedder, monkeypatch):
+    # ORT's arena kept every batch's largest activations for the process's life (benchmarks/local_encoders.py)
+    assert embedder.model.session.get_session_options().enable_cpu_mem_arena is False
+    trims = []
+    monkeypatch.setattr("labnb.local.embedder.release_free_memory", lambda: trims.append(1))
+    embedder.encode(["Whey Protein 2 lb", "Zinc 50 mg"])
+    embedder.encode([])  # nothing encoded: nothing to hand back
+    assert trims == [1]
+
+
 def test_batches_hold_one_length_each_longest_first_within_the_token_budget():
     assert length_batches([3, 5, 3, 5, 4, 3], tokens=6) == [[1], [3], [4], [0, 2], [5]]
     assert length_batches([10] * 5, tokens=25) == [[0, 1], [2, 3], [4]]

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from assign_cat.products import Product, load_products
-from assign_cat.prompts import label_codes
 from assign_cat.task import AssignCat
 from labnb.batchapi import BatchItem, BatchJob, BatchPart, BatchProvider, ItemResult
 from labnb.clients import ChatResponse
@@ -72,7 +71,7 @@ def settle(builder, products, item):
 
 
 def test_a_settled_answer_has_one_batch_call_and_every_row_points_at_it(builder):
-    daily_immune = next(k for k, pair in label_codes(builder.task.taxonomy).items() if pair[1] == "daily-immune")
+    daily_immune = next(k for k, pair in builder.task.taxonomy.codes.items() if pair[1] == "daily-immune")
     data = {"r": [{"n": 1, "k": daily_immune}, {"n": 2, "k": 999}]}
     outcome = settle(builder, PRODUCTS, ItemResult("g000003", answer(data)))
     [call] = outcome.calls

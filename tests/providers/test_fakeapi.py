@@ -16,7 +16,7 @@ from fakeapi import FakeAPIServer, Fault
 from fakeapi_wire import REFUSAL
 
 from assign_cat.products import Product
-from assign_cat.prompts import label_codes, render_system, render_user
+from assign_cat.task import AssignCat
 from assign_cat.taxonomy import Category, Subcategory, Taxonomy
 from labnb.answers import answer_schema
 
@@ -124,13 +124,14 @@ def test_real_prompts_get_valid_labels_from_oracle_labels_and_default(server):
     ))
     products = [Product("a", "Vitamin D drops 20 ml"), Product("b", "Whey protein powder", description="1 kg | tub"),
                 Product("c", "Mystery box"), Product("d", "Gift card")]
-    system, user = render_system(taxonomy, explain=True), render_user(products)
+    task = AssignCat(taxonomy)
+    system, user = task.render_system(explain=True), task.render_user(products)
     server.labels = {"Gift card": ("sports-nutrition", "creatine")}
     server.taxonomy_pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
     out = oai(server).chat.completions.create(model="m", messages=[
         {"role": "system", "content": system}, {"role": "user", "content": user}], response_format={
         "type": "json_schema", "json_schema": {"name": "a", "strict": True,
-                                               "schema": answer_schema(label_codes(taxonomy), explain=True)}})
+                                               "schema": answer_schema(taxonomy.codes, explain=True)}})
     # Subcategory numbers in document order: 1 vitamin-c, 2 vitamin-d, 3 protein-powder, 4 creatine.
     assert json.loads(out.choices[0].message.content) == {"r": [
         {"n": 1, "k": 2, "why": "fake reason"},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from assign_cat import prompts
 from assign_cat.products import Product
+from assign_cat.task import AssignCat
 from assign_cat.taxonomy import load_taxonomy
 from conftest import ROOT
 from labnb.answers import answer_schema
@@ -20,7 +20,7 @@ PRODUCTS = [Product("a", "Zinc Picolinate 50 mg"), Product("b", "Whey Protein Is
 
 def ask(cli, alias: str, logprobs: bool):
     entry = load_models_config(cli.models).get(alias)
-    request = ChatRequest(prompts.render_system(TAXONOMY), prompts.render_user(PRODUCTS),
+    request = ChatRequest(AssignCat(TAXONOMY).render_system(), AssignCat(TAXONOMY).render_user(PRODUCTS),
                           answer_schema(TAXONOMY.codes), logprobs=logprobs)
 
     async def call():

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from assign_cat import prompts
 from assign_cat.products import Product
 from assign_cat.task import AssignCat
 from assign_cat.taxonomy import load_taxonomy
@@ -21,7 +20,7 @@ def taxonomy():
 
 @pytest.fixture(scope="module")
 def code(taxonomy):
-    numbers = {sub: k for k, (_, sub) in prompts.label_codes(taxonomy).items()}
+    numbers = {sub: k for k, (_, sub) in taxonomy.codes.items()}
     return numbers.__getitem__
 
 
@@ -39,7 +38,7 @@ PRODUCTS = [Product("a", "Echinacea Tincture"), Product("b", "Whey Isolate"), Pr
 
 
 def test_subcategory_numbers_follow_document_order(taxonomy):
-    codes = prompts.label_codes(taxonomy)
+    codes = taxonomy.codes
     pairs = [(c.id, s.id) for c in taxonomy.categories for s in c.subcategories]
     assert list(codes) == list(range(1, len(pairs) + 1)) and list(codes.values()) == pairs
     assert set(codes.values()) == taxonomy.pairs  # every number is a valid pair, every pair has a number
@@ -62,7 +61,7 @@ def test_an_unknown_number_is_kept_as_invalid_not_fixed(taxonomy, code):
     a, b = parsed.results["a"], parsed.results["b"]
     assert (*pair(a), a.status, a.error_type) == ("", "", "invalid", "invalid_label")
     assert a.raw_response == '{"n":1,"k":999}' and "k=999 is not a subcategory number" in a.error
-    assert (b.status, b.answer["subcategory"]) == ("ok", prompts.label_codes(taxonomy)[12][1])  # "12" is read as 12
+    assert (b.status, b.answer["subcategory"]) == ("ok", taxonomy.codes[12][1])  # "12" is read as 12
     assert parsed.problem == ""
 
 
@@ -79,15 +78,16 @@ def test_missing_products_and_shape_problems(taxonomy, code):
 
 
 def test_schema_enum_is_the_subcategory_numbers_and_the_prefix_is_stable(taxonomy):
-    schema = answer_schema(prompts.label_codes(taxonomy))
+    schema = answer_schema(taxonomy.codes)
     item = schema["properties"]["r"]["items"]
     assert item["properties"]["k"] == {"type": "integer", "enum": list(range(1, len(taxonomy.pairs) + 1))}
     assert item["required"] == ["n", "k"] and item["additionalProperties"] is False
-    system = prompts.render_system(taxonomy)
-    assert system == prompts.render_system(taxonomy)
+    task = AssignCat(taxonomy)
+    system = task.render_system()
+    assert system == AssignCat(taxonomy).render_system()
     first = taxonomy.categories[0]
     assert f"\n{first.name} - {first.description}\n  1: {first.subcategories[0].name} - " in system
-    user = prompts.render_user([Product("x", "Fish Oil", "Omega\n3", extra={"brand": "Nordic"})])
+    user = task.render_user([Product("x", "Fish Oil", "Omega\n3", extra={"brand": "Nordic"})])
     assert user == "Classify this product:\n1. Fish Oil | description: Omega 3 | brand: Nordic"
-    codes = prompts.templates(taxonomy)["label_codes"]
+    codes = task.prompt_templates()["label_codes"]
     assert codes["1"] == [first.id, first.subcategories[0].id] and len(codes) == len(taxonomy.pairs)

@@ -1,4 +1,4 @@
-"""Prompt files: the shipped file renders today's prompts byte for byte; every error is one line."""
+"""Prompt files: a copy of the shipped file renders the built-in prompt; examples; every error is one line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from assign_cat import prompts
 from assign_cat.products import load_products
 from assign_cat.task import AssignCat
 from conftest import ROOT
@@ -14,9 +13,9 @@ from labnb.errors import InputError
 from labnb.fewshot import ExampleSet, ShotSelector, ShotSettings
 from labnb.prompting import load_prompt_file
 from labnb.prompting.setup import Prompting, load_examples
+from tasks.test_assign_cat_prompt_files import GOLDEN
 
 TASK = AssignCat(ROOT / "config" / "taxonomy.xml")
-TAXONOMY = TASK.taxonomy
 PRODUCTS = load_products(ROOT / "data" / "sample_products.csv")
 
 
@@ -33,26 +32,26 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("explain", [False, True])
-def test_shipped_prompt_is_byte_identical_to_the_built_in_one(explain):
-    prompting = shipped()
+def test_a_copy_of_the_shipped_file_given_with_prompt_renders_the_built_in_prompt(tmp_path):
+    copy = write(tmp_path, TASK.prompt_file.read_text(encoding="utf-8"))
+    prompting = Prompting(load_prompt_file(copy, extra_variables=TASK.prompt_extra_variables))
     assert not prompting.prompt.appends_answer_format
-    assert prompting.system(TASK, explain=explain) == prompts.render_system(TAXONOMY, explain=explain)
+    for explain in (False, True):
+        assert prompting.system(TASK, explain=explain) == GOLDEN[f"two-level/system/explain={explain}"]
     for size in (1, 7, len(PRODUCTS)):
-        batch = PRODUCTS[:size]
-        assert prompting.user(TASK, batch, explain=explain) == prompts.render_user(batch)
+        assert prompting.user(TASK, PRODUCTS[:size], explain=False) == GOLDEN[f"two-level/user/sample[:{size}]"]
 
 
 def test_examples_render_in_the_prefix_when_fixed_and_before_the_items_otherwise():
     examples = load_examples(TASK, ROOT / "data" / "sample_products.csv").examples
     system = shipped(fixed=examples[2:3]).system(TASK, explain=False)
-    assert system == prompts.render_system(TAXONOMY).replace(
+    assert system == GOLDEN["two-level/system/explain=False"].replace(
         "\n\nAnswer with JSON", "\n\nExamples of classified products, each followed by the number of its "
         "subcategory:\nVitamin D3 Liquid Drops 1000 IU – Unflavoured, 30 ml | brand: Pürelab => 2\n\nAnswer with JSON")
     user = shipped(examples=examples[2:3]).user(TASK, PRODUCTS[:1], explain=False)
     assert user == ("Examples of classified products, each followed by the number of its subcategory:\n"
                     "Vitamin D3 Liquid Drops 1000 IU – Unflavoured, 30 ml | brand: Pürelab => 2\n\n"
-                    + prompts.render_user(PRODUCTS[:1]))
+                    + GOLDEN["two-level/user/sample[:1]"])
 
 
 def test_a_template_without_answer_format_gets_it_appended(tmp_path):

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from assign_cat import prompts
 from assign_cat.products import load_products
 from assign_cat.task import AssignCat
 from conftest import ROOT
+from tasks.test_assign_cat_prompt_files import GOLDEN
 
 SAMPLE = ROOT / "data" / "sample_products.csv"
-SHIPPED = ROOT / "config" / "prompts" / "assign-cat.yaml"
+SHIPPED = AssignCat.prompt_file
 TASK = AssignCat(ROOT / "config" / "taxonomy.xml")
 
 
@@ -50,10 +50,10 @@ def test_a_prompt_file_is_snapshotted_recorded_and_replayed(cli, fake_api, tmp_p
     run = first.run_dir
     assert (run / "inputs" / "prompt.yaml").read_bytes() == prompt.read_bytes()
     sent = chat_requests(fake_api)[0]["messages"]
-    expected_system = prompts.render_system(TASK.taxonomy).replace(
+    expected_system = GOLDEN["two-level/system/explain=False"].replace(
         "You classify the products of an online shop", "You are a careful merchandiser. You classify the products")
     assert sent[0]["content"] == expected_system
-    assert sent[1]["content"] == prompts.render_user(load_products(tmp_path / "in.csv"))
+    assert sent[1]["content"] == TASK.render_user(load_products(tmp_path / "in.csv"))
     recorded = first.json("inputs/prompt_templates.json")
     assert recorded["prompt_file"]["sha256"] == hashlib.sha256(prompt.read_bytes()).hexdigest()
     assert recorded["rendered_system_prompt"] == expected_system
@@ -72,8 +72,9 @@ def test_no_prompt_file_sends_todays_prompt_and_openai_rows_carry_confidence(cli
     result = cli("--input", str(products), "--batch-size", "2")
     assert result.code == 0, result.err
     body = chat_requests(fake_api)[0]
-    assert body["messages"][0]["content"] == prompts.render_system(TASK.taxonomy)
-    assert body["messages"][1]["content"] == prompts.render_user(load_products(products))
+    # today's prompt, byte for byte, rendered from the shipped prompt file
+    assert body["messages"][0]["content"] == GOLDEN["two-level/system/explain=False"]
+    assert body["messages"][1]["content"] == GOLDEN["two-level/user/sample[:2]"]
     assert body["logprobs"] is True
     assert not (result.run_dir / "inputs" / "prompt.yaml").exists()
     table = pd.read_csv(result.run_dir / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
@@ -121,13 +122,12 @@ def test_dry_run_show_prompt_prints_the_first_request_and_prices_the_examples(cl
     fixed = cli("--input", str(products), "--examples", str(examples), "--shots", "2", "--shot-selection", "fixed",
                 "--dry-run", "--show-prompt")
     assert plain.code == fixed.code == 0 and fixed.run_dirs == []
-    first = load_products(products)[:1]
     shown = ("\n\nExamples of classified products, each followed by the number of its subcategory:\n"
              "Liquid Ionic Trace Minerals, 8 fl oz (237 ml) | description:")
     system = fixed.out.split("--- system ---\n", 1)[1].split("\n--- user ---\n", 1)[0]
-    assert shown in system and system.endswith(prompts.render_system(TASK.taxonomy).rsplit("\n\n", 1)[1])
+    assert shown in system and system.endswith(GOLDEN["two-level/system/explain=False"].rsplit("\n\n", 1)[1])
     user = fixed.out.split("\n--- user ---\n", 1)[1]
-    assert user.startswith(prompts.render_user(first) + "\n--- answer schema ---\n")
+    assert user.startswith(GOLDEN["two-level/user/sample[:1]"] + "\n--- answer schema ---\n")
 
     def input_tokens(out: str) -> int:
         line = next(x for x in out.splitlines() if x.startswith("gpt4o_mini"))

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
+from labnb.analysis.pngfig import chart
 from labnb.analysis.pngfig import figure as _figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MIN_CALLS_FOR_HISTOGRAM = 3  # one or two calls make a histogram of one or two bars: listed in words instead
 
 
+@chart
 def cost_vs_accuracy(side: pd.DataFrame, ylabel: str = "accuracy") -> Figure | None:
     """One point per run with both a cost and an accuracy; ``None`` when no run has both, or when every such
     run cost the same (all $0, say): then cost says nothing, see ``accuracy_by_run``."""
@@ -36,6 +42,7 @@ def _label(name: str, model: str, between: str = " ") -> str:
     return name if str(name).startswith(str(model)) else f"{name}{between}({model})"
 
 
+@chart
 def accuracy_by_run(side: pd.DataFrame, xlabel: str = "accuracy") -> Figure | None:
     """Horizontal bars of accuracy per run (for runs that all cost the same); ``None`` when none has one."""
     data = side.dropna(subset=["accuracy"])
@@ -53,6 +60,7 @@ def accuracy_by_run(side: pd.DataFrame, xlabel: str = "accuracy") -> Figure | No
     return fig
 
 
+@chart
 def per_label_accuracy(table: pd.DataFrame, label: str = "label") -> Figure | None:
     """Grouped horizontal bars: rows of ``table`` are labels, columns are runs, values in [0, 1]."""
     if table.empty:
@@ -74,6 +82,7 @@ def per_label_accuracy(table: pd.DataFrame, label: str = "label") -> Figure | No
     return fig
 
 
+@chart
 def confusion_heatmap(matrix: pd.DataFrame, title: str, label: str = "label") -> Figure | None:
     """Counts as a heat map: gold labels down, predicted across, each cell annotated."""
     if matrix.empty:
@@ -97,6 +106,7 @@ def confusion_heatmap(matrix: pd.DataFrame, title: str, label: str = "label") ->
     return fig
 
 
+@chart
 def latency_distribution(latencies: dict[str, list[float]]) -> Figure | None:
     """Overlaid step histograms of call latencies (ms), one per run with at least ``MIN_CALLS_FOR_HISTOGRAM``
     calls; ``None`` when no run has that many."""

@@ -12,6 +12,7 @@ import pandas as pd
 
 from labnb.analysis import figures
 from labnb.analysis.compare import compare_runs, run_names, task_of
+from labnb.analysis.pngfig import MISSING, available
 from labnb.analysis.pngfig import img as _img
 from labnb.analysis.runs import DEFAULT_RUNS_DIR, load_readable
 from labnb.errors import InputError
@@ -159,6 +160,8 @@ def _section(title: str, *parts: str) -> str:
 
 
 def _cost_section(side: pd.DataFrame, accuracy: str) -> str:
+    if not available():
+        return _section("Cost vs accuracy", _note(MISSING))
     fig = figures.cost_vs_accuracy(side, accuracy)
     if fig is not None:
         return _section("Cost vs accuracy", _img(fig, "cost vs accuracy"))
@@ -175,7 +178,7 @@ def _latency_section(latencies: dict[str, list[float]]) -> str:
     fig = figures.latency_distribution(latencies)
     notes = [_note(f"Too few calls for a histogram: {line}.") for line in few]
     if fig is None and not few:
-        notes = [_note("No latencies recorded.")]
+        notes = [_note("No latencies recorded." if available() else MISSING)]
     return _section("Latency distribution", _img(fig, "latency"), *notes)
 
 
@@ -217,7 +220,7 @@ def render_report(runs: Sequence[pd.DataFrame]) -> str:
         matrix = task.confusion_matrix(df) if has_gold else None
         matrix = pd.DataFrame() if matrix is None else matrix
         matrices.append(_img(figures.confusion_heatmap(matrix, name, label), f"confusion matrix of {name}")
-                        or _note(f"{name}: no gold labels."))
+                        or _note(f"{name}: no gold labels." if matrix.empty or available() else MISSING))
     sections.append(_section(f"Confusion matrices ({label} level; (none) = failed answer)", *matrices))
     sections.append(_latency_section({name: _call_latencies(df) for df, name in zip(runs, names)}))
     if len(runs) > 1:
@@ -235,7 +238,8 @@ def render_report(runs: Sequence[pd.DataFrame]) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{_note('Generated ' + stamp)}{''.join(sections)}</body></html>\n"
+        f"<h1>{html.escape(title)}</h1>{_note('Generated ' + stamp)}{'' if available() else _note(MISSING)}"
+        f"{''.join(sections)}</body></html>\n"
     )
 
 

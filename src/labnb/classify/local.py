@@ -74,9 +74,10 @@ class EmbeddingClassifier(Classifier):
 
     def learning_examples(self) -> list[Example]:
         """The examples the model learns from: all but those that match an item of the run (the leakage guard)."""
-        if self.examples is None:
+        prompting = self.task.prompting
+        if self.examples is None or prompting is None:
             return []
-        left_out = set(self.task.prompting.leakage.example_indexes)
+        left_out = set(prompting.leakage.example_indexes)
         return [e for i, e in enumerate(self.examples.examples) if i not in left_out]
 
     async def classify(self, items: Sequence[Item]) -> BatchOutcome:

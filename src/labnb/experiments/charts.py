@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from labnb.analysis.pngfig import figure
+from labnb.analysis.pngfig import chart, figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _err(rows: list[dict]) -> np.ndarray:
@@ -14,6 +18,7 @@ def _err(rows: list[dict]) -> np.ndarray:
                      [r["accuracy_ci_high"] - r["accuracy"] for r in rows]])
 
 
+@chart
 def cost_accuracy(rows: list[dict], numbers: dict[str, int]) -> Figure | None:
     """Accuracy (95% CI bars) against cost, cells labelled by rank, the Pareto front as a line; ``None`` when
     fewer than two cells have both, or when every cost is the same (then cost says nothing: see ``accuracy_bars``)."""
@@ -40,6 +45,7 @@ def cost_accuracy(rows: list[dict], numbers: dict[str, int]) -> Figure | None:
     return fig
 
 
+@chart
 def accuracy_bars(rows: list[dict], numbers: dict[str, int]) -> Figure | None:
     """Accuracy per cell with its 95% CI, best at the top; ``None`` when no cell has an accuracy."""
     data = [r for r in rows if r["accuracy"] is not None]
@@ -58,6 +64,7 @@ def accuracy_bars(rows: list[dict], numbers: dict[str, int]) -> Figure | None:
     return fig
 
 
+@chart
 def heatmap(table: pd.DataFrame, label_name: str) -> Figure | None:
     """Cells down, gold labels across, accuracy in each square (annotated when there is room)."""
     if table.empty:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from labnb.analysis.pngfig import img
+from labnb.analysis.pngfig import MISSING, available, img
 from labnb.experiments import charts as figures
 from labnb.experiments import items
 from labnb.experiments.leaderboard import Leaderboard, fmt, verdict
@@ -115,6 +115,8 @@ def _section(title: str, *parts: str) -> str:
 
 def _cost_section(board: Leaderboard, numbers: dict[str, int]) -> str:
     rows = board.rows
+    if not available():
+        return _section("Cost against accuracy", _note(MISSING))
     fig = figures.cost_accuracy(rows, numbers)
     if fig is not None:
         return _section("Cost against accuracy", img(fig, "cost against accuracy"),
@@ -137,14 +139,15 @@ def render(board: Leaderboard, title: str) -> str:
                        "'indistinguishable from the best at 5%' means the difference may be noise.")),
         _cost_section(board, numbers),
         _section(f"Accuracy per gold {label}", img(figures.heatmap(table, label), f"accuracy per {label}")
-                 or _note("No gold labels: no per-label accuracy.")),
+                 or _note("No gold labels: no per-label accuracy." if table.empty or available() else MISSING)),
         _section("Items most often wrong", _most_wrong(board, numbers)),
     ]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     keys = ", ".join(board.grid_keys)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body><h1>{_esc(title)}</h1>"
-            f"{_note(f'{len(board.rows)} cells over {keys}; generated {stamp}')}{''.join(sections)}</body></html>\n")
+            f"{_note(f'{len(board.rows)} cells over {keys}; generated {stamp}')}{'' if available() else _note(MISSING)}"
+            f"{''.join(sections)}</body></html>\n")
 
 
 

@@ -17,7 +17,7 @@ import yaml
 from labnb.errors import UsageError
 from labnb.flat.items import TextItem
 from labnb.flat.labels import LabelSet
-from labnb.inputs.labelspace import column_value, distinct, find_column, slug, slug_ids
+from labnb.inputs.labelspace import column_value, distinct, find_column, require_columns, slug, slug_ids
 from labnb.task import Label
 
 OPTION = "--labels-from-column"
@@ -31,10 +31,7 @@ def gold_from_column(items: Sequence[TextItem], column: str, source: str | Path,
         if not any(item.expected_label for item in items):
             raise UsageError(f"{OPTION}: {source} has no labels in column '{column}'")
         return list(items)
-    present = {k for item in items for k in (*item.extra, *item.withheld)}
-    if find_column(column, present) is None:
-        shown = ", ".join(sorted(present))[:200] or "none"
-        raise UsageError(f"{OPTION}: {source} has no column '{column}' (its other columns: {shown})")
+    require_columns([column], {k for item in items for k in (*item.extra, *item.withheld)}, OPTION, source)
     out = []
     for item in items:
         fields = {**item.extra, **item.withheld}

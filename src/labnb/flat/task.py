@@ -29,10 +29,11 @@ from labnb.flat.labels import LabelSet, load_labels
 from labnb.flat.labels_from_column import gold_from_column, label_set_from, label_set_yaml
 from labnb.flat.streamed import LABELS_SNAPSHOT, StreamedTexts
 from labnb.inputs.labelcols import parse_fields
+from labnb.inputs.labelspace import built_note
 from labnb.parts.metrics import OneAnswerMetrics
 from labnb.parts.prompt import PromptFromFile
 from labnb.prompting import answer_format_text
-from labnb.run.options import PROJECT_ROOT, RunOptions
+from labnb.run.options import RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
@@ -89,7 +90,7 @@ class Classify(StreamedTexts, PromptFromFile[TextItem, ClassifyOptions], OneAnsw
     items_file = "items.json"
     script = "labnb run classify"
     options_class = ClassifyOptions
-    prompt_file = PROJECT_ROOT / "config" / "prompts" / "classify-text.yaml"
+    prompt_file = Path(__file__).with_name("classify.yaml")  # the only copy of the built-in prompt
     prompt_extra_variables = ("label_set",)
     answer_noun: ClassVar[str] = "text"  # the answer format's word for an item: "one entry per text"
 
@@ -151,10 +152,9 @@ class Classify(StreamedTexts, PromptFromFile[TextItem, ClassifyOptions], OneAnsw
                                           fields=parse_fields(options.fields)), options.input)
         examples = self._labelled(load_items(Path(options.examples), self.columns), options.examples) \
             if options.examples else []
-        source = options.input + (f" and {options.examples}" if options.examples else "")
         self.label_set = label_set_from([*items, *examples], Path(options.input).stem)
-        self.labels_source = label_set_yaml(self.label_set, f"Built by --labels-from-column {self.label_column} "
-                                            f"from {source}.")
+        self.labels_source = label_set_yaml(self.label_set, built_note("--labels-from-column", self.label_column,
+                                                                       options.input, options.examples))
         self.labels_path = None
         self.__dict__.pop("_choices", None)
         items = check_gold(items, self._labels).items

@@ -66,6 +66,20 @@ def find_column(name: str, columns: Iterable[str]) -> str | None:
     return next((c for c in columns if c.casefold() == name.casefold()), None)
 
 
+def require_columns(names: Iterable[str], present: Iterable[str], option: str, source: object) -> None:
+    """A one-line UsageError when a column ``option`` names is not among the ``present`` columns of ``source``."""
+    present = set(present)
+    for name in names:
+        if find_column(name, present) is None:
+            shown = ", ".join(sorted(present))[:200] or "none"
+            raise UsageError(f"{option}: {source} has no column '{name}' (its other columns: {shown})")
+
+
+def built_note(option: str, value: str, input_path: str, examples: str | None) -> str:
+    """The description a label space built from columns records, e.g. ``Built by OPTION VALUE from a.csv and b.csv.``"""
+    return f"Built by {option} {value} from {input_path}" + (f" and {examples}" if examples else "") + "."
+
+
 def column_value(fields: Mapping[str, str], name: str) -> str:
     """The cell of column ``name`` (any case), spaces collapsed; ``""`` when absent."""
     key = find_column(name, fields)

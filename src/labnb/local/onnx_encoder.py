@@ -16,22 +16,31 @@ ARCHITECTURE = "bert (ONNX), mean pooling, L2-normalized"
 class OnnxEncoder:
     """One ONNX Runtime session, single-threaded per call: ``labnb.local.embedder`` runs calls on worker threads."""
 
-    def __init__(self, model_file: Path, tokenizer_file: Path, max_seq_length: int, dimension: int) -> None:
+    def __init__(self, model_file: Path, tokenizer_file: Path, max_seq_length: int, dimension: int,
+                 model_sha256: str | None = None) -> None:
+        """``model_sha256`` (the verified file's): open the optimized copy kept in labnb's cache (``folded_model``)."""
         import onnxruntime
         from tokenizers import Tokenizer
+
+        from labnb.local.folded_model import folded_model
+
+        graph = folded_model(model_file, model_sha256) if model_sha256 else model_file
 
         options = onnxruntime.SessionOptions()
         # One thread per call: on two cores two concurrent single-threaded calls beat one call on two threads,
         # whose synchronization dominates on matrices this small.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # No arena: ORT's CPU arena keeps the largest activations of every batch for the process's life (the
+        # 10,000-title run's peak RSS grew by ~60 MB with it); freed tensors go back to malloc instead.
+        options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # No memory patterns: ORT keeps one per input shape it has seen, and batches of one token length come
         # in many shapes, so the process grew with every new one (398 -> 495 MB over 16,000 titles; 385 -> 417
         # MB without). Measurements: docs/guides/scale-with-ray.md, "Memory".
         options.enable_mem_pattern = False
-        self.session = onnxruntime.InferenceSession(str(model_file), sess_options=options,
+        self.session = onnxruntime.InferenceSession(str(graph), sess_options=options,
                                                     providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         missing = {"input_ids", "attention_mask"} - self.inputs
@@ -66,6 +75,19 @@ class OnnxEncoder:
         pooled = hidden.mean(axis=1, dtype=np.float32)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return {"sentence_embedding": pooled / np.maximum(norms, 1e-12)}
+
+
+def release_free_memory() -> None:
+    """Hand the memory that freed tensors left in glibc's heaps back to the OS (``malloc_trim``).
+
+    Without it, the worker threads' malloc arenas kept ~60 MB of freed activations on a 10,000-title run
+    (benchmarks/local_encoders_results.md). A no-op where the C library has no ``malloc_trim`` (macOS, musl).
+    """
+    import ctypes
+
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 class _Tokenizer:

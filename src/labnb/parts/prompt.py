@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from labnb.answers import prompt_record
 from labnb.prompting import answer_format_text
-from labnb.task import ItemT, JsonValue, OptionsT, Task
+from labnb.task import Choice, ItemT, JsonValue, OptionsT, Task
 
 if TYPE_CHECKING:  # jinja2 is imported when a run renders, not to parse --help
     from labnb.prompting.setup import Prompting
@@ -30,7 +30,7 @@ class PromptFromFile(Task[ItemT, OptionsT]):
         from labnb.prompting.setup import Prompting
 
         return Prompting(load_prompt_file(self.prompt_file or GENERIC_PROMPT,
-                                          extra_variables=self.prompt_extra_variables))
+                                          extra_variables=self.prompt_extra_variables), builtin=True)
 
     def render_system(self, *, explain: bool = False) -> str:
         return self._builtin.system(self, explain=explain)
@@ -40,10 +40,14 @@ class PromptFromFile(Task[ItemT, OptionsT]):
 
     def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
         prompt = self._builtin.prompt
-        codes = {k: choice.id for k, choice in self.choices().items()}
+        codes = {k: self.code_record(choice) for k, choice in self.choices().items()}
         return prompt_record(self.render_system(explain=explain), codes, explain=explain,
                              prompt_file=str(prompt.path), system_template=prompt.sources["system"],
                              user_template=prompt.sources["user"])
+
+    def code_record(self, choice: Choice) -> JsonValue:
+        """What ``label_codes`` in ``prompt_templates.json`` says a choice number stands for: its id."""
+        return choice.id
 
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """``labels`` (one ``number: Name - description`` line per choice) and the answer format."""

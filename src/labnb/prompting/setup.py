@@ -42,13 +42,14 @@ class Prompting:
     fixed: list[Example] = field(default_factory=list)
     leakage: Leakage = field(default_factory=Leakage)
     examples_path: Path | None = None
+    builtin: bool = False  # the task's own prompt file, rendered as its built-in prompt (not --prompt/--examples)
     _batches: dict[tuple[str, ...], list[Example]] = field(default_factory=dict, repr=False)
 
     def system(self, task: Task, *, explain: bool) -> str:
         return self.prompt.render_system(self._variables(task, explain, self.fixed))
 
     def user(self, task: Task, items: Sequence[Item], *, explain: bool) -> str:
-        variables = self._variables(task, explain, self.batch_examples(items))
+        variables = {**self._variables(task, explain, self.batch_examples(items)), **task.batch_variables(items)}
         limit = task.prompt_text_chars
         listed = [{"n": n, "id": item.item_id, "text": one_line(item.text, limit or len(item.text) + 1),
                    "fields": [list(f) for f in item_fields(item)]} for n, item in enumerate(items, start=1)]
@@ -68,6 +69,9 @@ class Prompting:
         return [e.id for e in self.fixed] + [e.id for e in self.batch_examples(items)]
 
     def _variables(self, task: Task, explain: bool, examples: Sequence[Example]) -> dict[str, Any]:
+        refusal = None if self.builtin else task.prompt_file_refusal()
+        if refusal is not None:
+            raise UsageError(refusal)
         choices = list(task.choices().values())
         return {
             "choices": [{"k": c.code, "id": c.id, "name": c.name, "description": c.description,

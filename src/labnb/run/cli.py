@@ -69,7 +69,8 @@ def build_parser(task_class: type[Task], *, prog: str, description: str | None =
     how.add_argument("--note", metavar="TEXT", help="a free-text note recorded with the run")
     shots = p.add_argument_group("prompt and examples")
     shots.add_argument("--prompt", metavar="FILE", help="a prompt file (YAML, Jinja2 templates) replacing the "
-                       "built-in prompt; copy one from config/prompts/")
+                       "built-in prompt; copy the task's own (a run's inputs/prompt_templates.json names it: "
+                       "prompt_file)")
     shots.add_argument("--show-prompt", action="store_true", help="with --dry-run: print the first request")
     shots.add_argument("--examples", metavar="FILE", help=f"labelled {noun}s (input format with gold columns): "
                        "few-shot examples for LLMs, training data for --model local")

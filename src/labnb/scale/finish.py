@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from labnb.config import ModelEntry
 from labnb.cost.totals import timing, token_usage
@@ -86,7 +86,7 @@ def _metrics(task: Task, folder: RunFolder, counts: Counter[tuple[str, ...]]) ->
     metrics, matrix = task.score(frame)
     write_json(folder.file("outputs/metrics.json"), metrics)
     matrix.to_csv(folder.file("outputs/confusion_matrix.csv"))
-    return metrics.get("accuracy")
+    return cast("float | None", metrics.get("accuracy"))
 
 
 def _write_csv(folder: RunFolder, records: list[dict[str, Any]]) -> None:
