@@ -8,7 +8,7 @@ slows both engines alike only when they run at the same time (``--side-by-side``
 the Ray case of a size at once, each then having about half the machine).
 
 Writes benchmarks/scale_results.md (and .json).
-Run: python benchmarks/scale.py [--sizes 10000 100000] [--side-by-side] [--part-rows 2000]
+Run: python benchmarks/scale.py [--sizes 10000 100000] [--side-by-side] [--part-rows 2000] [--engines process ray]
 """
 
 from __future__ import annotations
@@ -93,12 +93,12 @@ def save(results: list[dict], actors: int, side_by_side: bool) -> None:
     OUT.write_text(report(results, actors, side_by_side))
 
 
-def run(sizes: list[int], actors: int, side_by_side: bool, part_rows: int, earlier: list[dict]) -> list[dict]:
+def run(sizes: list[int], actors: int, side_by_side: bool, part_rows: int, earlier: list[dict],
+        engines: tuple[str, ...] = ENGINES) -> list[dict]:
     results = list(earlier)
     with tempfile.TemporaryDirectory(prefix="labnb-scale-") as tmp:
         for n in sizes:
             catalog = write_products(Path(tmp) / f"catalog-{n}.csv", n, default_source())
-            engines = ENGINES
             if side_by_side:
                 cases = [start_case(e, catalog, Path(tmp) / f"runs-{e}-{n}", actors, part_rows) for e in engines]
                 results += [finish_case(c, n, Path(tmp)) for c in cases]
@@ -106,7 +106,7 @@ def run(sizes: list[int], actors: int, side_by_side: bool, part_rows: int, earli
                 for engine in engines:
                     case = start_case(engine, catalog, Path(tmp) / f"runs-{engine}-{n}", actors, part_rows)
                     results.append(finish_case(case, n, Path(tmp)))
-            for r in results[-2:]:
+            for r in results[-len(engines):]:
                 print(json.dumps(r), flush=True)
             save(results, actors, side_by_side)  # each size as it is measured
     return results
@@ -182,6 +182,8 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--side-by-side", action="store_true")
     parser.add_argument("--part-rows", type=int, default=2000, help="rows per part (enough parts for every actor)")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
+                        help="the engines to measure (default both)")
     parser.add_argument("--append", action="store_true", help="keep the cases already in scale_results.json")
     parser.add_argument("--report-only", metavar="PARTS_DIR", help="rewrite the report from scale_results.json "
                         "(warm rates from PARTS_DIR/runs-<engine>-<items>/parts.jsonl, copies of the runs' records)")
@@ -196,7 +198,7 @@ def main() -> None:
         print(OUT.read_text())
         return
     earlier = json.loads(OUT.with_suffix(".json").read_text()) if args.append else []
-    run(args.sizes, args.actors, args.side_by_side, args.part_rows, earlier)
+    run(args.sizes, args.actors, args.side_by_side, args.part_rows, earlier, tuple(args.engines))
     print(OUT.read_text())
 
 

@@ -231,6 +231,11 @@ class Task(ABC, Generic[ItemT, OptionsT]):
 
         raise UsageError(f"{self.name} does not run on --engine yet; drop --engine")
 
+    def stream_refusal(self, options: OptionsT) -> str | None:
+        """Why a streamed run cannot honour ``options`` (a one-line message), or None; a large input is then
+        not streamed without ``--engine``."""
+        return None
+
     def stream_columns(self, columns: Sequence[str], options: OptionsT) -> bool:
         """Set up the output columns from the input's ``columns``; whether the input has gold columns."""
         raise NotImplementedError
@@ -244,6 +249,10 @@ class Task(ABC, Generic[ItemT, OptionsT]):
     def bare_item(self, item_id: str, text: str) -> ItemT:
         """An item standing for a malformed row in its ``invalid`` output row."""
         raise NotImplementedError
+
+    def raw_cells(self) -> tuple[str, str, str]:
+        """The input columns a malformed row's id and text are read from, and the prefix of ids by position."""
+        return self.id_column, self.text_column, getattr(self, "id_prefix", "") or self.item_noun[0]
 
     # --- requests -------------------------------------------------------------------------------
     @abstractmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from labnb.errors import InputError
 from labnb.flat.labels import LabelSet
-from labnb.inputs.itemrows import RowRules, item_rows, single_item
+from labnb.inputs.itemrows import ItemRow, RowRules, item_rows, single_item
 from labnb.inputs.labelcols import carried_columns, check_fields, split_fields
 from labnb.inputs.tables import read_rows
 
@@ -113,9 +113,15 @@ def load_items(path: str | Path, columns: TextColumns = TextColumns(), *, sheet:
             raise InputError(f"{path}: no column '{column}' (--text-column)")
     rows = item_rows(path, table, columns.rules())
     check_fields(fields, {k for row in rows for k in row.fields}, columns.known, str(path))
-    items = [TextItem(row.item_id, row.text, row.fields.get(columns.gold, ""),
-                      *split_fields(row.extra(columns.known), fields, label_words)) for row in rows]
+    items = text_items(rows, columns, fields, label_words)
     return items[:limit] if limit is not None else items
+
+
+def text_items(rows: Sequence[ItemRow], columns: TextColumns, fields: tuple[str, ...] | None,
+               label_words: tuple[str, ...]) -> list[TextItem]:
+    """Checked rows as items: their gold from ``columns.gold``, the other cells offered or withheld."""
+    return [TextItem(row.item_id, row.text, row.fields.get(columns.gold, ""),
+                     *split_fields(row.extra(columns.known), fields, label_words)) for row in rows]
 
 
 def check_gold(items: Sequence[TextItem], labels: LabelSet) -> GoldCheck:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from labnb import scoring
 from labnb.flat.labels import LabelSet
-from labnb.scoring import ratio
+from labnb.scoring import n, ratio
 
 
 @dataclass(frozen=True)
@@ -41,24 +41,24 @@ def compute_metrics(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: Label
                     cols: Scored = Scored()) -> dict:
     """Scores of ``rows`` (classifications.csv columns); ``labels`` gives the per-label order and names."""
     df, sc = _scored(rows, cols)
-    gold, pred = sc["expected_label"], sc["pred"]
+    gold, pred, weight = sc["expected_label"], sc["pred"], scoring.weights(sc)
     classes = scoring.labels(gold, pred, labels.ids if labels else None)
     counts = scoring.counts(df, df["expected_label"] != "", sc)
-    n_correct = int((gold == pred).sum())
-    per_label = scoring.per_label(gold, pred, classes)
+    n_correct = n(sc, gold == pred)
+    per_label = scoring.per_label(gold, pred, classes, weight)
     names = {label.id: label.name for label in labels.labels} if labels else {}
     for label_id, entry in per_label.items():
         if label_id in names:
             entry["name"] = names[label_id]
     return {
-        "accuracy": ratio(n_correct, len(sc)),
+        "accuracy": ratio(n_correct, n(sc)),
         "answered_accuracy": ratio(n_correct, counts["n_ok"]),
-        "f1_macro": scoring.f1(gold, pred, classes, "macro"),
-        "f1_weighted": scoring.f1(gold, pred, classes, "weighted"),
+        "f1_macro": scoring.f1(gold, pred, classes, "macro", weight),
+        "f1_weighted": scoring.f1(gold, pred, classes, "weighted", weight),
         **counts,
         "n_correct": n_correct,
         # gold labels the label set does not have: no answer can match them
-        "n_gold_outside_labels": None if labels is None else int((~gold.isin(labels.ids)).sum()),
+        "n_gold_outside_labels": None if labels is None else n(sc, ~gold.isin(labels.ids)),
         "per_label": per_label,
     }
 
@@ -67,7 +67,7 @@ def confusion_matrix(rows: pd.DataFrame | Iterable[dict[str, Any]], labels: Labe
                      cols: Scored = Scored()) -> pd.DataFrame:
     """Counts: index = gold label, columns = predicted label plus ``(none)`` for failed rows."""
     _, sc = _scored(rows, cols)
-    return scoring.confusion(sc["expected_label"], sc["pred"], labels.ids if labels else None)
+    return scoring.confusion(sc["expected_label"], sc["pred"], labels.ids if labels else None, scoring.weights(sc))
 
 
 def write_metrics(run_dir: str | Path, labels: LabelSet, cols: Scored = Scored()) -> dict:

@@ -27,6 +27,7 @@ from labnb.flat.items import (
 )
 from labnb.flat.labels import LabelSet, load_labels
 from labnb.flat.labels_from_column import gold_from_column, label_set_from, label_set_yaml
+from labnb.flat.streamed import LABELS_SNAPSHOT, StreamedTexts
 from labnb.inputs.labelcols import parse_fields
 from labnb.inputs.labelspace import built_note
 from labnb.parts.metrics import OneAnswerMetrics
@@ -37,8 +38,6 @@ from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, JsonValue, TableColumns
-
-LABELS_SNAPSHOT = "inputs/labels.yaml"
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class ClassifyOptions(RunOptions):
         return TextColumns(self.text_column, self.id_column, self.gold_column)
 
 
-class Classify(PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextItem, ClassifyOptions]):
+class Classify(StreamedTexts, PromptFromFile[TextItem, ClassifyOptions], OneAnswerMetrics[TextItem, ClassifyOptions]):
     """One label of a flat label set for each text; the run is named for the label set."""
 
     name = "classify"

@@ -36,6 +36,10 @@ class OnnxEncoder:
         options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory patterns: ORT keeps one per input shape it has seen, and batches of one token length come
+        # in many shapes, so the process grew with every new one (398 -> 495 MB over 16,000 titles; 385 -> 417
+        # MB without). Measurements: docs/guides/scale-with-ray.md, "Memory".
+        options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(graph), sess_options=options,
                                                     providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}

@@ -7,7 +7,7 @@ The rules are ``labnb.scoring``'s; the choices give the per-label order and name
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labnb.flat.labels import Label, LabelSet
 from labnb.task import ItemT, JsonValue, OptionsT, Task
@@ -36,6 +36,13 @@ class OneAnswerMetrics(Task[ItemT, OptionsT]):
         from labnb.flat.metrics import write_metrics
 
         return write_metrics(run_dir, self.scored_labels(), self._columns())
+
+    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
+        """Metrics and confusion matrix of (weighted) rows, as ``write_metrics`` writes them."""
+        from labnb.flat.metrics import compute_metrics, confusion_matrix
+
+        labels, columns = self.scored_labels(), self._columns()
+        return compute_metrics(rows, labels, columns), confusion_matrix(rows, labels, columns)
 
     @classmethod
     def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:

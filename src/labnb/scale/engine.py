@@ -62,7 +62,7 @@ def auto_engine(task: Task, options: RunOptions) -> str | None:
     (only streamed runs read it) or a text input past ``STREAM_BYTES``; else None (the usual engine)."""
     if options.input is None or any(getattr(options, field) for field in REFUSED):
         return None
-    if type(task).load_labels is Task.load_labels:  # the task does not stream
+    if type(task).load_labels is Task.load_labels or task.stream_refusal(options):  # the task does not stream these
         return None
     path = Path(options.input)
     parquet = path.is_dir() or path.suffix.lower() == ".parquet"

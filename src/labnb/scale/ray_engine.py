@@ -27,6 +27,7 @@ from typing import Any
 
 from labnb.errors import UsageError
 from labnb.local.embedder import load_embedder
+from labnb.prompting.files import PromptFile
 from labnb.run.options import RunOptions
 from labnb.scale.source import Part
 from labnb.scale.work import Context, PartWorker
@@ -53,6 +54,13 @@ class _Pickler(pickle.Pickler):
 
     def persistent_id(self, obj: Any) -> str | None:
         return self.embedders.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        # A prompt file's compiled templates hold jinja's loader and caches, which do not pickle; the local
+        # model renders no prompt, so a worker gets the file (bytes, sources) without them.
+        if isinstance(obj, PromptFile):
+            return PromptFile, (obj.path, obj.raw, obj.sources, obj.first_lines, obj.appends_answer_format)
+        return NotImplemented
 
 
 class _Unpickler(pickle.Unpickler):
@@ -90,6 +98,7 @@ def connect(address: str | None) -> None:
     """Join the cluster at ``address`` (or RAY_ADDRESS), else start a local Ray on this machine's cores."""
     import ray
 
+    _notices_to_stderr()
     if ray.is_initialized():
         return
     src = str(Path(__file__).resolve().parents[2])  # workers import labnb as this process does
@@ -113,6 +122,22 @@ def connect(address: str | None) -> None:
         # a sliver of the CPU. A local Ray here exists for this run only: its actors run at normal priority.
         os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, _temp_dir=str(TEMP_DIR), **settings)
+
+
+def _notices_to_stderr() -> None:
+    """Ray prints its notices (an actor died, its task is retried) on the driver's stdout, which holds only
+    labnb's summary line: they go to stderr, beside the progress bar."""
+    from ray._private import worker
+
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "labnb", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.labnb = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 def run_parts(classifier: Any, context: Context, todo: list[Part], options: RunOptions) -> Iterator[dict[str, Any]]:

@@ -21,6 +21,7 @@ from labnb.classify.base import Classifier
 from labnb.errors import InputError
 from labnb.run.options import RunOptions
 from labnb.run.outputs import row_of
+from labnb.scale.memory import release_freed
 from labnb.scale.source import Part, RawRow, Source, read_part
 from labnb.store.results import ItemResult
 from labnb.store.timeutil import utc_now
@@ -61,6 +62,13 @@ class PartWorker:
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     def run(self, part: Part) -> dict[str, Any]:
+        """Classify ``part``, write its file; its record. Memory freed by the part goes back to the system."""
+        try:
+            return self._run(part)
+        finally:
+            release_freed()
+
+    def _run(self, part: Part) -> dict[str, Any]:
         clock, started = time.perf_counter(), utc_now()
         context, task = self.context, self.context.task
         raw = read_part(context.source, part)
@@ -106,8 +114,9 @@ class PartWorker:
                     problem = str(exc)
             else:
                 problem = f"{path}: line {row.line}: {row.problem}"
-            out.append((task.bare_item(_cell(row, task.id_column) or f"{_prefix(task)}{index:04d}",
-                                       _cell(row, task.text_column)[:200]), problem))
+            id_column, text_column, prefix = task.raw_cells()
+            out.append((task.bare_item(_cell(row, id_column) or f"{prefix}{index:04d}",
+                                       _cell(row, text_column)[:200]), problem))
         return out
 
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -135,12 +144,8 @@ class PartWorker:
 def _cell(row: RawRow, column: str) -> str:
     if not row.fields:
         return ""
-    value = next((v for k, v in row.fields.items() if str(k).strip().casefold() == column), "")
+    value = next((v for k, v in row.fields.items() if str(k).strip().casefold() == column.casefold()), "")
     return " ".join(str(value).split()) if isinstance(value, (str, int, float)) else ""
-
-
-def _prefix(task: Task) -> str:
-    return getattr(task, "id_prefix", "") or task.item_noun[0]
 
 
 def write_part(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> str:
