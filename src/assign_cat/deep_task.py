@@ -15,7 +15,7 @@ from assign_cat.deep_labels import DEEP_COLUMNS, DeepLabels
 from assign_cat.inputs import PROMPTS, AssignCatOptions, ProductInputs
 from assign_cat.products import Product
 from assign_cat.taxonomy import load_deep
-from labnb.parts.prompt import PromptFromFile
+from labnb.parts.prompt_file import PromptFromFile
 from labnb.prompting import answer_format_text
 from labnb.store.results import ItemResult
 from labnb.task import Choice, JsonValue, Ranker
@@ -83,7 +83,7 @@ class DeepAssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
     def answer_text(self, row: dict[str, str]) -> str:
         return row.get("path") or row.get("subcategory", "")
 
-    # --- the prompt: assign_cat/prompts/assign-cat-deep.yaml (labnb.parts.prompt) ----------------------------------
+    # --- the prompt: assign_cat/prompts/assign-cat-deep.yaml (labnb.parts.prompt_file) ---
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """``labels``: every node when every request offers every node (else empty: requests list their own);
         ``taxonomy``: its name, version and root; ``answer_format`` answers with a category's number."""

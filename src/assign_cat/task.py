@@ -19,7 +19,7 @@ from assign_cat.taxonomy import XML, Taxonomy, detect_format, load_taxonomy
 from labnb.errors import UsageError
 from labnb.inputs.labelcols import parse_fields
 from labnb.inputs.labelspace import built_note
-from labnb.parts.prompt import PromptFromFile
+from labnb.parts.prompt_file import PromptFromFile
 from labnb.store.results import ItemResult
 from labnb.store.runfolder import RunFolder
 from labnb.task import Choice, Group, JsonValue, Task
@@ -164,7 +164,7 @@ class AssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
 
         return compute_metrics(rows, self._tax), confusion_matrix(rows, self._tax)
 
-    # --- the prompt: assign_cat/prompts/assign-cat.yaml (labnb.parts.prompt) ----------------------------------
+    # --- the prompt: assign_cat/prompts/assign-cat.yaml (labnb.parts.prompt_file) ---
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
         """``labels``: each category as ``Name - description``, its subcategories indented below as
         ``k: Name - description``; ``taxonomy``: its name and version."""

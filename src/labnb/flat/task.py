@@ -2,7 +2,7 @@
 
 The label set is data (``--labels FILE``, see ``labnb.flat.labels``); the input columns are options
 (``--text-column``, repeatable, ``--id-column``, ``--gold-column``); the prompt is the shipped prompt
-file (``labnb.parts.prompt``) and the scores are those of one answer column (``labnb.parts.metrics``).
+file (``labnb.parts.prompt_file``) and the scores are those of one answer column (``labnb.parts.one_answer``).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from labnb.flat.labels_from_column import gold_from_column, label_set_from, labe
 from labnb.flat.streamed import LABELS_SNAPSHOT, StreamedTexts
 from labnb.inputs.labelcols import parse_fields
 from labnb.inputs.labelspace import built_note
-from labnb.parts.metrics import OneAnswerMetrics
-from labnb.parts.prompt import PromptFromFile
+from labnb.parts.one_answer import OneAnswerMetrics
+from labnb.parts.prompt_file import PromptFromFile
 from labnb.prompting import answer_format_text
 from labnb.run.options import RunOptions
 from labnb.store.jsonio import read_json

@@ -1,57 +1,46 @@
-"""Scores of a task with one answer column: accuracy, macro and weighted F1, per-choice scores, confusion matrix.
+"""The metrics part of a task: how a finished run is scored against its gold labels, and how analysis reads it.
 
-The rules are ``labnb.scoring``'s; the choices give the per-label order and names, the task's
-``table()`` the answer and gold columns.
+Most tasks with one answer column take ``labnb.parts.one_answer.OneAnswerMetrics``.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
-from labnb.flat.labels import Label, LabelSet
-from labnb.task import ItemT, JsonValue, OptionsT, Task
+from labnb.parts.records import JsonValue
 
-if TYPE_CHECKING:  # pandas and scikit-learn are imported when a run is scored
+if TYPE_CHECKING:  # pandas is imported when a run is scored
     import pandas as pd
 
-    from labnb.flat.metrics import Scored
 
+class Metrics(ABC):
+    """Writes ``outputs/metrics.json``; scores weighted rows for streamed runs and rows for old runs."""
 
-class OneAnswerMetrics(Task[ItemT, OptionsT]):
-    """``write_metrics`` and friends for a task whose ``table()`` has one answer column and its gold."""
+    # How analysis reads metrics.json: the per-label block with the word for its labels (a two-level task:
+    # its upper level), and the key, in each per-label entry, of the share of that gold label's items whose
+    # whole answer is right.
+    per_label_metric: ClassVar[str] = "per_label"
+    per_label_accuracy: ClassVar[str] = "recall"
+    label_noun: ClassVar[str] = "label"
+    summary_metrics: ClassVar[tuple[str, ...]] = ()  # metrics.json keys shown beside accuracy in run lists
 
-    def scored_labels(self) -> LabelSet:
-        """The choices as a label set, in choice order (for the per-label block and the matrix)."""
-        labels = tuple(Label(c.id, c.name, c.description) for c in self.choices().values())
-        return LabelSet(self.name, "", "", labels)
-
-    @classmethod
-    def _columns(cls) -> Scored:
-        from labnb.flat.metrics import Scored
-
-        return Scored(cls.answer_columns[0], cls.gold_columns[0], cls.id_column)
-
+    @abstractmethod
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
-        from labnb.flat.metrics import write_metrics
+        """Score a finished run against its gold labels; writes ``outputs/metrics.json`` and returns it."""
 
-        return write_metrics(run_dir, self.scored_labels(), self._columns())
-
-    def score(self, rows: Any) -> tuple[dict[str, Any], Any]:
-        """Metrics and confusion matrix of (weighted) rows, as ``write_metrics`` writes them."""
-        from labnb.flat.metrics import compute_metrics, confusion_matrix
-
-        labels, columns = self.scored_labels(), self._columns()
-        return compute_metrics(rows, labels, columns), confusion_matrix(rows, labels, columns)
+    def score(self, rows: pd.DataFrame) -> tuple[dict[str, JsonValue], pd.DataFrame]:
+        """Metrics and confusion matrix of rows whose ``weight`` column counts how many rows each stands for
+        (a streamed run sums them over its parts)."""
+        raise NotImplementedError
 
     @classmethod
     def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
-        from labnb.flat.metrics import compute_metrics
-
-        return compute_metrics(rows, None, cls._columns())
+        """Metrics of classifications rows with gold, for runs without a metrics.json ({}: none)."""
+        return {}
 
     @classmethod
     def confusion_matrix(cls, rows: pd.DataFrame) -> pd.DataFrame | None:
-        from labnb.flat.metrics import confusion_matrix
-
-        return confusion_matrix(rows, None, cls._columns())
+        """Gold x predicted counts of classifications rows, or None."""
+        return None

@@ -1,57 +1,49 @@
-"""A task's built-in prompt is its prompt file (``Task.prompt_file``), rendered like any ``--prompt FILE``.
+"""The prompt part of a task: the stable system prefix and the per-request user turn.
 
-The prompt is written once, in that file; the requests, ``--dry-run --show-prompt`` and
-``inputs/prompt_templates.json`` all come from it. A task without its own file gets ``GENERIC_PROMPT``.
+Most tasks take ``labnb.parts.prompt_file.PromptFromFile``, which renders the task's prompt file.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import ClassVar, Generic
 
-from labnb.answers import prompt_record
-from labnb.prompting import answer_format_text
-from labnb.task import Choice, ItemT, JsonValue, OptionsT, Task
-
-if TYPE_CHECKING:  # jinja2 is imported when a run renders, not to parse --help
-    from labnb.prompting.setup import Prompting
-
-GENERIC_PROMPT = Path(__file__).resolve().parents[1] / "prompting" / "generic.yaml"
+from labnb.parts.records import ItemT, JsonValue
 
 
-class PromptFromFile(Task[ItemT, OptionsT]):
-    """Renders ``prompt_file`` (default ``GENERIC_PROMPT``) with the framework's variables and the task's own."""
+class Prompt(ABC, Generic[ItemT]):
+    """Renders requests (a run's ``--prompt``/``--examples`` are the task's ``prompting``)."""
 
-    @cached_property
-    def _builtin(self) -> Prompting:
-        from labnb.prompting.files import load_prompt_file
-        from labnb.prompting.setup import Prompting
+    # The task's shipped prompt file (rendering it gives the built-in prompt byte for byte) and the template
+    # variables of its own besides the generic ones.
+    prompt_file: ClassVar[Path | None] = None
+    prompt_extra_variables: ClassVar[tuple[str, ...]] = ()
+    prompt_text_chars: ClassVar[int | None] = None  # where the built-in prompt cuts an item's main text
 
-        return Prompting(load_prompt_file(self.prompt_file or GENERIC_PROMPT,
-                                          extra_variables=self.prompt_extra_variables), builtin=True)
-
+    @abstractmethod
     def render_system(self, *, explain: bool = False) -> str:
-        return self._builtin.system(self, explain=explain)
+        """The stable prefix of every request: instructions and the numbered choices."""
 
+    @abstractmethod
     def render_user(self, items: Sequence[ItemT]) -> str:
-        return self._builtin.user(self, items, explain=False)
+        """The per-request part: the batch's items, numbered from 1."""
 
+    @abstractmethod
     def prompt_templates(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        prompt = self._builtin.prompt
-        codes = {k: self.code_record(choice) for k, choice in self.choices().items()}
-        return prompt_record(self.render_system(explain=explain), codes, explain=explain,
-                             prompt_file=str(prompt.path), system_template=prompt.sources["system"],
-                             user_template=prompt.sources["user"])
-
-    def code_record(self, choice: Choice) -> JsonValue:
-        """What ``label_codes`` in ``prompt_templates.json`` says a choice number stands for: its id."""
-        return choice.id
+        """The templates behind the prompts, for ``inputs/prompt_templates.json``."""
 
     def prompt_variables(self, *, explain: bool = False) -> dict[str, JsonValue]:
-        """``labels`` (one ``number: Name - description`` line per choice) and the answer format."""
-        listing = "\n".join(f"  {k}: {c.name}" + (f" - {c.description}" if c.description else "")
-                            for k, c in self.choices().items())
-        return {"labels": listing, "answer_format": answer_format_text(self.item_noun, self.choice_noun,
-                                                                       explain=explain)}
+        """The task's template variables: ``labels`` (its numbered listing) and its ``prompt_extra_variables``."""
+        return {}
+
+    def batch_variables(self, items: Sequence[ItemT]) -> dict[str, JsonValue]:
+        """Variables of its own (named in ``prompt_extra_variables``) the user template gets for ``items``,
+        e.g. the candidates this request offers."""
+        return {}
+
+    def prompt_file_refusal(self) -> str | None:
+        """Why this task's requests cannot be rendered from ``--prompt``/``--examples`` (None: they can);
+        the framework refuses the run with it when an LLM would render one."""
+        return None

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labnb.flat.items import TextColumns, TextItem, load_items
-from labnb.parts.metrics import OneAnswerMetrics
-from labnb.parts.prompt import PromptFromFile
+from labnb.parts.one_answer import OneAnswerMetrics
+from labnb.parts.prompt_file import PromptFromFile
 from labnb.run.options import RunOptions
 from labnb.store.jsonio import read_json
 from labnb.store.results import ItemResult
