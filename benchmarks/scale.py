@@ -148,7 +148,8 @@ def report(results: list[dict], actors: int, side_by_side: bool) -> str:
     projection = []
     for r in (p_large, ray_large):
         if r and r["items_per_second"]:
-            per_core = r["items_per_second"] / cores
+            # side by side, each case had about half the machine (cores / 2): per core is its rate over that
+            per_core = r["items_per_second"] / (cores / 2 if side_by_side else cores)
             label = ("in-process" if r["engine"] == "process" else f"Ray, {actors} actors") + f", {r['items']:,}"
             for hours in (1, 0.25):
                 need = TARGET_ITEMS / (per_core * hours * 3600)
@@ -168,7 +169,9 @@ def report(results: list[dict], actors: int, side_by_side: bool) -> str:
         "shared by other work, so absolute numbers move with it", "",
         *rows, "", "## Against the targets", "", *checks, "",
         f"## Projection to {TARGET_ITEMS:,} items (a projection, not a measurement)", "",
-        f"items/s per core = measured items/s / {cores} cores of this machine. Cores needed = 10M / (items/s per "
+        "items/s per core = measured items/s / the cores the case had ("
+        + (f"{cores} / 2: the two cases ran at once" if side_by_side else f"{cores}: this machine's")
+        + "). Cores needed = 10M / (items/s per "
         "core × wall time); it assumes the cluster's cores are as fast as these and that the input is on "
         "storage every node reads (the parts are independent, so the work divides evenly).", "",
         "| measured on | items/s per core | wall time for 10M | cores needed |", "|---|---:|---:|---:|",
