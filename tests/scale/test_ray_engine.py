@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
 from scale.catalogs import BAD_LINES, ROOT, write_catalog
+from scale.killing import kill_after_parts
 from scale.raycluster import ray_address  # noqa: F401  (the session's Ray, a fixture)
 
 N = 2000
@@ -86,18 +85,7 @@ def test_kill_9_of_the_driver_then_resume_redoes_only_unrecorded_parts(tmp_path,
         [sys.executable, str(ROOT / "src" / "run_assign_cat.py"), "--model", "local", "--input", str(catalog),
          "--engine", "ray", "--ray-address", ray_address, "--concurrency", "1", "--part-rows", str(PART_ROWS),
          "--runs-dir", str(runs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 600
-        while True:  # wait for the first recorded part, then kill the driver mid-run
-            journal = list(runs.glob("*/outputs/parts.jsonl"))
-            if journal and journal[0].read_text().count("\n") >= 2:
-                break
-            assert driver.poll() is None, "the driver ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        os.kill(driver.pid, signal.SIGKILL)
-    finally:
-        driver.wait(30)
+    kill_after_parts(driver, runs)
     folder = _folder(runs)
     before = {r["part"] for r in _records(folder)}
     assert 2 <= len(before) < N // PART_ROWS

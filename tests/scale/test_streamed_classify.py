@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
+from scale.killing import kill_after_parts
 from scale.texts import ROOT, write_texts
 
 COMPARED = ("item_id", "text", "label", "expected_label", "status", "confidence", "correct", "raw_response")
@@ -83,25 +82,14 @@ def test_kill_9_then_resume_of_a_streamed_classify_run(tmp_path):
     driver = subprocess.Popen([*command, "--model", "local", "--input", str(reviews), "--engine", "process",
                                "--part-rows", "100", "--runs-dir", str(runs)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 600
-        while True:  # two parts recorded, then kill -9 mid-run
-            journal = list(runs.glob("*/outputs/parts.jsonl"))
-            if journal and journal[0].read_text().count("\n") >= 2:
-                break
-            assert driver.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        os.kill(driver.pid, signal.SIGKILL)
-    finally:
-        driver.wait(30)
-    folder = journal[0].parents[1]
-    before = {json.loads(x)["part"] for x in journal[0].read_text().splitlines()}
+    journal = kill_after_parts(driver, runs)
+    folder = journal.parents[1]
+    before = {json.loads(x)["part"] for x in journal.read_text().splitlines()}
     assert 2 <= len(before) < 6
     done = subprocess.run([*command, "--resume", str(folder)], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("completed: 600 classified, 0 failed | accuracy ")
-    records = [json.loads(x) for x in journal[0].read_text().splitlines()]
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
     assert {r["part"] for r in records if r["session"] == 1} == before
     assert {r["part"] for r in records if r["session"] == 2} == set(range(6)) - before  # none redone
     table = _table(folder)
