@@ -46,7 +46,12 @@ def test_kill_9_then_resume_gives_every_item_once(tmp_path):
         assert (usage["total_prompt_tokens"], usage["total_completion_tokens"]) == served_usage_of(server, calls)
         assert usage["calls_made"] + usage["calls_unsettled"] == len(calls) == len({c["call_id"] for c in calls})
         assert usage["calls_unsettled"] == sum(c["status"] == "unsettled" for c in calls)  # in flight at the kill
-        assert sorted(i for c in calls if c["status"] == "ok" for i in c["item_ids"]) == sorted(IDS)
+        answered = [i for c in calls if c["status"] == "ok" for i in c["item_ids"]]
+        assert set(answered) == set(IDS)
+        # An answer whose call was recorded but whose row the kill lost is asked again on resume (its call is
+        # still recorded once); an item that had its row is never asked again. At most 4 requests x 2 items.
+        twice = {i for i in answered if answered.count(i) > 1}
+        assert not twice & set(partial["item_id"]) and len(twice) <= 8
         summary = json.loads((run / "metadata" / "run_summary.json").read_text())
         assert summary["status"] == "completed" and [r["mode"] for r in summary["resumes"]] == ["resume"]
         assert json.loads((run / "outputs" / "timing.json").read_text())["items_processed"] == 80
