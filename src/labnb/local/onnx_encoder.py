@@ -77,19 +77,6 @@ class OnnxEncoder:
         return {"sentence_embedding": pooled / np.maximum(norms, 1e-12)}
 
 
-def release_free_memory() -> None:
-    """Hand the memory that freed tensors left in glibc's heaps back to the OS (``malloc_trim``).
-
-    Without it, the worker threads' malloc arenas kept ~60 MB of freed activations on a 10,000-title run
-    (benchmarks/local_encoders_results.md). A no-op where the C library has no ``malloc_trim`` (macOS, musl).
-    """
-    import ctypes
-
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
 class _Tokenizer:
     """The fast tokenizer, cut at ``max_length``; called like a Hugging Face tokenizer for token counts."""
 

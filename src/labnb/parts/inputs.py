@@ -19,7 +19,7 @@ class Inputs(ABC, Generic[ItemT, OptionsT]):
     """Loads a run's items (with optional gold labels) and its label inputs; problems are one-line
     ``InputError``s. A streamed run (``--engine``, labnb.scale) reads its items part by part instead."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the use case, the run-id prefix by default
     item_noun: ClassVar[str]  # keys such as <noun>s_processed and messages use it
     id_column: ClassVar[str]  # the id column of classifications.csv
     text_column: ClassVar[str] = "text"  # the main text column

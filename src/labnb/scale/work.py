@@ -19,9 +19,9 @@ from typing import Any
 
 from labnb.classify.base import Classifier
 from labnb.errors import InputError
+from labnb.local.memory import release_free_memory
 from labnb.run.options import RunOptions
 from labnb.run.outputs import row_of
-from labnb.scale.memory import release_freed
 from labnb.scale.source import Part, RawRow, Source, read_part
 from labnb.store.results import ItemResult
 from labnb.store.timeutil import utc_now
@@ -66,7 +66,7 @@ class PartWorker:
         try:
             return self._run(part)
         finally:
-            release_freed()
+            release_free_memory()
 
     def _run(self, part: Part) -> dict[str, Any]:
         clock, started = time.perf_counter(), utc_now()
