@@ -21,7 +21,7 @@ from labnb.store.jsonio import read_jsonl
 from labnb.store.results import ItemResult
 from labnb.task import Choice, JsonValue, Ranker
 
-if TYPE_CHECKING:  # pandas and scikit-learn are imported when a run is scored
+if TYPE_CHECKING:  # pandas is imported when a run is scored
     import pandas as pd
 
 DEEP_COLUMNS = ("path", "depth")

@@ -177,7 +177,7 @@ class ProductInputs(Task[Product, AssignCatOptions]):
 
     @classmethod
     def compute_metrics(cls, rows: pd.DataFrame) -> dict[str, JsonValue]:
-        from assign_cat.metrics import compute_metrics  # scikit-learn is imported when a run is scored
+        from assign_cat.metrics import compute_metrics  # pandas is imported when a run is scored
 
         return compute_metrics(rows)
 

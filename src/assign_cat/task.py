@@ -155,7 +155,7 @@ class AssignCat(PromptFromFile[Product, AssignCatOptions], ProductInputs):
         return f"{cat.name} > {sub.name}"
 
     def write_metrics(self, run_dir: Path) -> dict[str, JsonValue]:
-        from assign_cat.metrics import write_metrics  # scikit-learn is imported when a run is scored
+        from assign_cat.metrics import write_metrics  # pandas is imported when a run is scored
 
         return write_metrics(run_dir)
 

@@ -1,4 +1,4 @@
-"""Scores of finished rows against gold labels, the same rules for every use case (scikit-learn).
+"""Scores of finished rows against gold labels, the same rules for every use case.
 
 Only rows with a gold label count. ``not_run`` rows were never attempted and are left out of every
 score; ``invalid`` and ``error`` rows count as wrong, predicted ``(none)``. F1 averages run over the
@@ -7,6 +7,11 @@ precision or recall. Floats are rounded to 6 decimals, ``None`` when undefined.
 
 A frame may stand for many rows: its ``weight`` column says how many rows each line counts for (the
 summed counts of a streamed run, ``labnb.scale``); without one every line is one row.
+
+The arithmetic is scikit-learn's (``confusion_matrix``, ``precision_recall_fscore_support``, ``f1_score`` with
+``zero_division=0``, ``cohen_kappa_score``), written out over one weighted confusion matrix so that scoring does not
+need scikit-learn and SciPy (150 MB of the install); ``tests/framework/test_scoring_math.py`` checks it against
+scikit-learn itself.
 """
 
 from __future__ import annotations
@@ -16,9 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix as sk_confusion_matrix
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from labnb.errors import InputError
 from labnb.store.results import STATUSES
@@ -35,7 +39,7 @@ def n(df: pd.DataFrame, mask: pd.Series | None = None) -> int:
 
 
 def weights(df: pd.DataFrame) -> Any:
-    """The ``sample_weight`` of scikit-learn's scores for ``df``'s lines (None: one row each)."""
+    """How many rows each of ``df``'s lines counts for (None: one row each)."""
     return df[WEIGHT].to_numpy() if WEIGHT in df.columns else None
 
 
@@ -83,22 +87,68 @@ def ratio(num: int, den: int) -> float | None:
     return rounded(num / den) if den else None
 
 
+def confusion_counts(gold: Sequence[str] | pd.Series, pred: Sequence[str] | pd.Series, classes: Sequence[str],
+                     weight: Any = None) -> Any:
+    """(classes x classes) weighted counts, gold in rows and predictions in columns; a line whose gold or prediction
+    is not in ``classes`` is left out (scikit-learn's ``confusion_matrix``)."""
+    position = {label: i for i, label in enumerate(classes)}
+    g = np.array([position.get(label, -1) for label in gold], dtype=np.int64)
+    p = np.array([position.get(label, -1) for label in pred], dtype=np.int64)
+    w = np.ones(len(g), dtype=np.int64) if weight is None else np.asarray(weight)
+    keep = (g >= 0) & (p >= 0)
+    flat = np.bincount(g[keep] * len(classes) + p[keep], weights=w[keep], minlength=len(classes) ** 2)
+    return flat.reshape(len(classes), len(classes)).astype(w.dtype)
+
+
+def precision_recall_f1(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any = None) -> Any:
+    """Per class of ``classes``: precision, recall, F1 and support (weighted), 0 where undefined. Lines whose gold
+    or prediction is outside ``classes`` (such as ``(none)``) still count against the class they do have."""
+    w = np.ones(len(gold)) if weight is None else np.asarray(weight, dtype=np.float64)
+    g, p = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
+    true_sum = np.array([w[g == label].sum() for label in classes], dtype=np.float64)
+    pred_sum = np.array([w[p == label].sum() for label in classes], dtype=np.float64)
+    tp = np.array([w[(g == label) & (p == label)].sum() for label in classes], dtype=np.float64)
+    precision, recall = _divided(tp, pred_sum), _divided(tp, true_sum)
+    return precision, recall, _divided(2 * tp, true_sum + pred_sum), true_sum
+
+
 def f1(gold: pd.Series, pred: pd.Series, classes: list[str], average: str, weight: Any = None) -> float | None:
+    """F1 averaged over ``classes``: ``macro`` (plain mean) or ``weighted`` (by support)."""
     if not len(gold):
         return None
-    return rounded(f1_score(gold, pred, labels=classes, average=average, zero_division=0, sample_weight=weight))
+    _, _, f1s, support = precision_recall_f1(gold, pred, classes, weight)
+    if average == "macro":
+        return rounded(float(f1s.mean())) if len(classes) else 0.0
+    if average != "weighted":
+        raise ValueError(f"unknown F1 average {average!r}")
+    return rounded(float(np.average(f1s, weights=support))) if support.sum() else 0.0
 
 
 def per_label(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any = None) -> dict[str, dict[str, Any]]:
     """Precision, recall, F1, support and the number predicted, for each class."""
     if not len(gold):
         return {}
-    prec, rec, f1s, _ = precision_recall_fscore_support(gold, pred, labels=classes, zero_division=0,
-                                                        sample_weight=weight)
+    prec, rec, f1s, _ = precision_recall_f1(gold, pred, classes, weight)
     weights = pd.Series(1 if weight is None else weight, index=gold.index)
     return {label: {"precision": rounded(prec[i]), "recall": rounded(rec[i]), "f1": rounded(f1s[i]),
                     "support": int(weights[gold == label].sum()), "predicted": int(weights[pred == label].sum())}
             for i, label in enumerate(classes)}
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
+    """Cohen's kappa of two labellings of the same items; None when undefined (no items, or chance agreement 1)."""
+    classes = sorted(set(a) | set(b))
+    counts = confusion_counts(a, b, classes).astype(np.float64)
+    if not counts.sum():
+        return None
+    expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / counts.sum()
+    disagreement = 1 - np.eye(len(classes))
+    chance = float((disagreement * expected).sum())
+    return 1 - float((disagreement * counts).sum()) / chance if chance else None
+
+
+def _divided(num: Any, den: Any) -> Any:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den != 0)
 
 
 def counts(df: pd.DataFrame, gold: pd.Series, sc: pd.DataFrame) -> dict[str, Any]:
@@ -125,7 +175,7 @@ def confusion(gold: pd.Series, pred: pd.Series, order: Sequence[str] | None = No
     gold_labels = labels(gold, pd.Series([], dtype=str), order)
     columns = [*labels(gold, pred, order), NONE_LABEL]
     empty = [[0] * len(columns) for _ in columns]
-    matrix = sk_confusion_matrix(gold, pred, labels=columns, sample_weight=weight) if len(gold) else empty
+    matrix = confusion_counts(gold, pred, columns, weight) if len(gold) else empty
     frame = pd.DataFrame(matrix, index=pd.Index(columns, name="gold"),
                          columns=pd.Index(columns, name="predicted")).astype(int)
     return frame.loc[gold_labels]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from labnb.analysis.runs import run_fields, run_record
 from labnb.errors import InputError
+from labnb.scoring import cohen_kappa
 from labnb.task import Task
 
 DIGITS = 6
@@ -102,12 +100,8 @@ def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict:
     la, lb = pair_labels(a), pair_labels(b)
     common = sorted(set(la.index) & set(lb.index))
     x, y = la.loc[common], lb.loc[common]
-    kappa = None
-    if common:
-        with warnings.catch_warnings():  # one shared label: sklearn warns and returns nan
-            warnings.simplefilter("ignore")
-            value = float(cohen_kappa_score(x.values, y.values))
-        kappa = None if math.isnan(value) else round(value, DIGITS)
+    kappa = cohen_kappa(list(x.values), list(y.values)) if common else None
+    kappa = None if kappa is None else round(kappa, DIGITS)
     same = x.reset_index(drop=True).eq(y.reset_index(drop=True))  # by position: the items in common, in order
     return {
         "n_both": len(ids_a & ids_b),

@@ -21,7 +21,7 @@ from labnb.cost.usage import Usage
 from labnb.errors import LabError
 from labnb.fewshot.examples import Example, ExampleItem
 from labnb.local.embedder import DEFAULT_PACKAGE, Embedder, load_embedder
-from labnb.local.learner import FittedLearner, LearnerSettings, fit_learner, learned_from
+from labnb.local.learner import FittedLearner, LearnerSettings, fit_learner, learned_from, require_scikit_learn
 from labnb.store.calls import CallRecord
 from labnb.store.results import BatchOutcome, ItemResult
 from labnb.store.timeutil import utc_now
@@ -46,6 +46,8 @@ class EmbeddingClassifier(Classifier):
         self._index: ChoiceIndex | None = None
         prompting = getattr(task, "prompting", None)
         self.examples = prompting.examples if prompting is not None else None  # --examples: learn from them
+        if self.examples is not None:
+            require_scikit_learn()  # refused before the run starts, not when the first batch needs the learner
         self._learner: FittedLearner | None = None
         self._ranked: RankedScorer | Literal[False] | None = None
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+from labnb.errors import ConfigError
 from labnb.local.features import LexicalFeatures
 
 METHOD = ("logistic regression on sentence embeddings + TF-IDF word and character n-grams, mixed with zero-shot "
@@ -39,6 +40,19 @@ MAX_ITER = 200
 TOLERANCE = 1e-3  # lbfgs stops here: accuracy as at 1e-4 in benchmarks/local_learning.py, half the steps
 LARGE, LARGE_FOLDS = 1000, 3  # more examples than LARGE: 3 folds (keeps 5,000 examples within seconds)
 TAUS = tuple(round(10 ** (i / 20), 4) for i in range(-20, 21))  # 0.1 … 10, log-spaced
+
+
+LEARN_INSTALL = "pip install -r requirements-learn.txt, or pip install 'llm-lab-notebook[learn]'"
+
+
+def require_scikit_learn() -> None:
+    """Learning from examples runs on scikit-learn (TF-IDF, logistic regression), an optional install of 150 MB with
+    SciPy; the zero-shot local model does not need it. Missing: a ConfigError that says what to install."""
+    try:
+        import sklearn  # noqa: F401  (the learner imports it anyway)
+    except ImportError:
+        raise ConfigError("the local model learns from --examples with scikit-learn, which is not installed "
+                          f"(zero-shot runs do not need it): {LEARN_INSTALL}") from None
 
 
 @dataclass(frozen=True)

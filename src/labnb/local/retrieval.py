@@ -59,7 +59,7 @@ class RetrievalIndex:
         self._seen: dict[str, Any] = {}
         self.mean = raw.mean(axis=0) if len(raw) else np.zeros(embedder.dimension, dtype=np.float32)
         centred = _normalized(raw - self.mean)
-        self.vectors = centred + context_weight * _context_means(context, len(raw)) @ centred if context else centred
+        self.vectors = centred + context_weight * _context_means(context, centred) if context else centred
 
     @classmethod
     def build(cls, embedder: Embedder, texts: Sequence[str], *, source_key: str, cache_dir: Path | None = None,
@@ -146,15 +146,20 @@ def cache_key(embedder: Embedder, texts: Sequence[str], source_key: str) -> str:
     return digest.hexdigest()
 
 
-def _context_means(context: Sequence[Sequence[int]], count: int) -> Any:
-    """A sparse (count x count) matrix whose row i averages the rows of ``context[i]`` (none: a zero row)."""
+def _context_means(context: Sequence[Sequence[int]], vectors: Any) -> Any:
+    """Row i: the mean of ``vectors``' rows ``context[i]`` (none: a zero row), summed in the order given."""
     import numpy as np
-    from scipy.sparse import csr_matrix
 
-    rows = [i for i, ctx in enumerate(context) for _ in ctx]
-    cols = [j for ctx in context for j in ctx]
-    weights = [1.0 / len(ctx) for ctx in context for _ in ctx]
-    return csr_matrix((np.asarray(weights, dtype=np.float32), (rows, cols)), shape=(count, count))
+    lengths = np.array([len(ctx) for ctx in context], dtype=np.int64)
+    out = np.zeros((len(context), vectors.shape[1]), dtype=vectors.dtype)
+    if not lengths.sum():
+        return out
+    columns = np.fromiter((j for ctx in context for j in ctx), dtype=np.int64, count=int(lengths.sum()))
+    shares = np.repeat((1.0 / np.maximum(lengths, 1)).astype(vectors.dtype), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    some = lengths > 0
+    out[some] = np.add.reduceat(vectors[columns] * shares[:, None], starts[some], axis=0)
+    return out
 
 
 def _normalized(vectors: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from labnb.flat.labels import Label, LabelSet
 from labnb.task import ItemT, JsonValue, OptionsT, Task
 
-if TYPE_CHECKING:  # pandas and scikit-learn are imported when a run is scored
+if TYPE_CHECKING:  # pandas is imported when a run is scored
     import pandas as pd
 
     from labnb.flat.metrics import Scored
