@@ -78,6 +78,26 @@ def test_labels_without_examples_stay_reachable_and_probabilities_sum_to_one():
     assert np.allclose(probabilities.sum(axis=1), 1.0) and first.n_labels == 64
 
 
+def test_examples_of_a_single_label_leave_the_answers_to_zero_shot():
+    """One label with examples (one example, or many): the learned part would give it to every item; its weight is 0."""
+    task = AssignCat(ROOT / "config" / "taxonomy.xml")
+    products = load_products(SAMPLE)
+    embedder = load_embedder()
+    index = choice_index(embedder, list(task.choices().values()), Design())
+    zero_shot, _ = score_items(embedder, index, Design(), products)
+    vectors = embedder.encode([p.title for p in products])
+    texts = [p.text for p in products]
+    position = {c.id: i for i, c in enumerate(index.choices)}
+    multi = [i for i, p in enumerate(products) if p.expected_subcategory == "multivitamins"]
+    label = position["vitamins/multivitamins"]
+    for used in (multi[:1], multi):  # fewer examples than cross-validation needs, then enough for it
+        learner = fit_learner(vectors[used], [label] * len(used), zero_shot[used], texts=[texts[i] for i in used])
+        assert learner.weight == 0.0 and learner.n_labels == 1
+        predicted = learner.predict(vectors, zero_shot, texts).argmax(axis=1)
+        assert predicted.tolist() == zero_shot.argmax(axis=1).tolist()
+    assert (zero_shot.argmax(axis=1) != label).sum() > 70  # the learned part alone would have made these wrong
+
+
 def test_learning_beats_zero_shot_on_a_split_of_the_shipped_reviews(text_cli, tmp_path):
     """classify-text's sample: the first half of each label's reviews are examples, the rest the input."""
     rows = pd.read_csv(ROOT / "data" / "sample_reviews.csv", dtype=str, keep_default_na=False)

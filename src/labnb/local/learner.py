@@ -236,6 +236,10 @@ def _fit(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any, setti
         kinds.append((LogisticModel.path, lexical, settings.costs, (1.0,), lexical.transform(vectors, texts)))
     path, features, _, _, x = kinds[-1]
     setting, temperature, weight = (DEFAULT_COST, 1.0, DEFAULT_CHOICE[2]) if features is not None else DEFAULT_CHOICE
+    # Examples of one label only: the learned part gives that label to everything (and is always right on the
+    # examples, so cross-validation would trust it fully); it says nothing about the other labels: zero-shot decides.
+    weights = settings.weights if len(np.unique(y)) > 1 else (0.0,)
+    weight = weight if len(weights) > 1 else 0.0
     tau, cv = 1.0, dict[str, Any](used=False)
     if len(y) >= MIN_FOR_CV:
         k = settings.folds if len(y) <= LARGE else min(settings.folds, LARGE_FOLDS)
@@ -250,7 +254,7 @@ def _fit(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any, setti
                     for t in temperatures:
                         learned[value, t][held] = model.probabilities(kind_x[held], t)
             for (value, t), probabilities in learned.items():
-                for w in settings.weights:
+                for w in weights:
                     mixed = w * probabilities + (1 - w) * zero_shot
                     score = (accuracy(mixed, y), -log_loss(mixed, y))
                     if best is None or score > best:
