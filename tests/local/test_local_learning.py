@@ -33,6 +33,17 @@ def split(tmp_path):
     return paths
 
 
+def sample_scores():
+    """The sample catalog: its products, zero-shot probabilities, vectors and texts, and each choice's column."""
+    task = AssignCat(ROOT / "config" / "taxonomy.xml")
+    products = load_products(SAMPLE)
+    embedder = load_embedder()
+    index = choice_index(embedder, list(task.choices().values()), Design())
+    zero_shot, _ = score_items(embedder, index, Design(), products)
+    vectors = embedder.encode([p.title for p in products])
+    return products, zero_shot, vectors, [p.text for p in products], {c.id: i for i, c in enumerate(index.choices)}
+
+
 def test_local_run_learns_from_examples_deterministically_and_records_it(cli, tmp_path):
     examples, products = split(tmp_path)
     runs = [cli("--model", "local", "--input", str(products), "--examples", str(examples)) for _ in range(2)]
@@ -57,13 +68,7 @@ def test_local_run_learns_from_examples_deterministically_and_records_it(cli, tm
 
 
 def test_labels_without_examples_stay_reachable_and_probabilities_sum_to_one():
-    task = AssignCat(ROOT / "config" / "taxonomy.xml")
-    products = load_products(SAMPLE)
-    embedder = load_embedder()
-    index = choice_index(embedder, list(task.choices().values()), Design())
-    zero_shot, _ = score_items(embedder, index, Design(), products)
-    vectors = embedder.encode([p.title for p in products])
-    position = {c.id: i for i, c in enumerate(index.choices)}
+    products, zero_shot, vectors, _, position = sample_scores()
     gold = np.array([position[f"{p.expected_category}/{p.expected_subcategory}"] for p in products])
     # Train without any whey-protein example; zero-shot alone gets the three whey products right.
     whey = gold == position["sports-nutrition/whey-protein"]
@@ -80,14 +85,7 @@ def test_labels_without_examples_stay_reachable_and_probabilities_sum_to_one():
 
 def test_examples_of_a_single_label_leave_the_answers_to_zero_shot():
     """One label with examples (one example, or many): the learned part would give it to every item; its weight is 0."""
-    task = AssignCat(ROOT / "config" / "taxonomy.xml")
-    products = load_products(SAMPLE)
-    embedder = load_embedder()
-    index = choice_index(embedder, list(task.choices().values()), Design())
-    zero_shot, _ = score_items(embedder, index, Design(), products)
-    vectors = embedder.encode([p.title for p in products])
-    texts = [p.text for p in products]
-    position = {c.id: i for i, c in enumerate(index.choices)}
+    products, zero_shot, vectors, texts, position = sample_scores()
     multi = [i for i, p in enumerate(products) if p.expected_subcategory == "multivitamins"]
     label = position["vitamins/multivitamins"]
     for used in (multi[:1], multi):  # fewer examples than cross-validation needs, then enough for it
