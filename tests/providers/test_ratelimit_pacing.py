@@ -239,3 +239,28 @@ def test_auto_concurrency_keeps_a_slow_servers_queue_within_half_the_deadline():
     assert asyncio.run(scenario(188.0)) == (1, "kept to 1 in flight: with more, a request could wait past half the "
                                                 "300 s timeout")
     assert asyncio.run(scenario(1.0)) == (2, "")
+
+
+def test_a_fast_error_answer_does_not_lower_the_latency_yardstick():
+    """A server without ``timings`` is judged against the best latency seen: a context 400 that comes back in 10 ms
+    must not become that yardstick (every later answer would then look queued). Its timeout still halves."""
+    async def scenario(error_answered: bool) -> tuple[int, float, int]:
+        slots = Slots("auto", probe=True)
+        await slots.enter()
+        queued = [asyncio.create_task(slots.enter()) for _ in range(50)]
+        await asyncio.sleep(0)
+        slots.finished(1.0, 0, False, load=1)  # the probe: 1 s alone
+        for _ in range(5):  # five prompts over the context size: each refused at once
+            slots.finished(0.01, 0, False, load=2, answered=error_answered)
+        for k in range(2, 8):  # then 1 s answers, as many in flight as the target: no queue
+            slots.finished(1.0, 0, False, load=k)
+        grown = slots.target
+        slots.finished(300.0, 0, False, load=grown, timeouts=1, answered=False)  # no answer within the deadline
+        for task in queued:
+            task.cancel()
+        return grown, round(slots.describe()["best_latency_s"], 3), slots.target
+
+    grown, best, after_timeout = asyncio.run(scenario(error_answered=False))
+    assert (grown, best, after_timeout) == (8, 1.0, 4)  # one more per answer (slow start); the timeout halves
+    grown, best, _ = asyncio.run(scenario(error_answered=True))  # as before the fix: the 10 ms became the yardstick
+    assert grown < 8 and best < 0.5

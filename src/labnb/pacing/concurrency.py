@@ -104,13 +104,15 @@ class Slots:
         self.active -= 1
 
     def finished(self, latency: float, rate_limited: int, limited: bool, *, load: int = 0, paced: bool = False,
-                 sent: bool = True, service: float = 0.0, timeouts: int = 0) -> None:
+                 sent: bool = True, service: float = 0.0, timeouts: int = 0, answered: bool = True) -> None:
         """A unit took ``latency`` seconds; ``rate_limited``: 429s so far that came without rate-limit headers;
         ``limited``: the rate limits set the pace now (more slots would only wait); ``load``: units in flight
         when it started (itself included); ``paced``: the provider sends rate-limit headers; ``sent``: the unit
         sent a request (one answered from the response cache did not: its latency says nothing of the server);
         ``service``: seconds the server says it worked on the unit (llama-server's ``timings``; 0: not said);
-        ``timeouts``: calls so far that got no answer within their deadline.
+        ``timeouts``: calls so far that got no answer within their deadline; ``answered``: a request of the unit
+        got an answer (an error status such as a context 400 comes back fast and says nothing of the queue: its
+        latency is not measured, but its 429s and timeouts still count).
 
         (Where the provider sends headers, the rate limiter paces by them and answers 429s itself.)
         """
@@ -122,25 +124,26 @@ class Slots:
             self._probing = False
             if paced:
                 self._grow(AUTO_START - self.target)
-        self._smooth = _ema(self._smooth, latency)
-        self._best = self._smooth if self._best is None else min(self._best, self._smooth)
-        self._load = _ema(self._load, load or self.active)
-        if service > 0:  # the server's own time: latency beyond it was spent waiting in its queue
-            now_stretch = max(latency / service, 1.0)
-            self._stretch = _ema(self._stretch, now_stretch)
-        else:
-            now_stretch = latency / max(self._best, 1e-9)
-        stretch = self._stretch if self._stretch is not None else self._smooth / max(self._best, 1e-9)
+        if answered:
+            self._smooth = _ema(self._smooth, latency)
+            self._best = self._smooth if self._best is None else min(self._best, self._smooth)
+            self._load = _ema(self._load, load or self.active)
+            if service > 0:  # the server's own time: latency beyond it was spent waiting in its queue
+                self._stretch = _ema(self._stretch, max(latency / service, 1.0))
         overloaded = rate_limited > self._seen_429 or (not paced and timeouts > self._seen_timeouts)
         self._seen_429, self._seen_timeouts = rate_limited, timeouts
         if overloaded:  # a 429 we cannot pace by, or a headerless server too slow to answer: halve (AIMD)
             now = time.monotonic()
-            if now - self._cut_at > self._smooth:  # at most one cut per round trip
+            if now - self._cut_at > (self._smooth or latency):  # at most one cut per round trip
                 self._cut_at = now
                 self.target = max(1, self.target // 2)
                 self._threshold = self.target
                 self.overload_cuts += 1
             return
+        if not answered or self._smooth is None or self._best is None:
+            return
+        now_stretch = max(latency / service, 1.0) if service > 0 else latency / max(self._best, 1e-9)
+        stretch = self._stretch if self._stretch is not None else self._smooth / max(self._best, 1e-9)
         if not paced and stretch > QUEUEING:
             self._queued(stretch)
             return

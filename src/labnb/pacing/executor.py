@@ -98,7 +98,7 @@ class Executor(Generic[T, R]):
                         raise
                     slots.finished(time.perf_counter() - clock, limiter.blind_429s, limiter.pressed, load=load,
                                    paced=bool(limiter.buckets), sent=not ticket.fresh, service=ticket.service,
-                                   timeouts=limiter.timeouts)
+                                   timeouts=limiter.timeouts, answered=ticket.answered)
                 finally:
                     slots.leave()
                 self.on_result(unit, result)  # type: ignore[arg-type]

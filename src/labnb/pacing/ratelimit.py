@@ -50,6 +50,7 @@ class Ticket:
     stamp: Stamp
     fresh: bool = True  # no request sent yet
     service: float = 0.0  # seconds the server said it worked on the unit's requests (llama-server's timings)
+    answered: bool = False  # a request of the unit got a successful answer (not only errors)
 
     async def stamp_for_request(self) -> Stamp:
         if self.fresh:
@@ -264,6 +265,7 @@ def record_usage(input_tokens: int, output_tokens: int) -> None:
     """After a successful call: what the provider counted, to calibrate the current ticket's estimate."""
     ticket = CURRENT.get()
     if ticket is not None:
+        ticket.answered = True
         ticket.limiter.observe_usage(ticket.tokens, input_tokens, output_tokens)
 
 
