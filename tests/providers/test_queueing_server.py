@@ -117,3 +117,28 @@ def test_an_answer_cut_off_by_a_full_context_says_so_and_keeps_the_servers_count
     assert set(served) == {"choices", "created", "model", "system_fingerprint", "object", "usage", "id", "timings"}
     assert served["system_fingerprint"] == "b0-unknown" and set(served["usage"]) == {
         "completion_tokens", "prompt_tokens", "total_tokens", "prompt_tokens_details"}
+
+
+def test_the_dry_run_times_a_server_of_the_users_own_by_what_auto_settled_on(cli, fake_api, tmp_path):
+    # Without an earlier run, auto at a server of the user's own is counted at 1 in flight (it starts there and
+    # grows only while the server does not queue), not as OpenAI's waves of 8, 16, 32 and 64; after a run, at what
+    # auto settled on at that server, with that run's median latency.
+    from labnb.cost.duration_estimate import TYPICAL_LATENCY, DurationEstimate
+
+    fake_api.like_llama_server(slots=1, service=0.2, timings=False)
+    models = write_models_yaml(tmp_path / "own.yaml", gpt4o_mini={"base_url": f"{fake_api.url}/v1"})
+    args = ("--input", SAMPLE, "--limit", "12", "--concurrency", "auto")
+    before = cli(*args, "--dry-run", models_config=models)
+    row, note = before.out.splitlines()[2].split(), before.out.splitlines()[-1]
+    assert row[1] == "12" and row[8] == DurationEstimate(12 * TYPICAL_LATENCY, "").text == "~12s"
+    assert ("from concurrency auto, counted as 1 in flight (a server of your own: auto starts at 1 and grows only "
+            "while the server does not queue) and a typical latency of 1 s per request (no earlier run)") in note
+    run = cli(*args, "--no-cache", models_config=models)
+    assert run.code == 0, run.err
+    final = run.json("outputs/token_usage.json")["rate_limits"]["concurrency"]["final"]
+    latency = run.json("outputs/timing.json")["latency_p50_ms"] / 1000
+    after = cli(*args, "--dry-run", models_config=models)
+    row, note = after.out.splitlines()[2].split(), after.out.splitlines()[-1]
+    assert row[8] == DurationEstimate(-(-12 // final) * latency, "").text
+    assert f"from run {run.run_dir.name} (limits learnt: no limits; median latency {latency:.2f} s) and " \
+           f"concurrency auto ({final} in flight, as in that run)" in note

@@ -78,11 +78,11 @@ def last_run(runs_dir: str | Path, model_used: str) -> Path | None:
     return best[1] if best else None
 
 
-def waves(requests: int, concurrency: int | str) -> int:
-    """Rounds of concurrent requests: fixed, or ``auto`` doubling from 8 to 64."""
+def waves(requests: int, concurrency: int | str, start: int = AUTO_START) -> int:
+    """Rounds of concurrent requests: fixed, or ``auto`` doubling from ``start`` to 64."""
     if concurrency != AUTO:
         return math.ceil(requests / max(1, int(concurrency)))
-    width, rounds, left = AUTO_START, 0, requests
+    width, rounds, left = start, 0, requests
     while left > 0:
         left, rounds, width = left - width, rounds + 1, min(AUTO_MAX, width * 2)
     return rounds
@@ -100,19 +100,31 @@ def limit_bound(demand: Demand, limits: Mapping[str, Mapping[str, Any]], latency
 
 
 def estimate_duration(demand: Demand, concurrency: int | str, runs_dir: str | Path, model_used: str,
-                      caps: Mapping[str, Mapping[str, Any]] | None = None) -> DurationEstimate:
-    """The estimate for a run of ``demand`` on ``model_used``; ``caps``: models.yaml rpm/tpm as limits."""
+                      caps: Mapping[str, Mapping[str, Any]] | None = None, *, server: bool = False) -> DurationEstimate:
+    """The estimate for a run of ``demand`` on ``model_used``; ``caps``: models.yaml rpm/tpm as limits; ``server``:
+    a server of the user's own (``base_url``), where auto concurrency starts at 1 and grows only while the server
+    does not queue, so without an earlier run to say how many it serves at once, one at a time is assumed."""
     folder = last_run(runs_dir, model_used)
     limits: dict[str, Any] = dict(caps or {})
-    latency, run_id = TYPICAL_LATENCY, None
+    latency, run_id, settled = TYPICAL_LATENCY, None, None
     if folder is not None:
-        learnt = _json(folder / "outputs" / "token_usage.json").get("rate_limits", {}).get("limits", {})
-        limits.update({k: v for k, v in learnt.items() if not k.startswith("cap_")})
+        rate_limits = _json(folder / "outputs" / "token_usage.json").get("rate_limits", {})
+        limits.update({k: v for k, v in rate_limits.get("limits", {}).items() if not k.startswith("cap_")})
         p50 = _json(folder / "outputs" / "timing.json").get("latency_p50_ms")
         latency = p50 / 1000 if isinstance(p50, (int, float)) and p50 > 0 else TYPICAL_LATENCY
         run_id = folder.name
-    seconds = max(waves(demand.requests, concurrency) * latency, limit_bound(demand, limits, latency))
-    width = "auto (8 to 64)" if concurrency == AUTO else str(concurrency)
+        decided = rate_limits.get("concurrency") or {}
+        final = decided.get("final") if decided.get("mode") == AUTO else None
+        settled = final if server and isinstance(final, int) and final > 0 else None
+    if concurrency == AUTO and settled is not None:  # what auto settled on at this server last time
+        seconds, width = math.ceil(demand.requests / settled) * latency, f"auto ({settled} in flight, as in that run)"
+    elif concurrency == AUTO and server:
+        seconds, width = demand.requests * latency, "auto, counted as 1 in flight (a server of your own: auto " \
+            "starts at 1 and grows only while the server does not queue)"
+    else:
+        seconds = waves(demand.requests, concurrency) * latency
+        width = "auto (8 to 64)" if concurrency == AUTO else str(concurrency)
+    seconds = max(seconds, limit_bound(demand, limits, latency))
     if run_id:
         learnt_text = ", ".join(f"{k.replace('_', ' ')} {v['limit']:,.0f} per {v['window_seconds']:g} s"
                                 for k, v in limits.items() if v.get("window_seconds")) or "no limits"

@@ -125,7 +125,8 @@ def dry_run(plan: Plan, *, compare_models: bool = False) -> str:
     header = ("model", "requests", "input tok", "output tok", "prefix tok", "cost USD", "with cache", "batch API",
               "time (est.)", "tokens")
     times = [estimate_duration(Demand(r.requests, r.input_tokens, r.output_tokens), plan.options.concurrency,
-                               plan.options.runs_dir, r.model_used, cap_limits(e.rpm, e.tpm))
+                               plan.options.runs_dir, r.model_used, cap_limits(e.rpm, e.tpm),
+                               server=bool(e.base_url or e.base_url_env))
              for r, e in zip(rows, entries)]
     body = [(r.alias, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.output_tokens:,}", f"{r.prefix_tokens:,}",
              f"{r.cost_uncached:.6f}", f"{r.cost_cached:.6f}", f"{r.cost_batch_api:.6f}",
