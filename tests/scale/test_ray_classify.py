@@ -114,6 +114,21 @@ def test_classify_learned_from_examples_on_ray_gives_the_rows_of_in_process(tmp_
         assert (model["learning"]["examples"], model["learning"]["source"]) == (30, str(examples))
 
 
+def test_labels_from_a_column_on_ray_give_the_rows_of_in_process(tmp_path, ray_address):  # noqa: F811
+    n = 300
+    tickets = tmp_path / "tickets.csv"
+    ids = write_texts(tickets, n, source=TICKETS)  # a stray cell (invalid) and a blank body (the subject is text)
+    args = ["--labels-from-column", "expected_label", "--input", str(tickets), "--text-column", "subject",
+            "--text-column", "body"]
+    folders = _both_engines(tmp_path, LABNB_CLASSIFY, args, n, 1, ray_address)
+    ray = _assert_same(folders, ids, n, 1)
+    assert folders["ray"].name.startswith("tickets-")  # the label set is named for the input it was built from
+    labels = [(f / "inputs" / "labels.yaml").read_text() for f in folders.values()]
+    assert labels[0] == labels[1] and labels[0].count("- id: ") == 8
+    assert set(ray.loc[ray["status"] == "ok", "expected_label"]) <= set(pd.read_csv(TICKETS)["expected_label"].map(
+        lambda name: name.replace("_", "-")))
+
+
 def test_kill_9_of_a_ray_actor_mid_run_still_gives_every_item_once(tmp_path, ray_address):  # noqa: F811
     n = 1500
     reviews = tmp_path / "reviews.csv"

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from scale.killing import kill_after_parts
-from scale.texts import ROOT, write_texts
+from scale.texts import ROOT, TICKETS, write_texts
 
 COMPARED = ("item_id", "text", "label", "expected_label", "status", "confidence", "correct", "raw_response")
 
@@ -54,6 +55,48 @@ def test_streamed_classify_gives_the_rows_and_metrics_of_the_usual_run(tmp_path,
     assert (folders["csv"] / "outputs" / "confusion_matrix.csv").read_text() == matrix
 
 
+def same_labels(folder: Path, labels: str) -> bool:
+    """The run's label set is ``labels`` but for its description (which names the input file)."""
+    def of(text: str) -> dict:
+        return {k: v for k, v in yaml.safe_load(text).items() if k != "description"}
+
+    return of((folder / "inputs" / "labels.yaml").read_text()) == of(labels)
+
+
+def test_streamed_labels_from_a_column_are_the_usual_runs(tmp_path, text_cli):
+    """--labels-from-column streamed: one pass over that column builds the label set the usual run builds (every
+    row, first-seen order, --limit or not), the column is the gold and is not carried as a column of its own."""
+    tickets = tmp_path / "tickets.csv"
+    ids = write_texts(tickets, 90, source=TICKETS, malformed=False)
+    frame = pd.read_csv(tickets, dtype=str, keep_default_na=False).rename(columns={"expected_label": "intent"})
+    frame.to_csv(tickets, index=False)
+    parquet = tmp_path / "tickets.parquet"
+    frame.to_parquet(parquet, index=False)
+    args = ("--model", "local", "--labels-from-column", "intent", "--text-column", "subject", "--text-column", "body")
+    folders = {}
+    for name, path, engine in (("usual", tickets, ()), ("csv", tickets, ("--engine", "process", "--part-rows", "40")),
+                               ("parquet", parquet, ("--engine", "process", "--part-rows", "40")),
+                               ("limited", tickets, ("--engine", "process", "--limit", "10"))):
+        result = text_cli(*args, "--input", str(path), *engine, "--runs-dir", str(tmp_path / name))
+        assert result.code == 0, (name, result.err)
+        folders[name] = _folder(result)
+    tables = {name: _table(folder) for name, folder in folders.items()}
+    assert list(tables["usual"]["item_id"]) == ids and "intent" not in tables["usual"].columns
+    labels = (folders["usual"] / "inputs" / "labels.yaml").read_text()
+    ids_of = {label["name"]: label["id"] for label in yaml.safe_load(labels)["labels"]}
+    assert list(ids_of) == list(dict.fromkeys(frame["intent"])) and ids_of["feature_request"] == "feature-request"
+    for name in ("csv", "parquet"):
+        assert list(tables[name].columns) == list(tables["usual"].columns), name
+        for column in (*COMPARED, "channel", "error_type"):
+            assert list(tables[name][column]) == list(tables["usual"][column]), (name, column)
+        assert same_labels(folders[name], labels)
+        assert json.loads((folders[name] / "outputs" / "metrics.json").read_text()) == json.loads(
+            (folders["usual"] / "outputs" / "metrics.json").read_text())
+    assert (folders["limited"] / "inputs" / "labels.yaml").read_text() == labels  # every row's labels, not 10's
+    assert list(tables["limited"]["item_id"]) == ids[:10]
+    assert list(tables["usual"]["expected_label"]) == [ids_of[name] for name in frame["intent"]]
+
+
 def test_streamed_classify_refuses_in_one_line_without_a_run_folder(tmp_path, text_cli):
     reviews = tmp_path / "reviews.csv"
     write_texts(reviews, 20, malformed=False)
@@ -61,9 +104,9 @@ def test_streamed_classify_refuses_in_one_line_without_a_run_folder(tmp_path, te
     cases = {
         ("--single-text", "Great!"): ("error: --engine reads an --input file (CSV, TSV, JSONL, Parquet or a "
                                       "directory of Parquet files)"),
-        ("--input", str(reviews), "--labels-from-column", "expected_label"): (
-            "error: --engine does not take --labels-from-column (the label set would need every row first); "
-            "give the labels with --labels FILE"),
+        ("--input", str(reviews), "--labels-from-column", "mood"): (
+            f"error: --labels-from-column: {reviews} has no column 'mood' (its other columns: expected_label, id, "
+            "text)"),
         ("--input", str(reviews), "--text-column", "body"): f"error: {reviews}: no column 'body' (--text-column)",
     }
     for args, message in cases.items():

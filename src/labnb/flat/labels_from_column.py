@@ -8,7 +8,7 @@ ids are slugged from them, names kept. The set is written as a labels YAML (read
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,9 +42,10 @@ def gold_from_column(items: Sequence[TextItem], column: str, source: str | Path,
     return out
 
 
-def label_set_from(items: Sequence[TextItem], name: str) -> LabelSet:
-    """Every distinct gold label of ``items`` as a label set called ``name`` (slugged)."""
-    names = [name for (name,) in distinct((item.expected_label,) for item in items)]
+def label_set_from(values: Iterable[str], name: str) -> LabelSet:
+    """Every distinct non-empty value of ``values`` (gold labels, read once: a stream of millions is fine) as a
+    label set called ``name`` (slugged)."""
+    names = [name for (name,) in distinct((value,) for value in values)]
     if not names:
         raise UsageError(f"{OPTION}: the label column is empty: no label to build a label set of")
     labels = tuple(Label(label_id, label_name, "") for label_name, label_id in slug_ids(names).items())

@@ -8,9 +8,10 @@ file (``labnb.parts.prompt_file``) and the scores are those of one answer column
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 from typing import ClassVar
 
@@ -150,15 +151,22 @@ class Classify(StreamedTexts, PromptFromFile[TextItem, ClassifyOptions], OneAnsw
         self.label_column = options.labels_from_column
         items = self._labelled(load_items(Path(options.input), self.columns, sheet=options.sheet,
                                           fields=parse_fields(options.fields)), options.input)
+        self._labels_from_values((item.expected_label for item in items), options)
+        items = check_gold(items, self._labels).items
+        return self._carry(items[: options.limit] if options.limit is not None else items)
+
+    def _labels_from_values(self, values: Iterable[str], options: ClassifyOptions) -> None:
+        """The label set of --labels-from-column: the input's label cells (``values``, every row, whatever
+        --limit says) then the examples' labels, in first-seen order; snapshotted as a labels YAML."""
+        assert options.input is not None and options.labels_from_column is not None
+        self.label_column = options.labels_from_column
         examples = self._labelled(load_items(Path(options.examples), self.columns), options.examples) \
             if options.examples else []
-        self.label_set = label_set_from([*items, *examples], Path(options.input).stem)
+        self.label_set = label_set_from(chain(values, (e.expected_label for e in examples)), Path(options.input).stem)
         self.labels_source = label_set_yaml(self.label_set, built_note("--labels-from-column", self.label_column,
                                                                        options.input, options.examples))
         self.labels_path = None
         self.__dict__.pop("_choices", None)
-        items = check_gold(items, self._labels).items
-        return self._carry(items[: options.limit] if options.limit is not None else items)
 
     def _labelled(self, items: list[TextItem], source: str | Path) -> list[TextItem]:
         """``items`` with the --labels-from-column column as their gold when it is in use."""
