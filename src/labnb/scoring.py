@@ -91,10 +91,7 @@ def confusion_counts(gold: Sequence[str] | pd.Series, pred: Sequence[str] | pd.S
                      weight: Any = None) -> Any:
     """(classes x classes) weighted counts, gold in rows and predictions in columns; a line whose gold or prediction
     is not in ``classes`` is left out (scikit-learn's ``confusion_matrix``)."""
-    position = {label: i for i, label in enumerate(classes)}
-    g = np.array([position.get(label, -1) for label in gold], dtype=np.int64)
-    p = np.array([position.get(label, -1) for label in pred], dtype=np.int64)
-    w = np.ones(len(g), dtype=np.int64) if weight is None else np.asarray(weight)
+    g, p, w = _encoded(gold, pred, classes, weight)
     keep = (g >= 0) & (p >= 0)
     flat = np.bincount(g[keep] * len(classes) + p[keep], weights=w[keep], minlength=len(classes) ** 2)
     return flat.reshape(len(classes), len(classes)).astype(w.dtype)
@@ -103,11 +100,7 @@ def confusion_counts(gold: Sequence[str] | pd.Series, pred: Sequence[str] | pd.S
 def precision_recall_f1(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any = None) -> Any:
     """Per class of ``classes``: precision, recall, F1 and support (weighted), 0 where undefined. Lines whose gold
     or prediction is outside ``classes`` (such as ``(none)``) still count against the class they do have."""
-    w = np.ones(len(gold)) if weight is None else np.asarray(weight, dtype=np.float64)
-    g, p = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
-    true_sum = np.array([w[g == label].sum() for label in classes], dtype=np.float64)
-    pred_sum = np.array([w[p == label].sum() for label in classes], dtype=np.float64)
-    tp = np.array([w[(g == label) & (p == label)].sum() for label in classes], dtype=np.float64)
+    tp, true_sum, pred_sum = _sums(gold, pred, classes, weight)
     precision, recall = _divided(tp, pred_sum), _divided(tp, true_sum)
     return precision, recall, _divided(2 * tp, true_sum + pred_sum), true_sum
 
@@ -128,10 +121,10 @@ def per_label(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any 
     """Precision, recall, F1, support and the number predicted, for each class."""
     if not len(gold):
         return {}
-    prec, rec, f1s, _ = precision_recall_f1(gold, pred, classes, weight)
-    weights = pd.Series(1 if weight is None else weight, index=gold.index)
+    prec, rec, f1s, support = precision_recall_f1(gold, pred, classes, weight)
+    _, _, predicted = _sums(gold, pred, classes, weight)
     return {label: {"precision": rounded(prec[i]), "recall": rounded(rec[i]), "f1": rounded(f1s[i]),
-                    "support": int(weights[gold == label].sum()), "predicted": int(weights[pred == label].sum())}
+                    "support": int(support[i]), "predicted": int(predicted[i])}
             for i, label in enumerate(classes)}
 
 
@@ -145,6 +138,28 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
     disagreement = 1 - np.eye(len(classes))
     chance = float((disagreement * expected).sum())
     return 1 - float((disagreement * counts).sum()) / chance if chance else None
+
+
+def _encoded(gold: Sequence[str] | pd.Series, pred: Sequence[str] | pd.Series, classes: Sequence[str],
+             weight: Any) -> tuple[Any, Any, Any]:
+    """Gold and predictions as positions in ``classes`` (-1: not one of them), and the lines' weights."""
+    position = {label: i for i, label in enumerate(classes)}
+    g = np.fromiter((position.get(label, -1) for label in gold), dtype=np.int64, count=len(gold))
+    p = np.fromiter((position.get(label, -1) for label in pred), dtype=np.int64, count=len(pred))
+    return g, p, np.ones(len(g), dtype=np.int64) if weight is None else np.asarray(weight)
+
+
+def _sums(gold: Sequence[str] | pd.Series, pred: Sequence[str] | pd.Series, classes: Sequence[str],
+          weight: Any) -> tuple[Any, Any, Any]:
+    """Per class: weighted true positives, gold count and prediction count (one pass, not one per class)."""
+    g, p, w = _encoded(gold, pred, classes, weight)
+    w = w.astype(np.float64)
+    hit = (g == p) & (g >= 0)
+
+    def count(x: Any, keep: Any) -> Any:
+        return np.bincount(x[keep], weights=w[keep], minlength=len(classes))
+
+    return count(g, hit), count(g, g >= 0), count(p, p >= 0)
 
 
 def _divided(num: Any, den: Any) -> Any:
