@@ -243,6 +243,14 @@ def test_max_cost_caps_the_experiment_no_cell_starts_past_it(api_env, tmp_path, 
                                                              ["model=haiku", "", "0"]]
 
 
+def test_an_experiment_with_no_cell_finished_says_so_not_no_gold(api_env, tmp_path, capsys):
+    spec = write_spec(tmp_path, "  model: [gpt4o_mini, haiku]\n", n=3)  # the items have gold labels
+    code, out, _ = run(capsys, str(spec), "--runs-dir", str(tmp_path / "runs"), "--max-cost", "0.000001")
+    assert code == 1 and api_env.model_calls == 0
+    last = out.splitlines()[-1]
+    assert last.startswith("experiment: 0/2 cells done, 2 skipped | no accuracy (no cell finished) | $0.000000 | ")
+
+
 def pid_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -118,7 +118,8 @@ def finish(spec: Spec, folder: ExperimentFolder, cells: list[CellState], gates_:
     parts = [f"experiment: {done}/{len(cells)} cells done"] + [f"{n} {s}" for s, n in others.items() if n]
     best = board.best
     head = ", ".join(parts)
-    tail = [f"best {best.row['cell']} accuracy {best.row['accuracy']:.3f}" if best else "no accuracy (no gold labels)",
+    unscored = "no accuracy (no gold labels)" if done else "no accuracy (no cell finished)"
+    tail = [f"best {best.row['cell']} accuracy {best.row['accuracy']:.3f}" if best else unscored,
             f"${sum(run_cost(c) for c in cells if c.run_dir):.6f}", str(folder.path)]
     line = " | ".join([head, *tail])
     failures = [m for m in (gates.check(g, board) for g in gates_) if m]
