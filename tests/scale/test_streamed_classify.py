@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -152,4 +153,11 @@ def test_a_parquet_input_streams_without_engine_unless_the_options_cannot(tmp_pa
     assert auto_engine(Classify(), streams) == "process"
     by_column = ClassifyOptions(model="local", input=str(parquet), labels=None, labels_from_column="expected_label",
                                 models_config=models)
-    assert auto_engine(Classify(), by_column) is None  # the usual engine, which builds the label set first
+    assert auto_engine(Classify(), by_column) == "process"  # one pass over the column first, then the parts
+    assert auto_engine(Classify(), replace(streams, explain=True)) is None  # streamed runs refuse --explain
+    result = text_cli("--model", "local", "--input", str(parquet), "--labels-from-column", "expected_label",
+                      "--runs-dir", str(tmp_path / "runs"))
+    assert result.code == 0, result.err
+    folder = _folder(result)
+    assert (folder / "outputs" / "parts.jsonl").is_file()  # it streamed, as only a streamed run reads Parquet
+    assert list(_table(folder)["expected_label"]) == ["positive", "negative"]
