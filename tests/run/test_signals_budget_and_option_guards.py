@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -43,13 +44,27 @@ def start(server: FakeAPIServer, models: Path, runs: Path, *args: str) -> subpro
 
 
 def interrupted_run(cli, fake_api, count: int = 6, at: int = 2) -> Path:
-    """A real Ctrl-C in the middle of a run, sent by the fake server when it receives call number ``at``."""
+    """A real Ctrl-C in the middle of a run, sent by the fake server when it receives call number ``at``; that
+    call is answered once the run has seen the signal (else, on a busy machine, the answer could come first and
+    one more call start before the run stops taking new ones: a race of the test, not a lost call)."""
+    from labnb.pacing.executor import StopSignal
+
+    seen = threading.Event()
+    stop_set = StopSignal.set
+
+    def noticed(self: StopSignal, reason: str) -> None:
+        stop_set(self, reason)
+        seen.set()
+
     def interrupt(index: int, body: dict) -> None:
         if index == at:
             os.kill(os.getpid(), signal.SIGINT)
+            assert seen.wait(30), "the run did not see the Ctrl-C"
 
     fake_api.fault_fn = interrupt
-    result = cli("--input", str(SAMPLE), "--limit", str(count), "--concurrency", "1", "--batch-size", "1")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StopSignal, "set", noticed)
+        result = cli("--input", str(SAMPLE), "--limit", str(count), "--concurrency", "1", "--batch-size", "1")
     fake_api.fault_fn = None
     assert result.code == 130, result.err
     assert table(result.run_dir)["status"].tolist() == ["ok"] * (at + 1) + ["not_run"] * (count - at - 1)
