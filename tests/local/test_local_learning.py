@@ -86,11 +86,14 @@ def test_labels_without_examples_stay_reachable_and_probabilities_sum_to_one():
 def test_examples_of_a_single_label_leave_the_answers_to_zero_shot():
     """One label with examples (one example, or many): the learned part would give it to every item; its weight is 0."""
     products, zero_shot, vectors, texts, position = sample_scores()
-    multi = [i for i, p in enumerate(products) if p.expected_subcategory == "multivitamins"]
-    label = position["vitamins/multivitamins"]
-    for used in (multi[:1], multi):  # fewer examples than cross-validation needs, then enough for it
+    daily = [i for i, p in enumerate(products) if p.expected_subcategory == "daily-immune"]
+    label = position["immune-support/daily-immune"]
+    assert len(daily) == 3
+    # One example (no cross-validation), then the three products each twice: six, enough for cross-validation,
+    # which would otherwise trust the learned part fully (it is right on every example).
+    for used, cross_validated in ((daily[:1], False), (daily * 2, True)):
         learner = fit_learner(vectors[used], [label] * len(used), zero_shot[used], texts=[texts[i] for i in used])
-        assert learner.weight == 0.0 and learner.n_labels == 1
+        assert (learner.weight, learner.n_labels, learner.cv["used"]) == (0.0, 1, cross_validated)
         predicted = learner.predict(vectors, zero_shot, texts).argmax(axis=1)
         assert predicted.tolist() == zero_shot.argmax(axis=1).tolist()
     assert (zero_shot.argmax(axis=1) != label).sum() > 70  # the learned part alone would have made these wrong
