@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from scale.engines import assert_engines_agree, table
 from scale.raycluster import ray_address  # noqa: F401  (the session's Ray, a fixture)
 from scale.texts import BAD_TEXTS, INTENT, REVIEWS, ROOT, TICKETS, write_examples, write_texts
 
@@ -37,10 +38,6 @@ def _records(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "outputs" / "parts.jsonl").read_text().splitlines()]
 
 
-def _table(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
-
-
 def _both_engines(tmp_path: Path, command: list[str], args: list[str], n: int, bad: int,
                   address: str) -> dict[str, Path]:
     """One run per engine of the same input; both end as expected. Their folders by engine."""
@@ -57,20 +54,11 @@ def _both_engines(tmp_path: Path, command: list[str], args: list[str], n: int, b
 
 
 def _assert_same(folders: dict[str, Path], ids: list[str], n: int, bad: int) -> pd.DataFrame:
-    local, ray = _table(folders["process"]), _table(folders["ray"])
-    assert list(ray.columns) == list(local.columns)
-    assert list(ray["item_id"]) == ids == list(local["item_id"])  # every item once, in input order
-    for column in ("text", "label", "expected_label", "status", "error_type", "error", "correct", "call_id"):
-        assert list(ray[column]) == list(local[column]), column
-    confidence = pd.to_numeric(ray["confidence"]) - pd.to_numeric(local["confidence"])
-    assert confidence.abs().max() <= 1e-6
-    metrics = {e: json.loads((f / "outputs" / "metrics.json").read_text()) for e, f in folders.items()}
-    assert metrics["ray"] == metrics["process"]
-    assert metrics["ray"]["status_counts"] == {"ok": n - bad, "invalid": bad, "error": 0, "not_run": 0}
+    local, ray = assert_engines_agree(folders, "item_id", ids, ("text", "label", "expected_label", "status",
+                                                                 "error_type", "error", "correct", "call_id"), n, bad)
+    metrics = json.loads((folders["ray"] / "outputs" / "metrics.json").read_text())
     correct = int((local["correct"] == "True").sum())
-    assert (metrics["ray"]["n_correct"], metrics["ray"]["accuracy"]) == (correct, round(correct / (n - bad), 6))
-    assert (folders["ray"] / "outputs" / "confusion_matrix.csv").read_text() == \
-        (folders["process"] / "outputs" / "confusion_matrix.csv").read_text()
+    assert (metrics["n_correct"], metrics["accuracy"]) == (correct, round(correct / (n - bad), 6))
     for engine, folder in folders.items():
         records = _records(folder)
         assert sorted(r["part"] for r in records) == list(range(n // PART_ROWS))
@@ -160,8 +148,8 @@ def test_kill_9_of_a_ray_actor_mid_run_still_gives_every_item_once(tmp_path, ray
     assert sorted(r["part"] for r in records) == list(range(n // PART_ROWS))  # each part recorded once
     workers = [int(r["worker"].split(":")[1]) for r in records]
     assert workers[0] == actor and set(workers[1:]) - {actor}  # Ray restarted the actor; it did the rest
-    table = _table(folder)
-    assert list(table["item_id"]) == ids  # every item exactly once, in input order
-    assert set(table["status"]) == {"ok"}
+    rows = table(folder)
+    assert list(rows["item_id"]) == ids  # every item exactly once, in input order
+    assert set(rows["status"]) == {"ok"}
     summary = json.loads((folder / "metadata" / "run_summary.json").read_text())
     assert [s["mode"] for s in summary["sessions"]] == ["new"]  # one session: no --resume was needed

@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from scale.catalogs import BAD_LINES, ROOT, write_catalog
+from scale.engines import assert_engines_agree, table
 from scale.killing import kill_after_parts
 from scale.raycluster import ray_address  # noqa: F401  (the session's Ray, a fixture)
 
@@ -45,21 +44,11 @@ def test_ray_gives_the_same_rows_and_metrics_as_in_process(tmp_path, ray_address
         assert done.returncode == 1, done.stderr[-2000:]  # two invalid rows: completed_with_errors
         assert done.stdout.startswith(f"completed_with_errors: {N - 2} classified, 2 failed | accuracy ")
         folders[engine] = _folder(runs)
-    tables = {e: pd.read_csv(f / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
-              for e, f in folders.items()}
-    local, ray = tables["process"], tables["ray"]
-    assert list(ray["product_id"]) == ids == list(local["product_id"])  # every item once, in input order
-    for column in ("category", "subcategory", "status", "error_type", "error", "correct", "call_id", "raw_response"):
-        assert list(ray[column]) == list(local[column]), column
-    confidence = pd.to_numeric(ray["confidence"]) - pd.to_numeric(local["confidence"])
-    assert confidence.abs().max() <= 1e-6
-    metrics = {e: json.loads((f / "outputs" / "metrics.json").read_text()) for e, f in folders.items()}
-    assert metrics["ray"] == metrics["process"]
-    assert metrics["ray"]["status_counts"] == {"ok": N - 2, "invalid": 2, "error": 0, "not_run": 0}
-    assert metrics["ray"]["error_type_counts"] == {"bad_input": 2}
+    _, ray = assert_engines_agree(folders, "product_id", ids, ("category", "subcategory", "status", "error_type",
+                                                               "error", "correct", "call_id", "raw_response"), N, 2)
+    metrics = json.loads((folders["ray"] / "outputs" / "metrics.json").read_text())
+    assert metrics["error_type_counts"] == {"bad_input": 2}
     for engine, folder in folders.items():
-        assert (folder / "outputs" / "confusion_matrix.csv").read_text() == \
-            (folders["process"] / "outputs" / "confusion_matrix.csv").read_text()
         records = _records(folder)
         assert sorted(r["part"] for r in records) == list(range(N // PART_ROWS))
         assert sum(r["rows"] for r in records) == N
@@ -98,9 +87,9 @@ def test_kill_9_of_the_driver_then_resume_redoes_only_unrecorded_parts(tmp_path,
     assert {r["part"] for r in first} == before
     assert {r["part"] for r in second} == set(range(N // PART_ROWS)) - before  # nothing finished was redone
     assert len(records) == N // PART_ROWS
-    table = pd.read_csv(folder / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
-    assert list(table["product_id"]) == ids  # every item exactly once, in input order
-    assert set(table["status"]) == {"ok"}
+    rows = table(folder)
+    assert list(rows["product_id"]) == ids  # every item exactly once, in input order
+    assert set(rows["status"]) == {"ok"}
     summary = json.loads((folder / "metadata" / "run_summary.json").read_text())
     assert [s["mode"] for s in summary["sessions"]] == ["new", "resume"]
     assert summary["sessions"][1]["parts"] == N // PART_ROWS - len(before)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from scale.engines import table
 from scale.killing import kill_after_parts
 from scale.texts import ROOT, TICKETS, write_texts
 
@@ -21,10 +22,6 @@ COMPARED = ("item_id", "text", "label", "expected_label", "status", "confidence"
 
 def _folder(result) -> Path:
     return Path(result.out.strip().rsplit(" | ", 1)[-1])
-
-
-def _table(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "outputs" / "classifications.csv", dtype=str, keep_default_na=False)
 
 
 def test_streamed_classify_gives_the_rows_and_metrics_of_the_usual_run(tmp_path, text_cli):
@@ -43,7 +40,7 @@ def test_streamed_classify_gives_the_rows_and_metrics_of_the_usual_run(tmp_path,
         folders[name] = _folder(result)
         records = [json.loads(x) for x in (folders[name] / "outputs" / "parts.jsonl").read_text().splitlines()]
         assert sorted((r["part"], r["rows"]) for r in records) == [(0, 50), (1, 50), (2, 30)]
-    tables = {name: _table(folder) for name, folder in folders.items()}
+    tables = {name: table(folder) for name, folder in folders.items()}
     assert list(tables["usual"]["item_id"]) == ids
     for name in ("csv", "parquet"):
         for column in COMPARED:
@@ -81,7 +78,7 @@ def test_streamed_labels_from_a_column_are_the_usual_runs(tmp_path, text_cli):
         result = text_cli(*args, "--input", str(path), *engine, "--runs-dir", str(tmp_path / name))
         assert result.code == 0, (name, result.err)
         folders[name] = _folder(result)
-    tables = {name: _table(folder) for name, folder in folders.items()}
+    tables = {name: table(folder) for name, folder in folders.items()}
     assert list(tables["usual"]["item_id"]) == ids and "intent" not in tables["usual"].columns
     labels = (folders["usual"] / "inputs" / "labels.yaml").read_text()
     ids_of = {label["name"]: label["id"] for label in yaml.safe_load(labels)["labels"]}
@@ -136,8 +133,8 @@ def test_kill_9_then_resume_of_a_streamed_classify_run(tmp_path):
     records = [json.loads(x) for x in journal.read_text().splitlines()]
     assert {r["part"] for r in records if r["session"] == 1} == before
     assert {r["part"] for r in records if r["session"] == 2} == set(range(6)) - before  # none redone
-    table = _table(folder)
-    assert list(table["item_id"]) == ids and set(table["status"]) == {"ok"}  # each item once, in order
+    rows = table(folder)
+    assert list(rows["item_id"]) == ids and set(rows["status"]) == {"ok"}  # each item once, in order
 
 
 def test_a_parquet_input_streams_without_engine_unless_the_options_cannot(tmp_path, text_cli):
@@ -160,4 +157,4 @@ def test_a_parquet_input_streams_without_engine_unless_the_options_cannot(tmp_pa
     assert result.code == 0, result.err
     folder = _folder(result)
     assert (folder / "outputs" / "parts.jsonl").is_file()  # it streamed, as only a streamed run reads Parquet
-    assert list(_table(folder)["expected_label"]) == ["positive", "negative"]
+    assert list(table(folder)["expected_label"]) == ["positive", "negative"]
