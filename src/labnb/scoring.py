@@ -9,8 +9,8 @@ A frame may stand for many rows: its ``weight`` column says how many rows each l
 summed counts of a streamed run, ``labnb.scale``); without one every line is one row.
 
 The arithmetic is scikit-learn's (``confusion_matrix``, ``precision_recall_fscore_support``, ``f1_score`` with
-``zero_division=0``, ``cohen_kappa_score``), written out over one weighted confusion matrix so that scoring does not
-need scikit-learn and SciPy (150 MB of the install); ``tests/framework/test_scoring_math.py`` checks it against
+``zero_division=0``, ``cohen_kappa_score``), written out in numpy over the labels encoded once, so that scoring does
+not need scikit-learn and SciPy (150 MB of the install); ``tests/framework/test_scoring_math.py`` checks it against
 scikit-learn itself.
 """
 
@@ -98,18 +98,19 @@ def confusion_counts(gold: Sequence[str] | pd.Series, pred: Sequence[str] | pd.S
 
 
 def precision_recall_f1(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any = None) -> Any:
-    """Per class of ``classes``: precision, recall, F1 and support (weighted), 0 where undefined. Lines whose gold
-    or prediction is outside ``classes`` (such as ``(none)``) still count against the class they do have."""
+    """Per class of ``classes``: precision, recall, F1 (0 where undefined), support and the number predicted
+    (weighted). Lines whose gold or prediction is outside ``classes`` (such as ``(none)``) still count against
+    the class they do have."""
     tp, true_sum, pred_sum = _sums(gold, pred, classes, weight)
     precision, recall = _divided(tp, pred_sum), _divided(tp, true_sum)
-    return precision, recall, _divided(2 * tp, true_sum + pred_sum), true_sum
+    return precision, recall, _divided(2 * tp, true_sum + pred_sum), true_sum, pred_sum
 
 
 def f1(gold: pd.Series, pred: pd.Series, classes: list[str], average: str, weight: Any = None) -> float | None:
     """F1 averaged over ``classes``: ``macro`` (plain mean) or ``weighted`` (by support)."""
     if not len(gold):
         return None
-    _, _, f1s, support = precision_recall_f1(gold, pred, classes, weight)
+    _, _, f1s, support, _ = precision_recall_f1(gold, pred, classes, weight)
     if average == "macro":
         return rounded(float(f1s.mean())) if len(classes) else 0.0
     if average != "weighted":
@@ -121,8 +122,7 @@ def per_label(gold: pd.Series, pred: pd.Series, classes: list[str], weight: Any 
     """Precision, recall, F1, support and the number predicted, for each class."""
     if not len(gold):
         return {}
-    prec, rec, f1s, support = precision_recall_f1(gold, pred, classes, weight)
-    _, _, predicted = _sums(gold, pred, classes, weight)
+    prec, rec, f1s, support, predicted = precision_recall_f1(gold, pred, classes, weight)
     return {label: {"precision": rounded(prec[i]), "recall": rounded(rec[i]), "f1": rounded(f1s[i]),
                     "support": int(support[i]), "predicted": int(predicted[i])}
             for i, label in enumerate(classes)}

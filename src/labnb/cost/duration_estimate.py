@@ -78,11 +78,11 @@ def last_run(runs_dir: str | Path, model_used: str) -> Path | None:
     return best[1] if best else None
 
 
-def waves(requests: int, concurrency: int | str, start: int = AUTO_START) -> int:
-    """Rounds of concurrent requests: fixed, or ``auto`` doubling from ``start`` to 64."""
+def waves(requests: int, concurrency: int | str) -> int:
+    """Rounds of concurrent requests: fixed, or ``auto`` doubling from 8 to 64."""
     if concurrency != AUTO:
         return math.ceil(requests / max(1, int(concurrency)))
-    width, rounds, left = start, 0, requests
+    width, rounds, left = AUTO_START, 0, requests
     while left > 0:
         left, rounds, width = left - width, rounds + 1, min(AUTO_MAX, width * 2)
     return rounds

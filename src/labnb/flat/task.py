@@ -158,8 +158,7 @@ class Classify(StreamedTexts, PromptFromFile[TextItem, ClassifyOptions], OneAnsw
     def _labels_from_values(self, values: Iterable[str], options: ClassifyOptions) -> None:
         """The label set of --labels-from-column: the input's label cells (``values``, every row, whatever
         --limit says) then the examples' labels, in first-seen order; snapshotted as a labels YAML."""
-        assert options.input is not None and options.labels_from_column is not None
-        self.label_column = options.labels_from_column
+        assert options.input is not None and self.label_column is not None  # set first: examples are read with it
         examples = self._labelled(load_items(Path(options.examples), self.columns), options.examples) \
             if options.examples else []
         self.label_set = label_set_from(chain(values, (e.expected_label for e in examples)), Path(options.input).stem)

@@ -238,8 +238,8 @@ def _fit(vectors: Any, labels: Sequence[int] | np.ndarray, zero_shot: Any, setti
     setting, temperature, weight = (DEFAULT_COST, 1.0, DEFAULT_CHOICE[2]) if features is not None else DEFAULT_CHOICE
     # Examples of one label only: the learned part gives that label to everything (and is always right on the
     # examples, so cross-validation would trust it fully); it says nothing about the other labels: zero-shot decides.
-    weights = settings.weights if len(np.unique(y)) > 1 else (0.0,)
-    weight = weight if len(weights) > 1 else 0.0
+    one_label = len(np.unique(y)) < 2
+    weights, weight = ((0.0,), 0.0) if one_label else (settings.weights, weight)
     tau, cv = 1.0, dict[str, Any](used=False)
     if len(y) >= MIN_FOR_CV:
         k = settings.folds if len(y) <= LARGE else min(settings.folds, LARGE_FOLDS)

@@ -129,7 +129,11 @@ class Slots:
             self._best = self._smooth if self._best is None else min(self._best, self._smooth)
             self._load = _ema(self._load, load or self.active)
             if service > 0:  # the server's own time: latency beyond it was spent waiting in its queue
-                self._stretch = _ema(self._stretch, max(latency / service, 1.0))
+                now_stretch = max(latency / service, 1.0)
+                self._stretch = _ema(self._stretch, now_stretch)
+            else:
+                now_stretch = latency / max(self._best, 1e-9)
+            stretch = self._stretch if self._stretch is not None else self._smooth / max(self._best, 1e-9)
         overloaded = rate_limited > self._seen_429 or (not paced and timeouts > self._seen_timeouts)
         self._seen_429, self._seen_timeouts = rate_limited, timeouts
         if overloaded:  # a 429 we cannot pace by, or a headerless server too slow to answer: halve (AIMD)
@@ -140,10 +144,8 @@ class Slots:
                 self._threshold = self.target
                 self.overload_cuts += 1
             return
-        if not answered or self._smooth is None or self._best is None:
+        if not answered:
             return
-        now_stretch = max(latency / service, 1.0) if service > 0 else latency / max(self._best, 1e-9)
-        stretch = self._stretch if self._stretch is not None else self._smooth / max(self._best, 1e-9)
         if not paced and stretch > QUEUEING:
             self._queued(stretch)
             return
